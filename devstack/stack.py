@@ -1,0 +1,236 @@
+"""The whole local stack: Azurite, the cloud emulator and the function host, as processes.
+
+``Stack.up()`` starts them detached (so ``ehr-ingest stack up`` can return) and records
+what it started in ``<work>/stack.json``; ``Stack.load(work).down()`` stops exactly that.
+The app settings it writes are the same names as in Azure; only URLs differ.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from devstack.azurite import Azurite
+from devstack.emulator.config import EmulatorConfig
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WORK = REPO_ROOT / ".work" / "stack"
+CONNECTORS = (("generic", "healthcare"), ("epic", "epic"))
+
+
+def _wait_for_file(path: Path, proc: subprocess.Popen, what: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            try:
+                return json.loads(path.read_text())
+            except json.JSONDecodeError:
+                pass  # being written
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode}; see its log")
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} did not start within {timeout:.0f} s")
+
+
+def _stop_pid(pid: int, timeout: float = 15) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@dataclass
+class Stack:
+    work: Path = DEFAULT_WORK
+    chunk_rows: int = 2000
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state_file(self) -> Path:
+        return self.work / "stack.json"
+
+    @classmethod
+    def load(cls, work: Path = DEFAULT_WORK) -> Stack:
+        path = Path(work) / "stack.json"
+        if not path.exists():
+            raise FileNotFoundError(f"no local stack recorded in {work}; run `ehr-ingest stack up`")
+        return cls(Path(work), state=json.loads(path.read_text()))
+
+    # lifecycle --------------------------------------------------------------------------
+    def up(self, host: bool = True) -> Stack:
+        if self.state_file.exists():
+            raise RuntimeError(f"a stack is already recorded in {self.work}; run `ehr-ingest stack down`")
+        self.work.mkdir(parents=True, exist_ok=True)
+        (self.work / "logs").mkdir(exist_ok=True)
+        self.state = {"pids": {}}
+        try:
+            azurite = Azurite(self.work / "azurite")
+            azurite.start()
+            self.state["azurite"] = azurite.state()
+            self._save()
+            jobs = {name: str(uuid.uuid4()) for name, _ in CONNECTORS}
+            emu = self._start_emulator(jobs)
+            self.state["jobs"] = jobs
+            self.state["emulator"] = emu
+            self.state["settings"] = self._settings(azurite, emu, jobs)
+            self._save()
+            if host:
+                self.start_host()
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def _start_emulator(self, jobs: dict[str, str]) -> dict[str, Any]:
+        config = EmulatorConfig.generate(list(jobs.values()))
+        config.save(self.work / "emulator-config.json")
+        state_dir = self.work / "emulator"
+        (state_dir / "emulator.json").unlink(missing_ok=True)
+        proc = self._spawn(
+            "emulator",
+            [sys.executable, "-m", "devstack.emulator", "--config", str(self.work / "emulator-config.json"),
+             "--state-dir", str(state_dir)],
+        )
+        info = _wait_for_file(state_dir / "emulator.json", proc, "the cloud emulator")
+        bundle = self.work / "ca-bundle.pem"
+        bundle.write_text(_system_cas() + Path(info["ca"]).read_text())
+        return {
+            "url": info["url"],
+            "ca": info["ca"],
+            "ca_bundle": str(bundle),
+            "tenant_id": config.tenant_id,
+            "client_id": config.client_id,
+            "identity_header": config.identity_header,
+        }
+
+    def _settings(self, azurite: Azurite, emu: dict[str, Any], jobs: dict[str, str]) -> dict[str, str]:
+        url = emu["url"]
+        connectors = [
+            {"name": name, "kind": kind, "job_id": jobs[name], "chunk_rows": self.chunk_rows}
+            for name, kind in CONNECTORS
+        ]
+        return {
+            "FUNCTIONS_WORKER_RUNTIME": "python",
+            "AzureWebJobsStorage": azurite.connection_string,
+            "ExportsStorage": azurite.connection_string,
+            "CONNECTORS": json.dumps(connectors),
+            "ENTRA_TENANT_ID": emu["tenant_id"],
+            "ENTRA_CLIENT_ID": emu["client_id"],
+            "ENTRA_AUTHORITY_HOST": url,
+            "KEY_VAULT_URL": url + "/",
+            "KEY_VAULT_VERIFY_CHALLENGE_RESOURCE": "false",
+            "INGESTION_URL": url + "/api/signals",
+            "REPORT_SCHEDULE": "0 0 6 * * *",
+            # What App Service sets for a managed identity, pointed at the emulator.
+            "IDENTITY_ENDPOINT": url + "/msi/token",
+            "IDENTITY_HEADER": emu["identity_header"],
+            "REQUESTS_CA_BUNDLE": emu["ca_bundle"],
+        }
+
+    def start_host(self) -> None:
+        settings_file = self.work / "local.settings.json"
+        settings_file.write_text(json.dumps({"IsEncrypted": False, "Values": self.settings}, indent=2))
+        state_file = self.work / "host.json"
+        state_file.unlink(missing_ok=True)
+        proc = self._spawn(
+            "host",
+            [sys.executable, "-m", "devstack.host", "--script-root", str(REPO_ROOT), "--settings",
+             str(settings_file), "--state-file", str(state_file), "--blob-poll-seconds", "0.5"],
+            env=self.app_env(),
+        )
+        self.state["host"] = _wait_for_file(state_file, proc, "the function host")
+        self._save()
+
+    def stop_host(self) -> None:
+        pid = self.state["pids"].pop("host", None)
+        if pid:
+            _stop_pid(pid)
+        self._save()
+
+    def down(self) -> None:
+        for name in ("host", "emulator"):
+            pid = self.state.get("pids", {}).get(name)
+            if pid:
+                _stop_pid(pid)
+        if "azurite" in self.state:
+            Azurite.from_state(self.state["azurite"]).stop()
+        self.state_file.unlink(missing_ok=True)
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        log = open(self.work / "logs" / f"{name}.log", "ab")
+        proc = subprocess.Popen(
+            argv, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env=env,
+        )
+        self.state["pids"][name] = proc.pid
+        self._save()
+        return proc
+
+    def _save(self) -> None:
+        self.state_file.write_text(json.dumps(self.state, indent=2))
+        self.state_file.chmod(0o600)
+
+    # using it ---------------------------------------------------------------------------
+    @property
+    def settings(self) -> dict[str, str]:
+        return self.state["settings"]
+
+    def app_env(self) -> dict[str, str]:
+        """The environment the app sees: ours, minus any real Azure identity, plus the settings."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))}
+        env.update(self.settings)
+        return env
+
+    @property
+    def verify(self) -> str:
+        return self.state["emulator"]["ca"]
+
+    def emulator_stats(self) -> dict[str, Any]:
+        url = self.state["emulator"]["url"] + "/_emulator/stats"
+        return requests.get(url, verify=self.verify, timeout=10).json()
+
+    def set_faults(self, **faults: Any) -> None:
+        url = self.state["emulator"]["url"] + "/_emulator/faults"
+        requests.post(url, json=faults, verify=self.verify, timeout=10).raise_for_status()
+
+    def run_function(self, name: str) -> None:
+        """Run a function now through the host's admin API, as with the real Functions host."""
+        url = self.state["host"]["admin_url"].rstrip("/") + f"/admin/functions/{name}"
+        requests.post(url, json={"input": ""}, timeout=10).raise_for_status()
+
+
+def _system_cas() -> str:
+    """Keep public CAs trusted next to the emulator's (the bundle replaces the default)."""
+    path = ssl.get_default_verify_paths().cafile or os.environ.get("REQUESTS_CA_BUNDLE")
+    try:
+        import certifi
+
+        path = certifi.where()
+    except ImportError:
+        pass
+    try:
+        return Path(path).read_text() + "\n" if path else ""
+    except OSError:
+        return ""

@@ -1,0 +1,1 @@
+"""The `ehr-ingest` command line: operator commands and the local stack. Not deployed."""

@@ -1,0 +1,27 @@
+"""Where a CLI command finds its settings: a settings file, the environment, or the local stack."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from shared.settings import Settings
+
+
+def settings_values(path: str | None) -> dict[str, str]:
+    if path:
+        return dict(json.loads(Path(path).read_text())["Values"])
+    if os.environ.get("CONNECTORS"):
+        return dict(os.environ)
+    from devstack.stack import Stack  # dev-only fallback: the running local stack
+
+    return Stack.load().settings
+
+
+def apply(path: str | None) -> Settings:
+    """Put the settings into the environment, as the Functions host does, and return them."""
+    values = settings_values(path)
+    for key, value in values.items():
+        os.environ.setdefault(key, value)
+    return Settings(values)

@@ -1,0 +1,108 @@
+"""`ehr-ingest`: one tool for operators and for the local stack. Every subcommand has --help."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path, PurePosixPath
+
+from ehr_cli import context
+
+
+def _stack_up(args: argparse.Namespace) -> int:
+    from devstack.stack import Stack
+
+    stack = Stack(Path(args.work), chunk_rows=args.chunk_rows).up()
+    print(f"local stack up: emulator {stack.state['emulator']['url']}, host {stack.state['host']['admin_url']}")
+    print(f"settings: {stack.work / 'local.settings.json'}   logs: {stack.work / 'logs'}")
+    return 0
+
+
+def _stack_down(args: argparse.Namespace) -> int:
+    from devstack.stack import Stack
+
+    try:
+        Stack.load(Path(args.work)).down()
+    except FileNotFoundError as exc:
+        print(exc)
+        return 0
+    print("local stack stopped")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from devstack import generate
+
+    return generate.run(args)
+
+
+def _drop(args: argparse.Namespace) -> int:
+    """Upload a file into the exports container under its connector's folder."""
+    settings = context.apply(args.settings)
+    from shared.settings import STORAGE_CONNECTION
+    from shared.storage import connection
+
+    path = Path(args.file)
+    blob_name = str(PurePosixPath(args.connector) / (args.name or path.name))
+    container = connection(STORAGE_CONNECTION).blob_service().get_container_client(settings["EXPORTS_CONTAINER"])
+    if not container.exists():
+        container.create_container()
+    with path.open("rb") as data:
+        container.upload_blob(blob_name, data, overwrite=True, max_concurrency=2)
+    print(f"dropped {path} as {settings['EXPORTS_CONTAINER']}/{blob_name}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from devstack.demo import run_demo
+
+    return run_demo(rows=args.rows, epic_rows=args.epic_rows, chunk_rows=args.chunk_rows, work=Path(args.work))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from devstack.stack import DEFAULT_WORK
+
+    parser = argparse.ArgumentParser(prog="ehr-ingest", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    stack = sub.add_parser("stack", help="start or stop the local stack (Azurite, emulator, host)")
+    stack_sub = stack.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = stack_sub.add_parser("up", help="start the local stack in the background")
+    up.add_argument("--work", default=str(DEFAULT_WORK), help="folder for its data and logs")
+    up.add_argument("--chunk-rows", type=int, default=2000, help="rows per chunk for both connectors")
+    up.set_defaults(func=_stack_up)
+    down = stack_sub.add_parser("down", help="stop what `stack up` started")
+    down.add_argument("--work", default=str(DEFAULT_WORK), help="folder given to `stack up`")
+    down.set_defaults(func=_stack_down)
+
+    from devstack import generate
+
+    gen = sub.add_parser("generate", help="write a synthetic export (fake people only)")
+    generate.add_arguments(gen)
+    gen.set_defaults(func=_generate)
+
+    drop = sub.add_parser("drop", help="drop an export into the exports container")
+    drop.add_argument("file", help="the export file")
+    drop.add_argument("--connector", required=True, help="connector folder, e.g. generic or epic")
+    drop.add_argument("--name", help="blob name inside the folder (default: the file's name)")
+    drop.add_argument("--settings", help="local.settings.json to use (default: env, then local stack)")
+    drop.set_defaults(func=_drop)
+
+    demo = sub.add_parser("demo", help="run the whole pipeline locally and print the report")
+    demo.add_argument("--rows", type=int, default=50_000, help="rows in the generic CSV export")
+    demo.add_argument("--epic-rows", type=int, default=20_000, help="rows in the Epic export")
+    demo.add_argument("--chunk-rows", type=int, default=5_000, help="rows per chunk")
+    demo.add_argument("--work", default=str(DEFAULT_WORK.parent / "demo"), help="folder for the demo's stack")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except (RuntimeError, FileNotFoundError, TimeoutError) as exc:
+        print(f"ehr-ingest: {exc}", file=sys.stderr)
+        return 1

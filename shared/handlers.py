@@ -1,0 +1,125 @@
+"""The composition root: builds clients from settings once per worker process and runs a stage.
+
+Clients are created lazily and reused across invocations (connection pools, token caches);
+nothing about a run is kept here: run state lives in Storage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+
+import requests
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.blob import BlobClient
+
+from shared import settings as config
+from shared.entra import TokenProvider
+from shared.errors import BadMessage
+from shared.ledger import Ledger
+from shared.messages import ChunkMessage
+from shared.plan import PlanOutcome, plan_export
+from shared.report import Reporter
+from shared.storage import connection
+from shared.vault import SecretCache
+from shared.worker import Uploader
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: config.Settings
+
+    @cached_property
+    def storage(self):
+        return connection(config.STORAGE_CONNECTION)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        table = self.storage.table_service().create_table_if_not_exists(self.settings["LEDGER_TABLE"])
+        return Ledger(table)
+
+    @cached_property
+    def queue(self):
+        client = self.storage.queue_service().get_queue_client(self.settings["CHUNK_QUEUE"])
+        try:
+            client.create_queue()
+        except ResourceExistsError:
+            pass
+        return client
+
+    @cached_property
+    def uploader(self) -> Uploader:
+        s = self.settings
+        return Uploader(
+            blobs=self.storage.blob_service(),
+            ledger=self.ledger,
+            tokens=TokenProvider(s, SecretCache(s)),
+            session=requests.Session(),
+            connectors=s.connectors,
+            url=s["INGESTION_URL"],
+            timeout=(float(s["UPLOAD_CONNECT_TIMEOUT_SECONDS"]), float(s["UPLOAD_READ_TIMEOUT_SECONDS"])),
+            max_dequeue_count=_max_dequeue_count(),
+        )
+
+    @cached_property
+    def reporter(self) -> Reporter:
+        container = self.storage.blob_service().get_container_client(self.settings["REPORTS_CONTAINER"])
+        return Reporter(self.ledger, container)
+
+
+_runtime: Runtime | None = None
+_lock = threading.Lock()
+
+
+def runtime() -> Runtime:
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = Runtime(config.load())
+        return _runtime
+
+
+def reset() -> None:
+    """Forget cached clients (tests change settings between apps)."""
+    global _runtime
+    with _lock:
+        _runtime = None
+    connection.cache_clear()
+
+
+def on_export(client: BlobClient) -> PlanOutcome:
+    rt = runtime()
+    return plan_export(client, rt.settings.connectors, rt.ledger, rt.queue)
+
+
+def on_chunk(body: bytes, dequeue_count: int) -> str:
+    try:
+        msg = ChunkMessage.decode(body)
+    except BadMessage as exc:
+        # Raising sends it to the poison queue after maxDequeueCount; the reason is logged
+        # here because the poison queue keeps only the message.
+        log.error("malformed chunk message: %s", exc)
+        raise
+    return runtime().uploader.handle(msg, dequeue_count)
+
+
+def on_report(past_due: bool = False) -> dict:
+    report, path = runtime().reporter.write()
+    log.info("status report written to %s: %s", path, report["status"], extra={"report_status": report["status"]})
+    return report
+
+
+def _max_dequeue_count() -> int:
+    """The queue's maxDequeueCount from host.json, so the last attempt knows it is the last."""
+    from pathlib import Path
+
+    host = Path(__file__).resolve().parent.parent / "host.json"
+    try:
+        return int(json.loads(host.read_text())["extensions"]["queues"]["maxDequeueCount"])
+    except (OSError, KeyError, ValueError):
+        return 5

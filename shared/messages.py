@@ -1,0 +1,60 @@
+"""The chunk message: where a chunk's bytes are, never what they contain."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+from shared.errors import BadMessage
+
+VERSION = 1
+MAX_MESSAGE_BYTES = 48 * 1024
+"""Queue messages are at most 64 KB after base64 (4/3 growth)."""
+
+
+@dataclass(frozen=True)
+class ChunkMessage:
+    run_id: str
+    connector: str
+    container: str
+    blob: str
+    etag: str
+    header_start: int
+    header_end: int
+    index: int
+    start: int
+    end: int
+    rows: int
+    chunks: int
+    v: int = VERSION
+
+    def encode(self) -> str:
+        text = json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
+        if len(text.encode()) > MAX_MESSAGE_BYTES:
+            raise ValueError("chunk message too large for a queue message")
+        return text
+
+    @classmethod
+    def decode(cls, body: bytes | str) -> ChunkMessage:
+        """Parse and check a message; anything unexpected is a ``BadMessage`` (not retried)."""
+        if len(body) > MAX_MESSAGE_BYTES:
+            raise BadMessage(f"message of {len(body)} bytes is larger than any chunk message")
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BadMessage("message is not JSON") from None
+        if not isinstance(data, dict) or data.get("v") != VERSION:
+            raise BadMessage(f"message is not a version {VERSION} chunk message")
+        expected = {f.name: f.type for f in fields(cls)}
+        if set(data) != set(expected):
+            raise BadMessage(f"message fields differ from a chunk message: {sorted(set(data) ^ set(expected))}")
+        for name, value in data.items():
+            want = int if expected[name] == "int" else str
+            if type(value) is not want:
+                raise BadMessage(f"message field {name} should be {want.__name__}")
+        msg = cls(**data)
+        if not (0 <= msg.header_start <= msg.header_end <= msg.start < msg.end) or msg.rows < 1:
+            raise BadMessage("message byte range is inconsistent")
+        if not (0 <= msg.index < msg.chunks):
+            raise BadMessage("message chunk index is out of range")
+        return msg

@@ -1,0 +1,103 @@
+"""App settings, read once from the environment (Functions app settings become env vars).
+
+Every setting the code reads is declared in ``SETTINGS`` with its default, so the
+sample settings file, the README table and the Bicep template can be checked against
+one list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from shared.schema import schema_for
+
+STORAGE_CONNECTION = "ExportsStorage"
+"""Connection name used by every trigger; configured with ``ExportsStorage__*`` settings."""
+
+PUBLIC_INGESTION_SCOPE = (
+    "https://microsoft.onmicrosoft.com/86dfdabb-5089-4a0c-880a-cfa5a790c5b1/.default"
+)
+
+# name -> (default, description). A default of None means the setting is required.
+SETTINGS: dict[str, tuple[str | None, str]] = {
+    "EXPORTS_CONTAINER": ("exports", "Container the EHR exports are dropped into, as <connector>/<file>."),
+    "REPORTS_CONTAINER": ("reports", "Container the status reports are written to."),
+    "CHUNK_QUEUE": ("ehr-chunks", "Queue of chunk messages; failed ones go to <name>-poison."),
+    "LEDGER_TABLE": ("ingestledger", "Table holding one row per run and per chunk."),
+    "CONNECTORS": (None, "JSON list of connectors: name, kind (healthcare|epic), job_id, chunk_rows."),
+    "ENTRA_TENANT_ID": (None, "Tenant (directory) id of the Entra app the connector was created with."),
+    "ENTRA_CLIENT_ID": (None, "Application (client) id of that Entra app."),
+    "ENTRA_AUTHORITY_HOST": ("https://login.microsoftonline.com", "Entra authority host for the app's tokens."),
+    "ENTRA_SECRET_NAME": ("ingestion-client-secret", "Name of the Key Vault secret holding the app's client secret."),
+    "KEY_VAULT_URL": (None, "URL of the Key Vault holding the client secret, e.g. https://myvault.vault.azure.net/."),
+    "KEY_VAULT_VERIFY_CHALLENGE_RESOURCE": ("true", "Keep true in Azure; false only for a vault on a loopback address."),
+    "INGESTION_URL": ("https://webhook.ingestion.office.com/api/signals", "Purview ingestion API endpoint."),
+    "INGESTION_SCOPE": (PUBLIC_INGESTION_SCOPE, "Token scope of the ingestion API."),
+    "UPLOAD_CONNECT_TIMEOUT_SECONDS": ("10", "Connect timeout of one upload request."),
+    "UPLOAD_READ_TIMEOUT_SECONDS": ("400", "Read timeout of one upload request (the sample script waits 400 s)."),
+    "REPORT_SCHEDULE": ("0 0 6 * * *", "NCRONTAB schedule of the daily report, in UTC."),
+}
+
+DEFAULT_CHUNK_ROWS = 100_000
+"""The connector documentation speaks of 100K-row blocks."""
+
+
+@dataclass(frozen=True)
+class Connector:
+    name: str
+    kind: str
+    job_id: str
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+
+    def __post_init__(self) -> None:
+        schema_for(self.kind)
+        if not self.name or "/" in self.name:
+            raise ValueError(f"connector name {self.name!r} must be a single folder name")
+        if self.chunk_rows < 1:
+            raise ValueError(f"connector {self.name}: chunk_rows must be at least 1")
+
+
+def parse_connectors(text: str) -> dict[str, Connector]:
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"CONNECTORS is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(items, list):
+        raise ValueError("CONNECTORS must be a JSON list of connector objects")
+    connectors: dict[str, Connector] = {}
+    for item in items:
+        try:
+            c = Connector(**item)
+        except TypeError as exc:
+            raise ValueError(f"CONNECTORS entry {item.get('name')!r}: {exc}") from None
+        connectors[c.name] = c
+    return connectors
+
+
+@dataclass(frozen=True)
+class Settings:
+    values: Mapping[str, str] = field(repr=False)
+
+    def __getitem__(self, name: str) -> str:
+        default = SETTINGS[name][0]
+        value = self.values.get(name) or default
+        if value is None:
+            raise RuntimeError(f"app setting {name} is required but not set")
+        return value
+
+    def int(self, name: str) -> int:
+        return int(self[name])
+
+    def flag(self, name: str) -> bool:
+        return self[name].strip().lower() in ("1", "true", "yes")
+
+    @property
+    def connectors(self) -> dict[str, Connector]:
+        return parse_connectors(self["CONNECTORS"])
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    return Settings(dict(os.environ if environ is None else environ))

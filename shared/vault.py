@@ -1,0 +1,41 @@
+"""The Entra app's client secret, read from Key Vault with the app's managed identity."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from azure.keyvault.secrets import SecretClient
+
+from shared.identity import credential
+from shared.settings import Settings
+
+
+@dataclass
+class SecretCache:
+    """Read once per process; ``invalidate`` after the secret stops working (rotation)."""
+
+    settings: Settings
+    _value: str | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _client(self) -> SecretClient:
+        return SecretClient(
+            vault_url=self.settings["KEY_VAULT_URL"],
+            credential=credential(),
+            verify_challenge_resource=self.settings.flag("KEY_VAULT_VERIFY_CHALLENGE_RESOURCE"),
+        )
+
+    def get(self) -> str:
+        with self._lock:
+            if self._value is None:
+                self._value = self._client().get_secret(self.settings["ENTRA_SECRET_NAME"]).value
+                if not self._value:
+                    raise RuntimeError(
+                        f"Key Vault secret {self.settings['ENTRA_SECRET_NAME']} is empty"
+                    )
+            return self._value
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._value = None

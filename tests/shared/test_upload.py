@@ -1,0 +1,26 @@
+from shared.upload import MultipartBody, classify
+
+
+def read_all(body, size):
+    out = b""
+    while chunk := body.read(size):
+        out += chunk
+    return out
+
+
+def test_multipart_body_streams_with_exact_length():
+    body = MultipartBody([b"h1,h2\n", b"a,b\n" * 1000, b""], 6 + 4000, 'we"ird.csv')
+    data = read_all(body, 333)
+    assert len(data) == body.len
+    assert b'name="file"; filename="we_ird.csv"' in data
+    assert data.endswith(f"\r\n--{body.boundary}--\r\n".encode())
+    assert b"h1,h2\na,b\n" in data
+
+
+def test_classify_gives_operator_hints():
+    err = classify(404, "no such job", None, "job-1")
+    assert not err.retryable and "job-1" in str(err) and "no such job" in str(err)
+    throttled = classify(429, "", "7", "j")
+    assert throttled.retryable and throttled.retry_after == 7
+    assert classify(503, "", None, "j").retryable
+    assert not classify(400, "", None, "j").retryable
