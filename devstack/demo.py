@@ -83,7 +83,9 @@ def _progress(done: int, total: int, width: int = 30) -> str:
 
 def print_report(report: dict[str, Any]) -> None:
     print(f"\nStatus report {report['period']['from']} .. {report['period']['to']}: {report['status']}")
-    header = f"{'connector':<10} {'file':<40} {'status':<10} {'rows':>9} {'saved':>9} {'chunks':>7} {'secs':>7}"
+    header = (
+        f"{'connector':<10} {'file':<40} {'status':<10} {'rows':>9} {'saved':>9} {'chunks':>7} {'secs':>7}"
+    )
     print(header)
     print("-" * len(header))
     for f in report["files"]:

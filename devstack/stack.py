@@ -7,6 +7,7 @@ The app settings it writes are the same names as in Azure; only URLs differ.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -55,10 +56,8 @@ def _stop_pid(pid: int, timeout: float = 15) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.1)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 @dataclass
@@ -110,8 +109,15 @@ class Stack:
         (state_dir / "emulator.json").unlink(missing_ok=True)
         proc = self._spawn(
             "emulator",
-            [sys.executable, "-m", "devstack.emulator", "--config", str(self.work / "emulator-config.json"),
-             "--state-dir", str(state_dir)],
+            [
+                sys.executable,
+                "-m",
+                "devstack.emulator",
+                "--config",
+                str(self.work / "emulator-config.json"),
+                "--state-dir",
+                str(state_dir),
+            ],
         )
         info = _wait_for_file(state_dir / "emulator.json", proc, "the cloud emulator")
         bundle = self.work / "ca-bundle.pem"
@@ -156,8 +162,19 @@ class Stack:
         state_file.unlink(missing_ok=True)
         proc = self._spawn(
             "host",
-            [sys.executable, "-m", "devstack.host", "--script-root", str(REPO_ROOT), "--settings",
-             str(settings_file), "--state-file", str(state_file), "--blob-poll-seconds", "0.5"],
+            [
+                sys.executable,
+                "-m",
+                "devstack.host",
+                "--script-root",
+                str(REPO_ROOT),
+                "--settings",
+                str(settings_file),
+                "--state-file",
+                str(state_file),
+                "--blob-poll-seconds",
+                "0.5",
+            ],
             env=self.app_env(),
         )
         self.state["host"] = _wait_for_file(state_file, proc, "the function host")
@@ -179,11 +196,16 @@ class Stack:
         self.state_file.unlink(missing_ok=True)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-        log = open(self.work / "logs" / f"{name}.log", "ab")
-        proc = subprocess.Popen(
-            argv, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=env,
-        )
+        with open(self.work / "logs" / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen(
+                argv,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
+            )
         self.state["pids"][name] = proc.pid
         self._save()
         return proc

@@ -13,7 +13,9 @@ def _stack_up(args: argparse.Namespace) -> int:
     from devstack.stack import Stack
 
     stack = Stack(Path(args.work), chunk_rows=args.chunk_rows).up()
-    print(f"local stack up: emulator {stack.state['emulator']['url']}, host {stack.state['host']['admin_url']}")
+    print(
+        f"local stack up: emulator {stack.state['emulator']['url']}, host {stack.state['host']['admin_url']}"
+    )
     print(f"settings: {stack.work / 'local.settings.json'}   logs: {stack.work / 'logs'}")
     return 0
 
@@ -44,7 +46,9 @@ def _drop(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     blob_name = str(PurePosixPath(args.connector) / (args.name or path.name))
-    container = connection(STORAGE_CONNECTION).blob_service().get_container_client(settings["EXPORTS_CONTAINER"])
+    container = (
+        connection(STORAGE_CONNECTION).blob_service().get_container_client(settings["EXPORTS_CONTAINER"])
+    )
     if not container.exists():
         container.create_container()
     with path.open("rb") as data:
@@ -56,7 +60,9 @@ def _drop(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from devstack.demo import run_demo
 
-    return run_demo(rows=args.rows, epic_rows=args.epic_rows, chunk_rows=args.chunk_rows, work=Path(args.work))
+    return run_demo(
+        rows=args.rows, epic_rows=args.epic_rows, chunk_rows=args.chunk_rows, work=Path(args.work)
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,7 +24,9 @@ class TokenProvider:
 
     def _application(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
-            authority = f"{self.settings['ENTRA_AUTHORITY_HOST'].rstrip('/')}/{self.settings['ENTRA_TENANT_ID']}"
+            authority = (
+                f"{self.settings['ENTRA_AUTHORITY_HOST'].rstrip('/')}/{self.settings['ENTRA_TENANT_ID']}"
+            )
             self._app = msal.ConfidentialClientApplication(
                 self.settings["ENTRA_CLIENT_ID"],
                 client_credential=self.secrets.get(),
@@ -38,9 +40,7 @@ class TokenProvider:
     def token(self) -> str:
         """MSAL answers from its cache until the token nears expiry: one request per lifetime."""
         with self._lock:
-            result = self._application().acquire_token_for_client(
-                scopes=[self.settings["INGESTION_SCOPE"]]
-            )
+            result = self._application().acquire_token_for_client(scopes=[self.settings["INGESTION_SCOPE"]])
         if "access_token" in result:
             return result["access_token"]
         error = result.get("error", "unknown_error")

@@ -6,6 +6,7 @@ nothing about a run is kept here: run state lives in Storage.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -46,10 +47,8 @@ class Runtime:
     @cached_property
     def queue(self):
         client = self.storage.queue_service().get_queue_client(self.settings["CHUNK_QUEUE"])
-        try:
+        with contextlib.suppress(ResourceExistsError):
             client.create_queue()
-        except ResourceExistsError:
-            pass
         return client
 
     @cached_property
@@ -110,7 +109,9 @@ def on_chunk(body: bytes, dequeue_count: int) -> str:
 
 def on_report(past_due: bool = False) -> dict:
     report, path = runtime().reporter.write()
-    log.info("status report written to %s: %s", path, report["status"], extra={"report_status": report["status"]})
+    log.info(
+        "status report written to %s: %s", path, report["status"], extra={"report_status": report["status"]}
+    )
     return report
 
 

@@ -7,10 +7,12 @@ cannot both record it, and every step can be repeated safely.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -26,7 +28,7 @@ PENDING, UPLOADED, FAILED = "pending", "uploaded", "failed"
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def run_id(container: str, blob: str, etag: str) -> str:
@@ -90,10 +92,8 @@ class Ledger:
         except TableTransactionError:
             # Another planner of the same run got there first for some rows: keep theirs.
             for entity in entities:
-                try:
+                with contextlib.suppress(ResourceExistsError):
                     self.table.create_entity(entity)
-                except ResourceExistsError:
-                    pass
 
     def chunks(self, rid: str) -> list[dict[str, Any]]:
         return [dict(e) for e in self.table.query_entities("PartitionKey eq @p", parameters={"p": rid})]

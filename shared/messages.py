@@ -47,7 +47,9 @@ class ChunkMessage:
             raise BadMessage(f"message is not a version {VERSION} chunk message")
         expected = {f.name: f.type for f in fields(cls)}
         if set(data) != set(expected):
-            raise BadMessage(f"message fields differ from a chunk message: {sorted(set(data) ^ set(expected))}")
+            raise BadMessage(
+                f"message fields differ from a chunk message: {sorted(set(data) ^ set(expected))}"
+            )
         for name, value in data.items():
             want = int if expected[name] == "int" else str
             if type(value) is not want:

@@ -81,12 +81,16 @@ def plan_export(
         connector = connector_for(blob.blob_name, connectors)
         ctx["connector"] = connector.name
         log.info("scanning export", extra=ctx)
-        stream = blob.download_blob(etag=etag, match_condition=MatchConditions.IfNotModified, max_concurrency=1)
+        stream = blob.download_blob(
+            etag=etag, match_condition=MatchConditions.IfNotModified, max_concurrency=1
+        )
         result = scan(stream.chunks(), blob.blob_name, schema_for(connector.kind), connector.chunk_rows)
         if result.rows == 0:
             raise Rejected("no-rows", f"{blob.blob_name} has a header but no data rows")
     except Rejected as exc:
-        ledger.update_run(rid, status=states.REJECTED, reason_code=exc.code, reason=exc.message, completed_at=states.now())
+        ledger.update_run(
+            rid, status=states.REJECTED, reason_code=exc.code, reason=exc.message, completed_at=states.now()
+        )
         log.warning("export rejected: %s", exc.message, extra={**ctx, "reason_code": exc.code})
         return PlanOutcome(rid, states.REJECTED, reason=exc.message)
 
@@ -102,7 +106,9 @@ def plan_export(
         header_end=result.header_end,
         planned_at=states.now(),
     )
-    ledger.add_chunks(rid, ({"index": c.index, "start": c.start, "end": c.end, "rows": c.rows} for c in result.chunks))
+    ledger.add_chunks(
+        rid, ({"index": c.index, "start": c.start, "end": c.end, "rows": c.rows} for c in result.chunks)
+    )
     for c in result.chunks:
         msg = ChunkMessage(
             run_id=rid,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from azure.storage.blob import ContainerClient, ContentSettings
 
@@ -55,7 +56,9 @@ def build(files: Iterable[dict[str, Any]], period_from: datetime, period_to: dat
     status = "FAILED" if failed else ("WARNING" if reasons else "OK")
     connectors: dict[str, dict[str, int]] = {}
     for f in files:
-        c = connectors.setdefault(f["connector"] or "(none)", {"files": 0, "rows": 0, "records_saved": 0, "rejected_files": 0})
+        c = connectors.setdefault(
+            f["connector"] or "(none)", {"files": 0, "rows": 0, "records_saved": 0, "rejected_files": 0}
+        )
         c["files"] += 1
         c["rows"] += f["rows"]
         c["records_saved"] += f["records_saved"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 from shared import dialect as dialects
 from shared import header
@@ -68,9 +68,7 @@ class _Lines:
             self._hash.update(block)
             self.total += len(block)
             if self.total + self.bom_length > MAX_BYTES:
-                raise Rejected(
-                    "too-large", f"{self._name} is larger than the connector limit of 3 GB"
-                )
+                raise Rejected("too-large", f"{self._name} is larger than the connector limit of 3 GB")
             try:
                 yield self._decoder.decode(block)
             except UnicodeDecodeError as exc:
@@ -129,9 +127,7 @@ def scan(blocks: Iterable[bytes], name: str, schema: Schema, chunk_rows: int) ->
                 result.chunks.append(Chunk(len(result.chunks), start, lines.offset, in_chunk))
                 start, in_chunk = lines.offset, 0
     except csv.Error as exc:
-        raise Rejected(
-            "malformed", f"{name}: malformed quoting in record {result.rows + 1}: {exc}"
-        ) from None
+        raise Rejected("malformed", f"{name}: malformed quoting in record {result.rows + 1}: {exc}") from None
     if result.rows > MAX_ROWS:
         raise Rejected(
             "too-many-rows",

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from shared.schema import schema_for
 
 STORAGE_CONNECTION = "ExportsStorage"
 """Connection name used by every trigger; configured with ``ExportsStorage__*`` settings."""
 
-PUBLIC_INGESTION_SCOPE = (
-    "https://microsoft.onmicrosoft.com/86dfdabb-5089-4a0c-880a-cfa5a790c5b1/.default"
-)
+PUBLIC_INGESTION_SCOPE = "https://microsoft.onmicrosoft.com/86dfdabb-5089-4a0c-880a-cfa5a790c5b1/.default"
 
 # name -> (default, description). A default of None means the setting is required.
 SETTINGS: dict[str, tuple[str | None, str]] = {
@@ -30,14 +28,29 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "CONNECTORS": (None, "JSON list of connectors: name, kind (healthcare|epic), job_id, chunk_rows."),
     "ENTRA_TENANT_ID": (None, "Tenant (directory) id of the Entra app the connector was created with."),
     "ENTRA_CLIENT_ID": (None, "Application (client) id of that Entra app."),
-    "ENTRA_AUTHORITY_HOST": ("https://login.microsoftonline.com", "Entra authority host for the app's tokens."),
-    "ENTRA_SECRET_NAME": ("ingestion-client-secret", "Name of the Key Vault secret holding the app's client secret."),
-    "KEY_VAULT_URL": (None, "URL of the Key Vault holding the client secret, e.g. https://myvault.vault.azure.net/."),
-    "KEY_VAULT_VERIFY_CHALLENGE_RESOURCE": ("true", "Keep true in Azure; false only for a vault on a loopback address."),
+    "ENTRA_AUTHORITY_HOST": (
+        "https://login.microsoftonline.com",
+        "Entra authority host for the app's tokens.",
+    ),
+    "ENTRA_SECRET_NAME": (
+        "ingestion-client-secret",
+        "Name of the Key Vault secret holding the app's client secret.",
+    ),
+    "KEY_VAULT_URL": (
+        None,
+        "URL of the Key Vault holding the client secret, e.g. https://myvault.vault.azure.net/.",
+    ),
+    "KEY_VAULT_VERIFY_CHALLENGE_RESOURCE": (
+        "true",
+        "Keep true in Azure; false only for a vault on a loopback address.",
+    ),
     "INGESTION_URL": ("https://webhook.ingestion.office.com/api/signals", "Purview ingestion API endpoint."),
     "INGESTION_SCOPE": (PUBLIC_INGESTION_SCOPE, "Token scope of the ingestion API."),
     "UPLOAD_CONNECT_TIMEOUT_SECONDS": ("10", "Connect timeout of one upload request."),
-    "UPLOAD_READ_TIMEOUT_SECONDS": ("400", "Read timeout of one upload request (the sample script waits 400 s)."),
+    "UPLOAD_READ_TIMEOUT_SECONDS": (
+        "400",
+        "Read timeout of one upload request (the sample script waits 400 s).",
+    ),
     "REPORT_SCHEDULE": ("0 0 6 * * *", "NCRONTAB schedule of the daily report, in UTC."),
 }
 

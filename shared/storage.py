@@ -9,9 +9,9 @@ identity. In Azure only the identity-based form is used: no account keys anywher
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Mapping
 
 from azure.core.credentials import TokenCredential
 from azure.data.tables import TableServiceClient

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import requests
 
@@ -15,7 +15,9 @@ RESPONSE_EXCERPT = 500
 class UploadError(Exception):
     """The API did not accept the chunk. ``retryable`` says whether trying again can help."""
 
-    def __init__(self, message: str, status: int | None, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None, retryable: bool, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
@@ -59,7 +61,9 @@ class MultipartBody:
                 except StopIteration:
                     break
                 continue
-            take = len(self._current) - self._pos if wanted < 0 else min(wanted, len(self._current) - self._pos)
+            take = (
+                len(self._current) - self._pos if wanted < 0 else min(wanted, len(self._current) - self._pos)
+            )
             out.append(bytes(self._current[self._pos : self._pos + take]))
             self._pos += take
             if wanted > 0:

@@ -31,9 +31,7 @@ class SecretCache:
             if self._value is None:
                 self._value = self._client().get_secret(self.settings["ENTRA_SECRET_NAME"]).value
                 if not self._value:
-                    raise RuntimeError(
-                        f"Key Vault secret {self.settings['ENTRA_SECRET_NAME']} is empty"
-                    )
+                    raise RuntimeError(f"Key Vault secret {self.settings['ENTRA_SECRET_NAME']} is empty")
             return self._value
 
     def invalidate(self) -> None:

@@ -7,6 +7,7 @@ for a repeat is a worker dying between the API's 2xx and the ledger write.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass
@@ -40,7 +41,12 @@ class Uploader:
 
     def handle(self, msg: ChunkMessage, dequeue_count: int) -> str:
         """Returns the chunk's state; raises to hand the message back to the queue for a retry."""
-        ctx = {"run_id": msg.run_id, "file_name": msg.blob, "chunk_index": msg.index, "connector": msg.connector}
+        ctx = {
+            "run_id": msg.run_id,
+            "file_name": msg.blob,
+            "chunk_index": msg.index,
+            "connector": msg.connector,
+        }
         entity = self.ledger.get_chunk(msg.run_id, msg.index)
         if entity is None:
             raise BadMessage(f"run {msg.run_id} has no chunk {msg.index} in the ledger")
@@ -63,7 +69,9 @@ class Uploader:
                 last_error=str(exc),
                 last_status=exc.status or 0,
             )
-            log.warning("chunk upload failed: %s", exc, extra={**ctx, "http_status": exc.status, "final": final})
+            log.warning(
+                "chunk upload failed: %s", exc, extra={**ctx, "http_status": exc.status, "final": final}
+            )
             if final and not exc.retryable:
                 return states.FAILED
             raise
@@ -76,7 +84,12 @@ class Uploader:
             duration_ms=duration_ms,
             last_error="",
         )
-        log.info("chunk uploaded: %d rows in %d ms", msg.rows, duration_ms, extra={**ctx, "rows": msg.rows, "duration_ms": duration_ms})
+        log.info(
+            "chunk uploaded: %d rows in %d ms",
+            msg.rows,
+            duration_ms,
+            extra={**ctx, "rows": msg.rows, "duration_ms": duration_ms},
+        )
         self.complete_if_done(msg.run_id)
         return states.UPLOADED
 
@@ -89,7 +102,8 @@ class Uploader:
             ).readall()
             for attempt in range(2):
                 rows = blob.download_blob(offset=msg.start, length=msg.end - msg.start, **same_version)
-                body = MultipartBody([header, *rows.chunks()], len(header) + msg.end - msg.start, _file_name(msg))
+                parts = itertools.chain([header], rows.chunks())
+                body = MultipartBody(parts, len(header) + msg.end - msg.start, _file_name(msg))
                 try:
                     post_chunk(self.session, self.url, job_id, self.tokens.token(), body, self.timeout)
                     return
@@ -124,10 +138,18 @@ class Uploader:
         run = self.ledger.get_run(rid)
         if run and run["status"] != states.COMPLETE:
             saved = sum(c["rows"] for c in chunks)
-            self.ledger.update_run(rid, status=states.COMPLETE, records_saved=saved, completed_at=states.now())
+            self.ledger.update_run(
+                rid, status=states.COMPLETE, records_saved=saved, completed_at=states.now()
+            )
             log.info(
-                "run complete: %d rows saved", saved,
-                extra={"run_id": rid, "file_name": run.get("blob"), "connector": run.get("connector"), "rows": saved},
+                "run complete: %d rows saved",
+                saved,
+                extra={
+                    "run_id": rid,
+                    "file_name": run.get("blob"),
+                    "connector": run.get("connector"),
+                    "rows": saved,
+                },
             )
         return True
 

@@ -1,0 +1,1 @@
+"""Dev-only local stack; never deployed, never imported by shared/."""
