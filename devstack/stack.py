@@ -24,6 +24,7 @@ import requests
 
 from devstack.azurite import Azurite
 from devstack.emulator.config import EmulatorConfig
+from shared.settings import SETTINGS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORK = REPO_ROOT / ".work" / "stack"
@@ -137,7 +138,10 @@ class Stack:
             {"name": name, "kind": kind, "job_id": jobs[name], "chunk_rows": self.chunk_rows}
             for name, kind in CONNECTORS
         ]
+        defaults = {name: default for name, (default, _) in SETTINGS.items() if default is not None}
         return {
+            # Binding expressions (%EXPORTS_CONTAINER%...) must resolve: write every default out.
+            **defaults,
             "FUNCTIONS_WORKER_RUNTIME": "python",
             "AzureWebJobsStorage": azurite.connection_string,
             "ExportsStorage": azurite.connection_string,

@@ -46,7 +46,7 @@ class Runtime:
 
     @cached_property
     def queue(self):
-        client = self.storage.queue_service().get_queue_client(self.settings["CHUNK_QUEUE"])
+        client = self.storage.queue(self.settings["CHUNK_QUEUE"])
         with contextlib.suppress(ResourceExistsError):
             client.create_queue()
         return client

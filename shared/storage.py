@@ -16,7 +16,12 @@ from functools import lru_cache
 from azure.core.credentials import TokenCredential
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
-from azure.storage.queue import QueueServiceClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+from azure.storage.queue import (
+    QueueClient,
+    QueueServiceClient,
+    TextBase64DecodePolicy,
+    TextBase64EncodePolicy,
+)
 
 from shared.identity import credential
 
@@ -66,14 +71,21 @@ class Connection:
         return BlobServiceClient(self.blob_url, credential=self._credential())
 
     def queue_service(self) -> QueueServiceClient:
-        """Messages are base64 text, the Functions host's default ``messageEncoding``."""
-        policies = {
-            "message_encode_policy": TextBase64EncodePolicy(),
-            "message_decode_policy": TextBase64DecodePolicy(),
-        }
         if self.connection_string:
-            return QueueServiceClient.from_connection_string(self.connection_string, **policies)
-        return QueueServiceClient(self.queue_url, credential=self._credential(), **policies)
+            return QueueServiceClient.from_connection_string(self.connection_string)
+        return QueueServiceClient(self.queue_url, credential=self._credential())
+
+    def queue(self, name: str) -> QueueClient:
+        """Messages as base64 text, the Functions host's default ``messageEncoding``.
+
+        The policies must be given to the queue client itself: ``get_queue_client`` does not
+        inherit them from the service client.
+        """
+        return self.queue_service().get_queue_client(
+            name,
+            message_encode_policy=TextBase64EncodePolicy(),
+            message_decode_policy=TextBase64DecodePolicy(),
+        )
 
     def table_service(self) -> TableServiceClient:
         if self.connection_string:
