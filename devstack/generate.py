@@ -195,9 +195,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="default: comma for healthcare, pipe for epic",
     )
-    parser.add_argument(
-        "--bad-rows", type=_non_negative_int, default=0, help="how many rows are invalid"
-    )
+    parser.add_argument("--bad-rows", type=_non_negative_int, default=0, help="how many rows are invalid")
     parser.add_argument("--bom", action="store_true", help="start with a UTF-8 BOM")
     parser.add_argument("--crlf", action="store_true", help="end lines with CRLF")
     parser.add_argument("--seed", type=int, default=0)
@@ -213,9 +211,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="first timestamp (ISO 8601); default 2026-11-22T00:00:00",
     )
-    parser.add_argument(
-        "--quote-rate", type=float, default=0.05, help="share of rows with a quoted field"
-    )
+    parser.add_argument("--quote-rate", type=float, default=0.05, help="share of rows with a quoted field")
     parser.add_argument(
         "--output",
         type=Path,
@@ -270,9 +266,7 @@ class _Plan:
         self.delimiter = _resolve_delimiter(options.kind, options.delimiter)
         fmt = options.timestamp_format or DEFAULT_TIMESTAMP_FORMAT[options.kind]
         if fmt not in TIMESTAMP_FORMATS:
-            raise ValueError(
-                f"unknown timestamp format {fmt!r}: use one of {', '.join(TIMESTAMP_FORMATS)}"
-            )
+            raise ValueError(f"unknown timestamp format {fmt!r}: use one of {', '.join(TIMESTAMP_FORMATS)}")
         self.timestamp_format = fmt
         if not isinstance(options.rows, int) or options.rows < 0:
             raise ValueError(f"rows must be a non-negative integer, not {options.rows!r}")
@@ -556,9 +550,7 @@ class _Pools:
         for reg in ids:
             first = rng.choice(_FIRST_NAMES)
             r = rng.random()
-            middle = (
-                "" if r < 0.55 else rng.choice(_FIRST_NAMES) if r < 0.8 else rng.choice(_INITIALS)
-            )
+            middle = "" if r < 0.55 else rng.choice(_FIRST_NAMES) if r < 0.8 else rng.choice(_INITIALS)
             last = rng.choice(_LAST_NAMES)
             street = f"{rng.randrange(1, 9999)} "
             if rng.random() < 0.2:
