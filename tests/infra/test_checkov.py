@@ -25,7 +25,9 @@ def test_no_failed_checks(checkov_report):
 def test_every_file_checkov_has_checks_for_was_scanned(checkov_report, templates):
     """A file checkov could not parse yields no checks at all: make sure none went missing."""
     results = checkov_report["results"]
-    scanned = {c["file_path"].lstrip("/") for kind in ("passed_checks", "skipped_checks") for c in results[kind]}
+    scanned = {
+        c["file_path"].lstrip("/") for kind in ("passed_checks", "skipped_checks") for c in results[kind]
+    }
     covered = {"Microsoft.Storage/storageAccounts", "Microsoft.Web/sites", "Microsoft.KeyVault/vaults"}
     for name, template in templates.items():
         declared = {r["type"] for r in (template.get("resources") or {}).values() if not r["existing"]}
@@ -42,7 +44,9 @@ def test_suppressions_are_justified_and_used(checkov_report):
                 where = f"{path.relative_to(INFRA)}:{lineno}"
                 assert len(m.group(2).strip()) >= 40, f"{where}: {m.group(1)} needs a real reason"
                 in_source.setdefault((path.relative_to(INFRA).as_posix(), m.group(1)), where)
-    skipped = {(c["file_path"].lstrip("/"), c["check_id"]) for c in checkov_report["results"]["skipped_checks"]}
+    skipped = {
+        (c["file_path"].lstrip("/"), c["check_id"]) for c in checkov_report["results"]["skipped_checks"]
+    }
     unused = [where for key, where in in_source.items() if key not in skipped]
     assert not unused, f"suppressions for checks that no longer run: {unused}"
     for check in checkov_report["results"]["skipped_checks"]:
