@@ -3,6 +3,7 @@ and scanned with checkov once per test session. No Bicep CLI and no network are 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -21,11 +22,21 @@ def bicep_files() -> list[Path]:
     return sorted(INFRA.rglob("*.bicep"))
 
 
+@functools.cache
+def _parser() -> BicepParser:
+    return BicepParser()
+
+
+@functools.cache
+def parse(path: Path) -> dict[str, Any]:
+    """pycep's JSON form of one .bicep file, parsed once per session."""
+    return _parser().parse(file_path=path)
+
+
 @pytest.fixture(scope="session")
 def templates() -> dict[str, dict[str, Any]]:
     """Every .bicep under infra/, parsed, keyed by its path relative to infra/."""
-    parser = BicepParser()
-    return {f.relative_to(INFRA).as_posix(): parser.parse(file_path=f) for f in bicep_files()}
+    return {f.relative_to(INFRA).as_posix(): parse(f) for f in bicep_files()}
 
 
 @pytest.fixture(scope="session")

@@ -7,15 +7,14 @@ import json
 import re
 
 import pytest
-from pycep import BicepParser
 
 from tests.infra.bicep import module_params, only, resources
-from tests.infra.conftest import INFRA, bicep_files
+from tests.infra.conftest import INFRA, bicep_files, parse
 
 
 @pytest.mark.parametrize("path", bicep_files(), ids=lambda p: p.relative_to(INFRA).as_posix())
 def test_parses_with_checkovs_parser(path):
-    parsed = BicepParser().parse(file_path=path)
+    parsed = parse(path)
     assert parsed.get("resources") or parsed.get("modules"), f"{path.name} declares nothing"
 
 
