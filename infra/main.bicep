@@ -117,10 +117,12 @@ param operatorPrincipalType string = 'User'
 
 // ---------------------------------------------------------------- names
 var suffix = take(uniqueString(subscription().id, resourceGroup().id, baseName), 6)
+// Storage account names: lowercase letters and digits only.
+var storageBase = toLower(replace(baseName, '-', ''))
 var names = {
   identity: 'id-${baseName}-${suffix}'
-  exportsStorage: 'st${baseName}x${suffix}'
-  hostStorage: 'st${baseName}h${suffix}'
+  exportsStorage: 'st${storageBase}x${suffix}'
+  hostStorage: 'st${storageBase}h${suffix}'
   keyVault: 'kv-${baseName}-${suffix}'
   logAnalytics: 'log-${baseName}-${suffix}'
   appInsights: 'appi-${baseName}-${suffix}'

@@ -41,12 +41,15 @@ union isfuzzy=true
     (traces | where message startswith "export rejected")
 '''
 
-// Any export received at all (the connectors expect one a day).
-var receivedQuery = '''
+// Any export received within the last {hours} hours (the connectors expect one a day). The
+// rule's window is two days, the longest a log alert looks back; the query narrows it.
+var receivedQueryTemplate = '''
 union isfuzzy=true
     (customEvents | where name == "RunStarted"),
     (traces | where message startswith "scanning export")
+| where timestamp > ago({hours}h)
 '''
+var receivedQuery = replace(receivedQueryTemplate, '{hours}', string(staleExportHours))
 
 // A function invocation that failed (raised).
 var functionErrorQuery = '''
@@ -83,7 +86,7 @@ var rules = [
     operator: 'LessThan'
     threshold: 1
     frequency: 'PT1H'
-    window: 'PT${staleExportHours}H'
+    window: 'P2D'
   }
   {
     name: 'function-errors'

@@ -31,7 +31,6 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
     WorkspaceResourceId: workspace.id
     IngestionMode: 'LogAnalytics'
     DisableLocalAuth: true
-    RetentionInDays: retentionDays
   }
 }
 

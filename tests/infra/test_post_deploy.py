@@ -4,13 +4,15 @@ container only, it waits for the key, and never prints the key."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 
-from tests.infra.conftest import INFRA
+from tests.infra.conftest import INFRA, ROOT
 
 SCRIPT = INFRA / "scripts" / "post-deploy.sh"
 BASH = shutil.which("bash") or "/bin/bash"
@@ -86,3 +88,18 @@ def test_gives_up_with_the_publish_command(tmp_path, monkeypatch):
     assert proc.returncode == 1
     assert "func azure functionapp publish func-x --python" in proc.stderr
     assert not [c for c in calls if c[0] == "eventgrid"]
+
+
+def test_webhook_names_the_blob_triggered_function():
+    """The script's default function name is the one function_app.py gives its blob trigger."""
+    tree = ast.parse((ROOT / "function_app.py").read_text())
+    blob_functions = []
+    for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+        calls = [
+            d for d in fn.decorator_list if isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute)
+        ]
+        kinds = {c.func.attr: c for c in calls}
+        if "blob_trigger" in kinds:
+            blob_functions.append(kinds["function_name"].args[0].value)
+    default = re.search(r"FUNCTION_NAME:-(\w+)", SCRIPT.read_text()).group(1)
+    assert blob_functions == [default]
