@@ -59,6 +59,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   }
   properties: {
     serverFarmId: plan.id
+    // Key Vault references, if an operator adds one, resolve with the same identity.
+    keyVaultReferenceIdentity: identityId
     httpsOnly: true
     clientCertEnabled: false
     publicNetworkAccess: 'Enabled'
