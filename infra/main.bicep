@@ -32,7 +32,7 @@ param entraTenantId string = tenant().tenantId
 @description('Application (client) id of that Entra app. Its secret goes into Key Vault, set by the operator.')
 param entraClientId string
 
-@description('App settings whose defaults (shared/settings.py) you change, by name, e.g. { "REPORT_SCHEDULE": "0 0 5 * * *", "INGESTION_URL": "https://webhook-gcc.ingestion.office365.us/api/signals" }.')
+@description('App settings whose defaults (shared/settings.py) you change, by name, e.g. { "REPORT_SCHEDULE": "0 0 5 * * *", "INGESTION_URL": "https://webhook-gcc.ingestion.office365.us/api/signals" }. Not the container, queue and table names: the template creates those.')
 param settingOverrides object = {}
 
 // ---------------------------------------------------------------- scale
