@@ -20,9 +20,12 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 RUNS = "run"
 STATE_PARTITION = "state"
+CONTENT_PARTITION = "sha256"
 
 # run status
 PLANNING, UPLOADING, COMPLETE, REJECTED = "planning", "uploading", "complete", "rejected"
+DUPLICATE = "duplicate"
+"""The same content (SHA-256) was already planned under another run; nothing is uploaded."""
 # chunk state
 PENDING, UPLOADED, FAILED = "pending", "uploaded", "failed"
 
@@ -112,6 +115,17 @@ class Ledger:
             etag=entity.metadata["etag"],
             match_condition=MatchConditions.IfNotModified,
         )
+
+    # content index ----------------------------------------------------------------------
+    def claim_content(self, sha256: str, rid: str, blob: str) -> dict[str, Any] | None:
+        """Record that ``rid`` holds this content; returns the other run's entry if one got there first."""
+        entity = {"PartitionKey": CONTENT_PARTITION, "RowKey": sha256, "run_id": rid, "blob": blob}
+        try:
+            self.table.create_entity(entity)
+            return None
+        except ResourceExistsError:
+            existing = dict(self.table.get_entity(CONTENT_PARTITION, sha256))
+            return None if existing.get("run_id") == rid else existing
 
     # report state -----------------------------------------------------------------------
     def get_state(self, key: str) -> dict[str, Any] | None:
