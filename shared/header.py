@@ -26,7 +26,13 @@ def match(
         if not norm:
             continue  # an unnamed column (a trailing delimiter): not a field, not uploaded as one
         if norm in seen:
-            raise Rejected("header", f"{name}: column {column.strip()!r} appears twice in the header")
+            first = next(i for i, c in enumerate(columns) if normalise(c) == norm)
+            # Named only if it is a known field name: a file without a header has data here.
+            if norm in mapped or norm in documented:
+                what = f"column {column.strip()!r} appears twice in the header"
+            else:
+                what = f"columns {first + 1} and {index + 1} of the header have the same name"
+            raise Rejected("header", f"{name}: {what} (is the first line a header?)")
         seen.add(norm)
         key = mapped.get(norm) or documented.get(norm)
         if key is None:

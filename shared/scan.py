@@ -159,6 +159,7 @@ def scan(
     invalid = result.invalid
     duplicates = DuplicateCounter()
     buckets = duplicates.buckets
+    rows = 0
     try:
         try:
             result.columns = columns = next(reader)
@@ -168,7 +169,7 @@ def scan(
         found = header.match(schema, columns, name, mapping)
         rules = result.rules = RowRules.build(schema, columns, found, required, name)
         width, ti, values, key = rules.width, rules.time_index, rules.required_values, rules.duplicate_key
-        rows = in_chunk = first_row = 0
+        in_chunk = first_row = 0
         start = previous = lines.offset
         last_ts = None
         for record in reader:
@@ -203,7 +204,7 @@ def scan(
             previous = lines.offset
     except csv.Error as exc:
         raise Rejected(
-            "malformed", f"{name}: malformed quoting in or after data row {result.rows + 1}: {exc}"
+            "malformed", f"{name}: malformed quoting in or after data row {rows + 1}: {exc}"
         ) from None
     result.rows = rows
     _check_rows(rows, max_rows, name)
