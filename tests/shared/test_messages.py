@@ -30,7 +30,7 @@ def test_malformed_messages_are_bad(body):
 
 
 def test_first_row_round_trips_and_version_1_messages_are_still_read():
-    msg = ChunkMessage("r1", "generic", "exports", "generic/a.csv", '"0x1"', 0, 10, 2, 10, 50, 5, 3, first_row=11)
+    msg = ChunkMessage("r1", "g", "exports", "g/a.csv", '"0x1"', 0, 10, 2, 10, 50, 5, 3, first_row=11)
     assert ChunkMessage.decode(msg.encode()).first_row == 11
     v1 = {k: v for k, v in json.loads(MSG.encode()).items() if k != "first_row"} | {"v": 1}
     assert ChunkMessage.decode(json.dumps(v1)).first_row == 0
