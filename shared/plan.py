@@ -131,6 +131,14 @@ def plan_export(
 
     if opts.skip_duplicate_content:
         other = ledger.claim_content(result.sha256, rid, blob.blob_name)
+        # An earlier run with failed chunks cannot complete: dropping the file again is how
+        # an operator retries it, so this run takes the content over.
+        if (
+            other is not None
+            and not _can_complete(ledger, other["run_id"])
+            and ledger.take_over_content(other, rid, blob.blob_name)
+        ):
+            other = None
         if other is not None:
             reason = (
                 f"{blob.blob_name} has the same content (SHA-256) as {other.get('blob')}, already "
@@ -160,6 +168,7 @@ def plan_export(
         rows=result.rows_valid,
         rows_in_file=result.rows,
         rows_skipped=len(result.invalid),
+        skipped_by_reason=json.dumps(result.invalid.counts()),
         duplicate_rows=result.duplicates,
         validation_report=report_path,
         chunks=len(result.chunks),
@@ -244,6 +253,7 @@ def _reject(blob, etag, rid, checked: Validation, ledger: Ledger, opts: PlanOpti
         reason=exc.message,
         rows_in_file=r.rows if r else 0,
         rows_invalid=len(r.invalid) if r else 0,
+        invalid_by_reason=json.dumps(r.invalid.counts()) if r else "{}",
         quarantined=quarantined,
         completed_at=states.now(),
     )
@@ -255,6 +265,13 @@ def _reject(blob, etag, rid, checked: Validation, ledger: Ledger, opts: PlanOpti
         extra={**ctx, "reason_code": exc.code, "quarantined": quarantined},
     )
     return PlanOutcome(rid, states.REJECTED, reason=exc.message)
+
+
+def _can_complete(ledger: Ledger, other_rid: str) -> bool:
+    run = ledger.get_run(other_rid)
+    if run is None or run["status"] not in (states.PLANNING, states.UPLOADING, states.COMPLETE):
+        return False
+    return not any(c["state"] == states.FAILED for c in ledger.chunks(other_rid))
 
 
 def _write_report(container: ContainerClient, name: str, checked: Validation) -> str:

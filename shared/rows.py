@@ -22,9 +22,11 @@ REQUIRED_EMPTY = "empty"
 CODES: tuple[str, ...] = (FIELD_COUNT, TIME_EMPTY, TIME_BAD, REQUIRED_EMPTY)
 _CODE_INDEX = {code: i for i, code in enumerate(CODES)}
 
-DUPLICATE_KEY = ("employee_upn", "patient_reg_id", "patient_first_name", "patient_last_name", "creation_time")
+DUPLICATE_KEY = ("employee_upn", "patient_reg_id", "creation_time")
 """Employee, patient and timestamp: rows repeating all of them are reported (the connector is
-reported to drop them silently). Optional columns absent from the header are left out."""
+reported to drop them silently). The patient is their MRN (Patient Reg Id) when the file has
+that column, else their first and last name."""
+_PATIENT_BY_NAME = ("employee_upn", "patient_first_name", "patient_last_name", "creation_time")
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ class RowRules:
             values: Callable[[Sequence[str]], tuple[str, ...]] = lambda _row: ()  # noqa: E731
         else:
             values = itemgetter(*indices, indices[0])  # always a tuple, even for one field
-        key = itemgetter(*[found[k] for k in DUPLICATE_KEY if k in found])
+        fields = DUPLICATE_KEY if "patient_reg_id" in found else _PATIENT_BY_NAME
+        key = itemgetter(*[found[k] for k in fields])
         ti = found["creation_time"]
         return cls(len(columns), ti, columns[ti].strip(), req, values, key)
 

@@ -100,3 +100,17 @@ def test_same_content_under_another_name_is_skipped(stack, pipeline, tmp_path):
     assert again["status"] == "duplicate" and again["duplicate_of"] == first["RowKey"]
     assert "generic/daily-2026-11-23.csv" in again["reason"]
     assert stack.emulator_stats()["jobs"][job]["rows"] == before
+
+
+def test_same_content_is_planned_again_when_the_earlier_run_failed(stack, pipeline, tmp_path):
+    """Dropping the file again is how an operator retries a run whose chunks failed for good."""
+    export = generate(tmp_path / "retry-2026-11-23.csv", GenerateOptions(rows=300, seed=46))
+    first = wait_for_run(pipeline, pipeline.drop(export.path, "generic"))
+    assert first["status"] == "complete"
+    table = pipeline.tables.get_table_client("ingestledger")
+    chunk = next(iter(table.query_entities("PartitionKey eq @p", parameters={"p": first["RowKey"]})))
+    table.update_entity({"PartitionKey": chunk["PartitionKey"], "RowKey": chunk["RowKey"], "state": "failed"})
+
+    again = wait_for_run(pipeline, pipeline.drop(export.path, "generic", name="retry-again.csv"))
+
+    assert again["status"] == "complete" and again["records_saved"] == 300
