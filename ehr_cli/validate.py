@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import itertools
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 READ_BLOCK = 8 * 1024 * 1024
@@ -110,15 +112,15 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"ehr-ingest validate: {exc}", file=sys.stderr)
         return EXIT_USAGE
     outcome = validate(_blocks(path), path.name, connector)
-    report = outcome.report()
     if args.json:
-        print(json.dumps(report, indent=1))
+        for piece in outcome.report_json():
+            sys.stdout.write(piece.decode())
     else:
-        _print_report(report)
+        _print_report(outcome.summary(), outcome.invalid_rows())
     return EXIT_ACCEPTED if outcome.accepted else EXIT_REJECTED
 
 
-def _print_report(report: dict) -> None:
+def _print_report(report: dict, invalid_rows: Iterator[dict]) -> None:
     verdict = "ACCEPTED" if report["accepted"] else "REJECTED"
     print(f"{report['file']}: {verdict} ({report['kind']} connector)")
     for reason in report["reasons"]:
@@ -130,10 +132,10 @@ def _print_report(report: dict) -> None:
     )
     if report["accepted"]:
         print(f"  would upload {report['rows_valid']:,} rows in {report['chunks']:,} chunk(s)")
-    for row in report["invalid_rows"][:MAX_LISTED]:
+    for row in itertools.islice(invalid_rows, MAX_LISTED):
         print(f"  row {row['row']:,}: {row['reason']}")
-    if len(report["invalid_rows"]) > MAX_LISTED:
-        print(f"  ... and {len(report['invalid_rows']) - MAX_LISTED:,} more (use --json for all)")
+    if report["rows_invalid"] > MAX_LISTED:
+        print(f"  ... and {report['rows_invalid'] - MAX_LISTED:,} more (use --json for all)")
 
 
 def _suggest(args: argparse.Namespace) -> int:

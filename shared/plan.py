@@ -160,7 +160,9 @@ def plan_export(
 
     report_path = ""
     if len(result.invalid) and opts.reports is not None:
-        report_path = _write_report(opts.reports, f"validation/{blob.blob_name}.{rid[:12]}.json", checked)
+        report_path = _write_report(
+            opts.reports, f"validation/{blob.blob_name}.{rid[:12]}.json", checked, rid
+        )
     ledger.update_run(
         rid,
         connector=connector.name,
@@ -241,10 +243,9 @@ def _reject(blob, etag, rid, checked: Validation, ledger: Ledger, opts: PlanOpti
     """Quarantine the file with its report, record why, then remove the original."""
     exc = checked.rejected
     assert exc is not None
-    report = {**checked.report(), "run_id": rid}
     quarantined = ""
     if opts.quarantine is not None:
-        quarantined = opts.quarantine.copy_in(blob, etag, report)
+        quarantined = opts.quarantine.copy_in(blob, etag, checked.report_json(run_id=rid))
     r = checked.result
     ledger.update_run(
         rid,
@@ -274,11 +275,13 @@ def _can_complete(ledger: Ledger, other_rid: str) -> bool:
     return not any(c["state"] == states.FAILED for c in ledger.chunks(other_rid))
 
 
-def _write_report(container: ContainerClient, name: str, checked: Validation) -> str:
+def _write_report(container: ContainerClient, name: str, checked: Validation, rid: str) -> str:
     with contextlib.suppress(ResourceExistsError):
         container.create_container()
-    body = json.dumps(checked.report(), indent=1).encode()
     container.upload_blob(
-        name, body, overwrite=True, content_settings=ContentSettings(content_type="application/json")
+        name,
+        checked.report_json(run_id=rid),
+        overwrite=True,
+        content_settings=ContentSettings(content_type="application/json"),
     )
     return f"{container.container_name}/{name}"

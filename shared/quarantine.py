@@ -9,10 +9,9 @@ Every step is safe to repeat.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -27,7 +26,7 @@ class Quarantine:
     container: ContainerClient
     copy_timeout: float = 600.0
 
-    def copy_in(self, source: BlobClient, etag: str, report: dict[str, Any]) -> str:
+    def copy_in(self, source: BlobClient, etag: str, report: Iterable[bytes]) -> str:
         """Copy the blob version ``etag`` and write its report; returns the quarantined name."""
         self._ensure_container()
         target = self.container.get_blob_client(source.blob_name)
@@ -47,11 +46,11 @@ class Quarantine:
         self.write_report(source.blob_name, report)
         return source.blob_name
 
-    def write_report(self, blob_name: str, report: dict[str, Any]) -> str:
+    def write_report(self, blob_name: str, report: Iterable[bytes]) -> str:
+        """``report`` is JSON in pieces (``Validation.report_json``), streamed into the blob."""
         self._ensure_container()
         name = blob_name + REPORT_SUFFIX
-        body = json.dumps(report, indent=1).encode()
-        self.container.upload_blob(name, body, overwrite=True, content_settings=_JSON)
+        self.container.upload_blob(name, report, overwrite=True, content_settings=_JSON)
         return name
 
     @staticmethod

@@ -7,7 +7,8 @@ file, row numbers, columns and counts: never a field value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,15 +32,9 @@ class Validation:
     def accepted(self) -> bool:
         return self.rejected is None
 
-    def report(self) -> dict[str, Any]:
-        """The machine-readable verdict: file-level reasons, and per invalid row its number and why."""
+    def summary(self) -> dict[str, Any]:
+        """The verdict without the per-row list: file-level reasons and counts."""
         r = self.result
-        invalid: list[dict[str, Any]] = []
-        if r is not None and r.rules is not None:
-            invalid = [
-                {"row": number, "code": code, "reason": r.rules.reason(code, detail, r.columns)}
-                for number, code, detail in r.invalid
-            ]
         rows_total = r.rows if r else 0
         rows_invalid = len(r.invalid) if r else 0
         return {
@@ -60,9 +55,37 @@ class Validation:
             "reasons": (
                 [{"code": self.rejected.code, "message": self.rejected.message}] if self.rejected else []
             ),
-            "invalid_rows": invalid,
             "row_numbers": "1-based data rows; the header is not counted",
         }
+
+    def invalid_rows(self) -> Iterator[dict[str, Any]]:
+        """Per invalid row its number, code and reason, generated one at a time."""
+        r = self.result
+        if r is None or r.rules is None:
+            return
+        for number, code, detail in r.invalid:
+            yield {"row": number, "code": code, "reason": r.rules.reason(code, detail, r.columns)}
+
+    def report(self) -> dict[str, Any]:
+        """The whole machine-readable report as one object (fine for tests and small files)."""
+        return {**self.summary(), "invalid_rows": list(self.invalid_rows())}
+
+    def report_json(self, **extra: Any) -> Iterator[bytes]:
+        """The same report as JSON text in pieces of about 64 KB: memory stays flat even when
+        millions of rows are invalid, so it can be streamed into a blob or to stdout."""
+        head = json.dumps({**self.summary(), **extra}, indent=1)
+        piece = [head[: head.rindex("}")].rstrip() + ',\n "invalid_rows": [']
+        size, sep = 0, "\n  "
+        for entry in self.invalid_rows():
+            text = sep + json.dumps(entry)
+            piece.append(text)
+            size += len(text)
+            sep = ",\n  "
+            if size > 65536:
+                yield "".join(piece).encode()
+                piece, size = [], 0
+        piece.append("\n ]\n}\n")
+        yield "".join(piece).encode()
 
 
 def validate(

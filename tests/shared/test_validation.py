@@ -308,3 +308,12 @@ def test_row_limit_counts_every_data_row():
     assert check(data, max_rows=10)[0].accepted
     _, report = check(data, max_rows=9)
     assert report["reasons"][0]["code"] == "too-many-rows" and "9 rows" in report["reasons"][0]["message"]
+
+
+@pytest.mark.parametrize("bad", [0, 1, 3000])
+def test_streamed_json_report_equals_the_report(bad):
+    body = [row(GENERIC, i, event_name="" if i < bad else "e") for i in range(bad + 5)]
+    outcome, report = check(make(body=body), block=1 << 20)
+    pieces = list(outcome.report_json(run_id="r1"))
+    assert json.loads(b"".join(pieces)) == {**report, "run_id": "r1"}
+    assert max(len(p) for p in pieces) < 80_000
