@@ -159,7 +159,7 @@ def plan_export(
             return PlanOutcome(rid, states.DUPLICATE, reason=reason)
 
     report_path = ""
-    if len(result.invalid) and opts.reports is not None:
+    if opts.reports is not None:  # every accepted file: skipped rows, duplicates, the plan
         report_path = _write_report(
             opts.reports, f"validation/{blob.blob_name}.{rid[:12]}.json", checked, rid
         )

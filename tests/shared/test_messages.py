@@ -36,3 +36,10 @@ def test_first_row_round_trips_and_version_1_messages_are_still_read():
     assert ChunkMessage.decode(json.dumps(v1)).first_row == 0
     with pytest.raises(BadMessage):
         ChunkMessage.decode(json.dumps({**json.loads(msg.encode()), "first_row": -1}))
+
+
+def test_a_message_stays_far_below_the_queue_limit():
+    longest = "generic/" + "n" * 1016  # blob names are at most 1024 characters
+    msg = ChunkMessage("r" * 32, "generic", "exports", longest, '"0x8DB"', 3, 900, 4999, 2**40, 2**41, 100_000,
+                       5000, first_row=4_900_001)  # fmt: skip
+    assert len(msg.encode().encode()) < 2048
