@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -40,6 +41,9 @@ def test_first_row_round_trips_and_version_1_messages_are_still_read():
 
 def test_a_message_stays_far_below_the_queue_limit():
     longest = "generic/" + "n" * 1016  # blob names are at most 1024 characters
-    msg = ChunkMessage("r" * 32, "generic", "exports", longest, '"0x8DB"', 3, 900, 4999, 2**40, 2**41, 100_000,
-                       5000, first_row=4_900_001)  # fmt: skip
+    big = 2**40
+    msg = ChunkMessage(
+        "r" * 32, "generic", "exports", longest, '"0x8DB"', 3, 900, 4999, big, 2 * big, 100_000, 5000
+    )
+    msg = replace(msg, first_row=4_900_001)
     assert len(msg.encode().encode()) < 2048
