@@ -267,6 +267,9 @@ var appSettings = union({
   UPLOAD_CONNECT_TIMEOUT_SECONDS: '10'
   UPLOAD_READ_TIMEOUT_SECONDS: '400'
   REPORT_SCHEDULE: '0 0 6 * * *'
+  // issue 4: validation
+  QUARANTINE_CONTAINER: names.quarantineContainer
+  SKIP_DUPLICATE_CONTENT: 'true'
 }, settingOverrides)
 
 module functionApp 'modules/function-app.bicep' = {

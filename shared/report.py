@@ -48,6 +48,8 @@ def build(files: Iterable[dict[str, Any]], period_from: datetime, period_to: dat
     for f in files:
         if f["status"] == states.REJECTED:
             reasons.append(f"{f['file_name']} rejected: {f['reason']}")
+        elif f["status"] == states.DUPLICATE:
+            reasons.append(f"{f['file_name']} skipped: {f['reason']}")
         elif f["chunks_failed"]:
             reasons.append(f"{f['file_name']}: {f['chunks_failed']} chunk(s) failed")
         elif f["status"] != states.COMPLETE:

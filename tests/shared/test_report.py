@@ -32,3 +32,8 @@ def test_rejected_or_failed_is_failed_with_reasons():
 
 def test_unfinished_is_warning():
     assert build([entry("a.csv", status="uploading")], T0, T0)["status"] == "WARNING"
+
+
+def test_duplicate_content_is_a_warning_with_its_reason():
+    report = build([entry("b.csv", status="duplicate", saved=0, reason="same content as a.csv")], T0, T0)
+    assert report["status"] == "WARNING" and report["reasons"] == ["b.csv skipped: same content as a.csv"]
