@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import msal
 
+from shared import clouds
 from shared.settings import Settings
 from shared.vault import SecretCache
 
@@ -24,9 +25,7 @@ class TokenProvider:
 
     def _application(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
-            authority = (
-                f"{self.settings['ENTRA_AUTHORITY_HOST'].rstrip('/')}/{self.settings['ENTRA_TENANT_ID']}"
-            )
+            authority = f"{clouds.from_settings(self.settings)[0]}/{self.settings['ENTRA_TENANT_ID']}"
             self._app = msal.ConfidentialClientApplication(
                 self.settings["ENTRA_CLIENT_ID"],
                 client_credential=self.secrets.get(),

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 RUNS = "run"
@@ -25,6 +25,8 @@ STATE_PARTITION = "state"
 PLANNING, UPLOADING, COMPLETE, REJECTED = "planning", "uploading", "complete", "rejected"
 # chunk state
 PENDING, UPLOADED, FAILED = "pending", "uploaded", "failed"
+# run status once every chunk is final but some failed (replay puts it back to uploading)
+FAILED_RUN = "failed"
 
 
 def now() -> datetime:
@@ -61,6 +63,26 @@ class Ledger:
 
     def update_run(self, rid: str, **fields: Any) -> None:
         self.table.update_entity({"PartitionKey": RUNS, "RowKey": rid, **fields}, mode=UpdateMode.MERGE)
+
+    def get_run_entity(self, rid: str) -> Any | None:
+        """The run with its ETag, for ``update_run_if_unchanged``."""
+        try:
+            return self.table.get_entity(RUNS, rid)
+        except ResourceNotFoundError:
+            return None
+
+    def update_run_if_unchanged(self, entity: Any, **fields: Any) -> bool:
+        """False when someone else changed the run since ``entity`` was read."""
+        try:
+            self.table.update_entity(
+                {"PartitionKey": RUNS, "RowKey": entity["RowKey"], **fields},
+                mode=UpdateMode.MERGE,
+                etag=entity.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+            return True
+        except ResourceModifiedError:
+            return False
 
     def runs(self, since: datetime | None = None) -> list[dict[str, Any]]:
         query = f"PartitionKey eq '{RUNS}'"

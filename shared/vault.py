@@ -22,7 +22,7 @@ class SecretCache:
     def _client(self) -> SecretClient:
         return SecretClient(
             vault_url=self.settings["KEY_VAULT_URL"],
-            credential=credential(),
+            credential=credential(self.settings["MANAGED_IDENTITY_CLIENT_ID"] or None),
             verify_challenge_resource=self.settings.flag("KEY_VAULT_VERIFY_CHALLENGE_RESOURCE"),
         )
 
