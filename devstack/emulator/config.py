@@ -54,8 +54,8 @@ class FaultConfig:
                 raise ConfigError(f"{name} must be between 0 and 1")
         if not 0 <= self.retry_after_seconds <= 3600:
             raise ConfigError("retry_after_seconds must be between 0 and 3600")
-        if not 500 <= self.error_status <= 599:
-            raise ConfigError("error_status must be a 5xx status")
+        if not 400 <= self.error_status <= 599 or self.error_status == 429:
+            raise ConfigError("error_status must be a 4xx (not 429: use throttle_rate) or 5xx status")
 
     def updated(self, changes: dict[str, Any]) -> FaultConfig:
         """Return a copy with ``changes`` applied; unknown keys or bad types are refused."""

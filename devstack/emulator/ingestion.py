@@ -20,6 +20,12 @@ from devstack.emulator.tokens import TokenAuthority, TokenError, bearer_token
 from devstack.emulator.wire import Request, Response
 
 FILE_PART = "file"
+INJECTED = {
+    400: ("BadRequest", "The file's columns do not match the connector's mapping (injected fault)."),
+    403: ("Forbidden", "The application is not authorized for this connector (injected fault)."),
+    500: ("InternalServerError", "The service failed (injected fault)."),
+    503: ("ServiceUnavailable", "The service is temporarily unavailable (injected fault)."),
+}
 
 
 @dataclass
@@ -96,13 +102,11 @@ class IngestionService:
                 {"Retry-After": str(decision.retry_after_seconds)},
             )
         if decision.status is not None:
-            return self._fault(
-                job,
-                "failed",
-                decision.status,
-                "ServiceUnavailable",
-                "The service is temporarily unavailable (injected fault).",
-            )
+            code, message = INJECTED.get(decision.status, INJECTED[500])
+            headers = None
+            if decision.status == 503 and self._faults.config.retry_after_seconds:
+                headers = {"Retry-After": str(self._faults.config.retry_after_seconds)}
+            return self._fault(job, "failed", decision.status, code, message, headers)
         try:
             summary, size = self._read_file_part(request)
         except (MultipartError, RecordError) as exc:
