@@ -83,7 +83,7 @@ class RetryPolicy:
 
     def wait_after(self, err: UploadError, failures: int, rng: random.Random) -> float:
         if err.status in (429, 503) and err.retry_after is not None:
-            return min(max(err.retry_after, 1.0), self.budget)
+            return max(err.retry_after, 1.0)
         if err.status == 429:
             return self.throttle_default
         return self.backoff(failures, rng)
@@ -126,7 +126,9 @@ def send(
             post(token)
             return posts
         except UploadError as err:
-            if err.status == 401 and not fresh_token:
+            if err.status == 401:
+                if fresh_token:
+                    raise  # refused twice: the app's access, not the token; the queue retries later
                 fresh_token = True  # a revoked or expired token: one fresh try, not counted
                 tokens.invalidate()
                 continue
