@@ -52,6 +52,8 @@ class Uploader:
     job_concurrency: int = 0
     """Uploads in flight per job across every worker; 0 means no cap."""
     slot_wait: float = 60.0
+    defer_seconds: float = 15.0
+    """A chunk that finds the job at its cap comes back after 1-2 times this."""
     retention: str = "keep"
     requeue: Callable[[str, int], None] | None = None
     """Send a message again with a visibility delay: throttling and the cap defer, not fail."""
@@ -82,7 +84,9 @@ class Uploader:
         try:
             slot = slots.acquire(self.slot_wait)
             if slot is None:
-                raise Deferred(10 + 20 * random.random(), "the job is at its cap of concurrent uploads")
+                raise Deferred(
+                    self.defer_seconds * (1 + random.random()), "the job is at its cap of concurrent uploads"
+                )
             try:
                 posts = self._upload(msg, connector.job_id, slots, slot)
             finally:

@@ -1,0 +1,360 @@
+"""The queue stage against the local stack with injected faults: every error class, the
+concurrency cap, redelivery, the kill window, poison and replay.
+
+The uploader runs in this process (real SDK clients against Azurite and the emulator), fed
+from a queue of its own, so each test decides the dequeue counts and the timing instead of
+waiting for the host's visibility timeouts. Retry delays are shrunk by settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import uuid
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+from devstack.generate import GenerateOptions, generate
+from shared import ledger as states
+from shared.entra import TokenProvider
+from shared.gate import Slots, TablePacer
+from shared.ledger import Ledger
+from shared.messages import ChunkMessage
+from shared.plan import plan_export
+from shared.replay import replay
+from shared.retry import RetryPolicy
+from shared.settings import Connector, Settings
+from shared.upload import upload_session
+from shared.vault import SecretCache
+from shared.worker import Uploader
+
+pytestmark = pytest.mark.e2e
+
+CHUNK_ROWS = 700
+FAST = RetryPolicy(attempts=3, base=0.05, cap=0.2, budget=10)
+
+
+@pytest.fixture(scope="module")
+def env(stack):
+    """The app's identity settings in this process (the emulator's managed identity and CA)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "REQUESTS_CA_BUNDLE"):
+            mp.setenv(key, stack.settings[key])
+        yield Settings(stack.settings)
+
+
+class Bench:
+    def __init__(self, stack, settings: Settings) -> None:
+        self.stack = stack
+        self.settings = settings
+        conn = settings.values["ExportsStorage"]
+        self.blobs = BlobServiceClient.from_connection_string(conn)
+        self.container = self.blobs.get_container_client(f"faults-{uuid.uuid4().hex[:8]}")
+        self.container.create_container()
+        from azure.data.tables import TableServiceClient
+
+        table = TableServiceClient.from_connection_string(conn).create_table_if_not_exists("ingestledger")
+        self.ledger = Ledger(table)
+        self.queue = QueueClient.from_connection_string(
+            conn,
+            f"faults-{uuid.uuid4().hex[:8]}",
+            message_encode_policy=TextBase64EncodePolicy(),
+            message_decode_policy=TextBase64DecodePolicy(),
+        )
+        self.queue.create_queue()
+        self.job = stack.state["jobs"]["generic"]
+        self.tokens = TokenProvider(settings, SecretCache(settings))
+
+    def uploader(self, **changes) -> Uploader:
+        s = self.settings
+        base = Uploader(
+            blobs=self.blobs,
+            ledger=self.ledger,
+            tokens=self.tokens,
+            session=upload_session(),
+            connectors=s.connectors,
+            url=s["INGESTION_URL"],
+            timeout=(5.0, 30.0),
+            max_dequeue_count=5,
+            policy=FAST,
+            job_concurrency=0,
+            slot_wait=0.2,
+            defer_seconds=0.5,
+            requeue=lambda text, seconds: self.queue.send_message(text, visibility_timeout=1),
+        )
+        return dataclasses.replace(base, **changes)
+
+    def plan(self, tmp_path, rows: int, name: str | None = None) -> tuple[str, list[ChunkMessage]]:
+        name = name or f"audit-{uuid.uuid4().hex[:6]}.csv"
+        export = generate(
+            tmp_path / name, GenerateOptions(kind="healthcare", rows=rows, seed=uuid.uuid4().int % 10**9)
+        )
+        blob = self.container.get_blob_client(f"generic/{name}")
+        with export.path.open("rb") as data:
+            blob.upload_blob(data)
+        outcome = plan_export(blob, self.settings.connectors, self.ledger, self.queue)
+        assert outcome.status == states.UPLOADING
+        messages = sorted((ChunkMessage.decode(m.content) for m in self.receive()), key=lambda m: m.index)
+        assert len(messages) == outcome.chunks
+        return outcome.run_id, messages
+
+    def receive(self):
+        got = []
+        for m in self.queue.receive_messages(max_messages=32, visibility_timeout=60):
+            got.append(m)
+            self.queue.delete_message(m)
+        return got
+
+    def drain(self, uploader: Uploader, timeout: float = 120) -> None:
+        """What the host does: run each message, retry on exceptions, poison after 5."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = list(self.queue.receive_messages(max_messages=32, visibility_timeout=60))
+            if not batch:
+                if self.queue.get_queue_properties().approximate_message_count == 0:
+                    return
+                time.sleep(0.3)
+                continue
+            for m in batch:
+                try:
+                    uploader.handle(ChunkMessage.decode(m.content), m.dequeue_count)
+                except Exception:
+                    if m.dequeue_count < 5:
+                        self.queue.update_message(m, visibility_timeout=0)
+                        continue
+                self.queue.delete_message(m)
+        raise AssertionError("queue did not drain")
+
+    def chunk_states(self, rid: str) -> list[str]:
+        return [c["state"] for c in sorted(self.ledger.chunks(rid), key=lambda c: c["index"])]
+
+    def job_stats(self) -> dict:
+        return self.stack.emulator_stats()["jobs"][self.job]
+
+
+@pytest.fixture
+def bench(stack, env):
+    b = Bench(stack, env)
+    yield b
+    stack.set_faults(
+        latency_seconds=0, throttle_rate=0, error_rate=0, error_status=503, retry_after_seconds=1
+    )
+    b.queue.delete_queue()
+    b.container.delete_container()
+
+
+def feed(bench: Bench, messages: list[ChunkMessage]) -> None:
+    for m in messages:
+        bench.queue.send_message(m.encode())
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_errors_are_retried_and_every_row_arrives_once(stack, bench, tmp_path, status):
+    stack.set_faults(error_rate=0.5, error_status=status, retry_after_seconds=1, seed=status)
+    before = bench.job_stats()
+    rid, messages = bench.plan(tmp_path, 2800)
+    feed(bench, messages)
+    bench.drain(bench.uploader())
+    after = bench.job_stats()
+
+    run = bench.ledger.get_run(rid)
+    assert run["status"] == states.COMPLETE and run["records_saved"] == 2800
+    assert after["rows"] - before["rows"] == 2800
+    assert after["duplicate_rows"] == before["duplicate_rows"]
+    assert after["rejected"] > before["rejected"]  # faults were really injected
+
+
+def test_throttling_honours_retry_after_and_slows_the_whole_job(stack, bench, tmp_path):
+    stack.set_faults(throttle_rate=0.4, retry_after_seconds=1, seed=3)
+    before = bench.job_stats()
+    rid, messages = bench.plan(tmp_path, 2100)
+    feed(bench, messages)
+    bench.drain(bench.uploader())
+
+    assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
+    after = bench.job_stats()
+    assert after["rows"] - before["rows"] == 2100 and after["duplicate_rows"] == before["duplicate_rows"]
+    pace = bench.ledger.table.get_entity("pace", bench.job)  # the job-wide slow-down was recorded
+    assert pace["until"] is not None
+    assert TablePacer(bench.ledger.table, bench.job).paused_for() <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("status", "hint", "api_says"),
+    [
+        (400, "column mapping", "do not match the connector's mapping"),
+        (403, "not allowed to post to this job", "not authorized for this connector"),
+    ],
+)
+def test_client_errors_are_final_at_once_with_the_api_reason(stack, bench, tmp_path, status, hint, api_says):
+    stack.set_faults(error_rate=1, error_status=status)
+    before = bench.job_stats()
+    rid, messages = bench.plan(tmp_path, 700)
+    assert bench.uploader().handle(messages[0], 1) == states.FAILED
+    assert bench.job_stats()["requests"] - before["requests"] == 1  # not retried
+
+    chunk = bench.ledger.get_chunk(rid, 0)
+    assert chunk["state"] == states.FAILED and chunk["last_status"] == status
+    assert hint in chunk["last_error"] and api_says in chunk["last_error"]
+    assert bench.ledger.get_run(rid)["status"] == states.FAILED_RUN
+
+
+def test_unknown_job_id_says_to_check_the_connector(bench, tmp_path):
+    rid, messages = bench.plan(tmp_path, 700)
+    wrong = {"generic": Connector("generic", "healthcare", str(uuid.uuid4()), CHUNK_ROWS)}
+    assert bench.uploader(connectors=wrong).handle(messages[0], 1) == states.FAILED
+    error = bench.ledger.get_chunk(rid, 0)["last_error"]
+    assert "unknown; check the connector's job id" in error and "No connector job with id" in error
+
+
+def test_timeout_is_never_counted_as_success(stack, bench, tmp_path):
+    rid, messages = bench.plan(tmp_path, 700)
+    stack.set_faults(latency_seconds=2)
+    impatient = bench.uploader(
+        timeout=(5.0, 0.3), policy=RetryPolicy(attempts=2, base=0.01, cap=0.01, budget=5)
+    )
+    with pytest.raises(Exception, match="timed out"):
+        impatient.handle(messages[0], 1)
+    chunk = bench.ledger.get_chunk(rid, 0)
+    assert chunk["state"] == states.PENDING and "timed out" in chunk["last_error"]
+
+    stack.set_faults(latency_seconds=0)
+    assert bench.uploader().handle(messages[0], 2) == states.UPLOADED
+
+
+def test_a_401_refreshes_the_token_once(bench, tmp_path):
+    class StaleFirst:
+        """The provider's first answer is a token the API no longer accepts."""
+
+        def __init__(self, real):
+            self.real, self.stale = real, True
+
+        def token(self):
+            return "eyJ.stale.token" if self.stale else self.real.token()
+
+        def invalidate(self):
+            self.stale = False
+            self.real.invalidate()
+
+    rid, messages = bench.plan(tmp_path, 700)
+    assert bench.uploader(tokens=StaleFirst(bench.tokens)).handle(messages[0], 1) == states.UPLOADED
+    assert bench.ledger.get_chunk(rid, 0)["attempts"] == 2
+
+
+def test_redelivered_message_for_an_uploaded_chunk_is_skipped(bench, tmp_path):
+    _, messages = bench.plan(tmp_path, 1400)
+    up = bench.uploader()
+    assert up.handle(messages[0], 1) == states.UPLOADED
+    before = bench.job_stats()["requests"]
+    assert up.handle(messages[0], 2) == states.UPLOADED
+    assert bench.job_stats()["requests"] == before
+
+
+def test_kill_between_post_and_ledger_write_repeats_only_that_chunk(bench, tmp_path):
+    """The one documented window: the API accepted, the worker died before recording it."""
+
+    class DiesAfterPost(Ledger):
+        died = False
+
+        def update_chunk(self, entity, **fields):
+            if fields.get("state") == states.UPLOADED and not DiesAfterPost.died:
+                DiesAfterPost.died = True
+                raise SystemExit("worker killed")
+            super().update_chunk(entity, **fields)
+
+    before = bench.job_stats()
+    rid, messages = bench.plan(tmp_path, 2100)
+    dying = bench.uploader(ledger=DiesAfterPost(bench.ledger.table))
+    with pytest.raises(SystemExit):
+        dying.handle(messages[1], 1)
+    assert bench.ledger.get_chunk(rid, 1)["state"] == states.PENDING
+
+    feed(bench, messages)  # the queue redelivers chunk 1; 0 and 2 go as usual
+    bench.drain(bench.uploader())
+    after = bench.job_stats()
+    run = bench.ledger.get_run(rid)
+    assert run["status"] == states.COMPLETE and run["records_saved"] == 2100
+    assert after["rows"] - before["rows"] == 2100 + messages[1].rows
+    assert after["duplicate_rows"] - before["duplicate_rows"] == messages[1].rows
+
+
+def test_last_attempt_marks_the_chunk_failed_then_replay_finishes_the_run(stack, bench, tmp_path):
+    stack.set_faults(error_rate=1, error_status=500)
+    rid, messages = bench.plan(tmp_path, 1400)
+    up = bench.uploader(policy=RetryPolicy(attempts=1, base=0.01, cap=0.01, budget=1))
+    for count in range(1, 6):
+        with pytest.raises(Exception, match="HTTP 500"):
+            up.handle(messages[1], count)
+        expected = states.FAILED if count == 5 else states.PENDING
+        assert bench.ledger.get_chunk(rid, 1)["state"] == expected
+    assert "HTTP 500" in bench.ledger.get_chunk(rid, 1)["last_error"]
+
+    stack.set_faults(error_rate=0)
+    assert up.handle(messages[0], 1) == states.UPLOADED
+    run = bench.ledger.get_run(rid)
+    assert run["status"] == states.FAILED_RUN and run["records_saved"] == 700
+
+    # the poisoned copy, as the host leaves it; replay re-queues the chunk and removes it
+    poison = QueueClient.from_connection_string(
+        bench.settings.values["ExportsStorage"],
+        bench.queue.queue_name + "-poison",
+        message_encode_policy=TextBase64EncodePolicy(),
+        message_decode_policy=TextBase64DecodePolicy(),
+    )
+    poison.create_queue()
+    poison.send_message(messages[1].encode())
+    result = replay(bench.ledger, bench.queue, bench.ledger.get_run(rid), poison=poison)
+    assert result.requeued == [1] and result.poison_removed == 1
+    assert bench.ledger.get_run(rid)["status"] == states.UPLOADING
+    bench.drain(bench.uploader())
+    run = bench.ledger.get_run(rid)
+    assert run["status"] == states.COMPLETE and run["records_saved"] == 1400
+    assert replay(bench.ledger, bench.queue, run).requeued == []  # nothing left to replay
+    poison.delete_queue()
+
+
+def test_concurrent_uploads_per_job_stay_under_the_cap(stack, bench, tmp_path):
+    cap = 2
+    stack.set_faults(latency_seconds=0.4)
+    deadline = time.monotonic() + 30
+    while bench.job_stats()["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.2)  # requests an earlier test gave up on may still be held by the emulator
+    stack.reset_peaks()
+    before = bench.job_stats()
+    rid, messages = bench.plan(tmp_path, 4200)  # 6 chunks
+    capped = bench.uploader(job_concurrency=cap, slot_wait=0.3)
+    outcomes: list[str] = []
+    threads = [threading.Thread(target=lambda m=m: outcomes.append(capped.handle(m, 1))) for m in messages]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert "deferred" in outcomes  # the cap held some back instead of letting them in
+    bench.drain(capped)
+
+    stats = bench.job_stats()
+    assert 1 <= stats["peak_in_flight"] <= cap
+    assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
+    assert stats["rows"] - before["rows"] == 4200
+    assert Slots(bench.ledger.table, bench.job, cap, 60).in_use() == 0
+
+
+def test_token_requested_once_for_many_chunks(stack, bench, tmp_path):
+    fresh = TokenProvider(bench.settings, SecretCache(bench.settings))
+    tokens_before = stack.emulator_stats()["tokens"]["v2"]
+    rid, messages = bench.plan(tmp_path, 2800)
+    feed(bench, messages)
+    bench.drain(bench.uploader(tokens=fresh))
+    assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
+    assert stack.emulator_stats()["tokens"]["v2"] - tokens_before == 1
+
+
+def test_completed_export_is_deleted_when_retention_says_so(bench, tmp_path):
+    rid, messages = bench.plan(tmp_path, 700)
+    assert bench.uploader(retention="delete").handle(messages[0], 1) == states.UPLOADED
+    run = bench.ledger.get_run(rid)
+    assert run["status"] == states.COMPLETE and run["retention"] == "delete"
+    assert not bench.container.get_blob_client(run["blob"]).exists()
