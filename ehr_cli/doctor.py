@@ -47,26 +47,33 @@ def _settings(settings) -> str:
 
 
 def _storage(settings) -> str:
+    from azure.core.exceptions import ResourceNotFoundError
+
     from shared.settings import STORAGE_CONNECTION
     from shared.storage import connection
 
+    notes = []
     try:
         conn = connection(STORAGE_CONNECTION)
-        conn.table_service().get_table_client(settings["LEDGER_TABLE"]).query_entities(
-            "PartitionKey eq 'run'", results_per_page=1
-        ).by_page().next()
-        conn.queue(settings["CHUNK_QUEUE"]).get_queue_properties()
+        try:
+            table = conn.table_service().get_table_client(settings["LEDGER_TABLE"])
+            next(table.list_entities(results_per_page=1).by_page(), None)
+        except ResourceNotFoundError:
+            notes.append("ledger table not created yet (the first run creates it)")
+        try:
+            conn.queue(settings["CHUNK_QUEUE"]).get_queue_properties()
+        except ResourceNotFoundError:
+            notes.append("chunk queue not created yet (the first run creates it)")
         exists = conn.blob_service().get_container_client(settings["EXPORTS_CONTAINER"]).exists()
     except Exception as exc:
         raise Failed(
-            f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
-            "check ExportsStorage__* settings and that the app's identity has the Storage Blob Data Owner, "
-            "Queue Data Contributor and Table Data Contributor roles (and the ledger table / queue exist: "
-            "they are created on the first run)",
+            f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
+            "check the ExportsStorage__* settings and that the app's identity has the Storage Blob Data "
+            "Owner, Queue Data Contributor and Table Data Contributor roles on the account",
         ) from None
     if not exists:
         raise Failed(f"container {settings['EXPORTS_CONTAINER']} does not exist", "create it (infra/ does)")
-    return "ledger table, chunk queue and exports container reachable"
+    return "; ".join(["ledger table, chunk queue and exports container reachable", *notes])
 
 
 def _secret(settings) -> str:
