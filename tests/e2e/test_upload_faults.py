@@ -243,3 +243,15 @@ def test_completed_export_is_deleted_when_retention_says_so(bench, tmp_path):
     run = bench.ledger.get_run(rid)
     assert run["status"] == states.COMPLETE and run["retention"] == "delete"
     assert not bench.container.get_blob_client(run["blob"]).exists()
+
+
+def test_a_rotated_secret_is_read_again_from_key_vault(stack, bench, tmp_path):
+    """The worker's cached secret stopped working (rotated in Key Vault): one re-read, no failure."""
+    secrets = SecretCache(bench.settings)
+    secrets._value = "the-secret-before-rotation"
+    reads_before = stack.emulator_stats()["keyvault"]["requests"]
+    rid, messages = bench.plan(tmp_path, 700)
+    up = bench.uploader(tokens=TokenProvider(bench.settings, secrets))
+    assert up.handle(messages[0], 1) == states.UPLOADED
+    assert stack.emulator_stats()["keyvault"]["requests"] > reads_before
+    assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
