@@ -77,18 +77,24 @@ def _storage(settings) -> str:
 
 
 def _secret(settings) -> str:
+    from shared.certificate import msal_credential
     from shared.vault import SecretCache
 
+    cache = SecretCache(settings)
     try:
-        SecretCache(settings).get()
+        value = cache.get()
+        if settings["ENTRA_CERTIFICATE_NAME"]:
+            msal_credential(value)
     except Exception as exc:
         raise Failed(
-            f"cannot read secret {settings['ENTRA_SECRET_NAME']} from {settings['KEY_VAULT_URL']}: "
+            f"cannot use {cache.name} from {settings['KEY_VAULT_URL']}: "
             f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
-            "check KEY_VAULT_URL, ENTRA_SECRET_NAME, the Key Vault Secrets User role for the app's identity "
-            "(MANAGED_IDENTITY_CLIENT_ID for a user-assigned one) and the vault's firewall",
+            "check KEY_VAULT_URL, ENTRA_SECRET_NAME (or ENTRA_CERTIFICATE_NAME), the Key Vault Secrets User "
+            "role for the app's identity (MANAGED_IDENTITY_CLIENT_ID for a user-assigned one) and the "
+            "vault's firewall",
         ) from None
-    return f"secret {settings['ENTRA_SECRET_NAME']} read (value not shown)"
+    kind = "certificate" if settings["ENTRA_CERTIFICATE_NAME"] else "secret"
+    return f"{kind} {cache.name} read (value not shown)"
 
 
 def _token(settings) -> str:

@@ -28,6 +28,11 @@ def register(subparsers) -> None:
         "--key-vault-url", help="read it from this Key Vault (Azure identity of this machine)"
     )
     secret.add_argument("--secret-name", default="ingestion-client-secret", help="its Key Vault secret name")
+    secret.add_argument(
+        "--certificate-name",
+        default="",
+        help="authenticate with this Key Vault certificate instead of a secret",
+    )
     p.add_argument("--job-id", required=True, help="the connector's job id from the Purview portal")
     p.add_argument("--file", required=True, help="the export file (.csv/.psv/.tsv, or Epic .txt)")
     p.add_argument("--kind", choices=["healthcare", "epic"], default="healthcare", help="connector kind")
@@ -100,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         "INGESTION_SCOPE": PUBLIC_INGESTION_SCOPE,
         "KEY_VAULT_URL": args.key_vault_url or "",
         "ENTRA_SECRET_NAME": args.secret_name,
+        "ENTRA_CERTIFICATE_NAME": args.certificate_name if args.key_vault_url else "",
         "KEY_VAULT_VERIFY_CHALLENGE_RESOURCE": os.environ.get("KEY_VAULT_VERIFY_CHALLENGE_RESOURCE", "true"),
     }
     settings = Settings(values)
@@ -108,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ehr-ingest push: {exc}", file=sys.stderr)
         return 2
-    if args.app_secret:
+    if args.certificate_name and args.key_vault_url:
+        secrets = SecretCache(settings)
+    elif args.app_secret:
         secrets = StaticSecret(args.app_secret)
     elif os.environ.get(args.app_secret_env):
         secrets = StaticSecret(os.environ[args.app_secret_env])

@@ -80,6 +80,10 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "keep",
         "What happens to an export once all its chunks are uploaded: keep, archive or delete.",
     ),
+    "ENTRA_CERTIFICATE_NAME": (
+        "",
+        "Key Vault certificate the Entra app authenticates with instead of the secret; empty: the secret.",
+    ),
 }
 
 DEFAULT_CHUNK_ROWS = 100_000

@@ -22,7 +22,7 @@ from shared.ledger import Ledger
 from shared.messages import ChunkMessage
 from shared.replay import replay
 from shared.retry import RetryPolicy
-from shared.settings import Connector
+from shared.settings import Connector, Settings
 from shared.vault import SecretCache
 from tests.e2e.upload_bench import Bench
 
@@ -254,4 +254,13 @@ def test_a_rotated_secret_is_read_again_from_key_vault(stack, bench, tmp_path):
     up = bench.uploader(tokens=TokenProvider(bench.settings, secrets))
     assert up.handle(messages[0], 1) == states.UPLOADED
     assert stack.emulator_stats()["keyvault"]["requests"] > reads_before
+    assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
+
+
+def test_the_app_can_authenticate_with_a_certificate_from_key_vault(stack, bench, tmp_path):
+    """MSAL signs a client assertion with the certificate's key; the emulator checks it."""
+    settings = Settings(dict(bench.settings.values, ENTRA_CERTIFICATE_NAME="ingestion-client-certificate"))
+    rid, messages = bench.plan(tmp_path, 700)
+    up = bench.uploader(tokens=TokenProvider(settings, SecretCache(settings)))
+    assert up.handle(messages[0], 1) == states.UPLOADED
     assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
