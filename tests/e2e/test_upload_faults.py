@@ -237,12 +237,18 @@ def test_token_requested_once_for_many_chunks(stack, bench, tmp_path):
     assert stack.emulator_stats()["tokens"]["v2"] - tokens_before == 1
 
 
-def test_completed_export_is_deleted_when_retention_says_so(bench, tmp_path):
+@pytest.mark.parametrize("retention", ["delete", "archive"])
+def test_completed_export_is_archived_or_deleted_as_retention_says(bench, tmp_path, retention):
     rid, messages = bench.plan(tmp_path, 700)
-    assert bench.uploader(retention="delete").handle(messages[0], 1) == states.UPLOADED
+    assert bench.uploader(retention=retention).handle(messages[0], 1) == states.UPLOADED
     run = bench.ledger.get_run(rid)
-    assert run["status"] == states.COMPLETE and run["retention"] == "delete"
-    assert not bench.container.get_blob_client(run["blob"]).exists()
+    assert run["status"] == states.COMPLETE and run["retention"] == retention
+    blob = bench.container.get_blob_client(run["blob"])
+    if retention == "delete":
+        assert not blob.exists()
+    else:
+        props = blob.get_blob_properties()
+        assert props.blob_tier == "Archive" and props.etag == run["etag"]  # same version, not replanned
 
 
 def test_a_rotated_secret_is_read_again_from_key_vault(stack, bench, tmp_path):
