@@ -15,6 +15,7 @@ import uuid
 import pytest
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
+from devstack.generate import GenerateOptions, generate
 from shared import ledger as states
 from shared.entra import TokenProvider
 from shared.gate import Slots, TablePacer
@@ -270,3 +271,22 @@ def test_the_app_can_authenticate_with_a_certificate_from_key_vault(stack, bench
     up = bench.uploader(tokens=TokenProvider(settings, SecretCache(settings)))
     assert up.handle(messages[0], 1) == states.UPLOADED
     assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
+
+
+def test_through_the_host_a_throttled_and_flaky_api_still_gets_every_row_once(stack, pipeline, tmp_path):
+    """The real path: blob trigger, queue, the host's concurrent workers, slots and slow-down."""
+    from tests.e2e.test_pipeline import wait_for_run
+
+    export = generate(tmp_path / "flaky.csv", GenerateOptions(rows=2800, seed=uuid.uuid4().int % 10**9))
+    job = stack.state["jobs"]["generic"]
+    before = stack.emulator_stats()["jobs"][job]
+    stack.set_faults(throttle_rate=0.25, error_rate=0.25, error_status=503, retry_after_seconds=1, seed=9)
+    try:
+        run = wait_for_run(pipeline, pipeline.drop(export.path, "generic"))
+    finally:
+        stack.set_faults(throttle_rate=0, error_rate=0)
+    after = stack.emulator_stats()["jobs"][job]
+    assert run["status"] == states.COMPLETE and run["records_saved"] == 2800
+    assert after["rows"] - before["rows"] == 2800
+    assert after["duplicate_rows"] == before["duplicate_rows"]
+    assert after["rejected"] > before["rejected"]
