@@ -8,6 +8,7 @@ queue keeps only what still needs a look.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
@@ -44,20 +45,21 @@ def find_run(ledger: Ledger, ref: str) -> dict:
 
 
 def message_for(run: dict, chunk: dict) -> ChunkMessage:
-    return ChunkMessage(
-        run_id=run["RowKey"],
-        connector=run["connector"],
-        container=run["container"],
-        blob=run["blob"],
-        etag=run["etag"],
-        header_start=run["header_start"],
-        header_end=run["header_end"],
-        index=chunk["index"],
-        start=chunk["start"],
-        end=chunk["end"],
-        rows=chunk["rows"],
-        chunks=run["chunks"],
-    )
+    """The chunk's message rebuilt from the ledger, as the planner sent it.
+
+    Fields are taken from the chunk row, then the run row, so a field the planner adds to
+    both (and to the message) is carried without changes here.
+    """
+    known = {"run_id": run["RowKey"], "chunks": run["chunks"]}
+    values = {}
+    for f in dataclasses.fields(ChunkMessage):
+        if f.name in known:
+            values[f.name] = known[f.name]
+        elif f.name in chunk:
+            values[f.name] = chunk[f.name]
+        elif f.name in run and f.name != "v":
+            values[f.name] = run[f.name]
+    return ChunkMessage(**values)
 
 
 def replay(
