@@ -120,3 +120,42 @@ def test_replay_through_the_host_finishes_a_failed_run(stack, bench, tmp_path):
     assert run["status"] == states.COMPLETE and run["records_saved"] == 700
     assert cli(stack, "replay", "no-such-run").returncode == 2
     assert os.path.exists(stack.work / "local.settings.json")
+
+
+def test_every_call_goes_through_the_outbound_proxy(stack, tmp_path):
+    """HTTPS_PROXY is honoured by our uploads, MSAL and the Azure SDK (managed identity, Key
+    Vault) alike; NO_PROXY is cleared, so even loopback goes through the proxy."""
+    from tests.e2e.connect_proxy import ConnectProxy
+
+    export = generate(tmp_path / "audit.csv", GenerateOptions(rows=900, seed=uuid.uuid4().int % 10**9)).path
+    s = stack.settings
+    with ConnectProxy() as proxy:
+        env = {k: v for k, v in stack.app_env().items() if k.lower() not in ("no_proxy",)}
+        env.update(HTTPS_PROXY=proxy.url, KEY_VAULT_VERIFY_CHALLENGE_RESOURCE="false")
+        pushed = subprocess.run(
+            [sys.executable, "-m", "ehr_cli", *push_args(stack, export, tmp_path / "state"), "--no-progress"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+        emulator = s["INGESTION_URL"].split("/")[2]
+        # managed identity and Key Vault (Azure SDK), the token (MSAL), two chunks (our session)
+        assert proxy.tunnels.count(emulator) >= 3
+
+        doctor = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ehr_cli",
+                "doctor",
+                "--settings",
+                str(stack.work / "local.settings.json"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert f"via proxy {proxy.url}" in doctor.stdout, doctor.stdout + doctor.stderr
