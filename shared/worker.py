@@ -184,15 +184,26 @@ class Uploader:
             self.complete_if_done(entity["PartitionKey"])
 
     def _record(self, entity, **fields) -> None:
-        try:
-            self.ledger.update_chunk(entity, **fields)
-        except ResourceModifiedError:
-            current = self.ledger.get_chunk(entity["PartitionKey"], entity["index"])
-            log.warning(
-                "chunk ledger row changed under us (now %s); a duplicate delivery ran concurrently",
-                current["state"] if current else "missing",
-                extra={"run_id": entity["PartitionKey"], "chunk_index": entity["index"]},
-            )
+        """ETag-conditional write. If a concurrent delivery wrote first, a 2xx still wins (the
+        rows did arrive); any other outcome leaves the other writer's state in place."""
+        for _ in range(3):
+            try:
+                self.ledger.update_chunk(entity, **fields)
+                return
+            except ResourceModifiedError:
+                current = self.ledger.get_chunk(entity["PartitionKey"], entity["index"])
+                if (
+                    current is None
+                    or current["state"] == states.UPLOADED
+                    or fields.get("state") != states.UPLOADED
+                ):
+                    log.warning(
+                        "chunk ledger row changed under us (now %s); a duplicate delivery ran concurrently",
+                        current["state"] if current else "missing",
+                        extra={"run_id": entity["PartitionKey"], "chunk_index": entity["index"]},
+                    )
+                    return
+                entity = current
 
     def complete_if_done(self, rid: str) -> bool:
         """Every worker checks after its own final write, so the last one sees every chunk final.
