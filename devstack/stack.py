@@ -241,6 +241,10 @@ class Stack:
         url = self.state["emulator"]["url"] + "/_emulator/faults"
         requests.post(url, json=faults, verify=self.verify, timeout=10).raise_for_status()
 
+    def reset_peaks(self) -> None:
+        url = self.state["emulator"]["url"] + "/_emulator/peaks/reset"
+        requests.post(url, verify=self.verify, timeout=10).raise_for_status()
+
     def run_function(self, name: str) -> None:
         """Run a function now through the host's admin API, as with the real Functions host."""
         url = self.state["host"]["admin_url"].rstrip("/") + f"/admin/functions/{name}"
