@@ -45,18 +45,28 @@ def _wait_for_file(path: Path, proc: subprocess.Popen, what: str, timeout: float
     raise TimeoutError(f"{what} did not start within {timeout:.0f} s")
 
 
-def _stop_pid(pid: int, timeout: float = 15) -> None:
+def _gone(pid: int) -> bool:
+    """Whether the process group ``pid`` has ended. A child of ours stays a zombie (and its
+    group signalable) until reaped, so reap it here, else every stop waits out its timeout."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _stop_pid(pid: int, timeout: float = 15, sig: signal.Signals = signal.SIGTERM) -> None:
+    try:
+        os.killpg(pid, sig)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
+        if _gone(pid):
             return
-        time.sleep(0.1)
+        time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
 
@@ -66,6 +76,12 @@ class Stack:
     work: Path = DEFAULT_WORK
     chunk_rows: int = 2000
     state: dict[str, Any] = field(default_factory=dict)
+    verbose: bool = False
+    """Run the host with DEBUG logging (the PHI tests search it)."""
+    extra_settings: dict[str, str] = field(default_factory=dict)
+    queue_lease_seconds: int = 60
+    """How soon a crashed host's in-flight messages are seen again (tests that kill it: small)."""
+    """App settings added to (or replacing) the generated ones, e.g. host.json overrides."""
 
     @property
     def state_file(self) -> Path:
@@ -84,7 +100,7 @@ class Stack:
             raise RuntimeError(f"a stack is already recorded in {self.work}; run `ehr-ingest stack down`")
         self.work.mkdir(parents=True, exist_ok=True)
         (self.work / "logs").mkdir(exist_ok=True)
-        self.state = {"pids": {}}
+        self.state = {"pids": {}, "verbose": self.verbose, "queue_lease_seconds": self.queue_lease_seconds}
         try:
             azurite = Azurite(self.work / "azurite")
             azurite.start()
@@ -157,6 +173,7 @@ class Stack:
             "IDENTITY_ENDPOINT": url + "/msi/token",
             "IDENTITY_HEADER": emu["identity_header"],
             "REQUESTS_CA_BUNDLE": emu["ca_bundle"],
+            **self.extra_settings,
         }
 
     def start_host(self) -> None:
@@ -178,6 +195,9 @@ class Stack:
                 str(state_file),
                 "--blob-poll-seconds",
                 "0.5",
+                "--queue-lease-seconds",
+                str(self.state.get("queue_lease_seconds", self.queue_lease_seconds)),
+                *(["--verbose"] if self.verbose or self.state.get("verbose") else []),
             ],
             env=self.app_env(),
         )
@@ -189,6 +209,17 @@ class Stack:
         if pid:
             _stop_pid(pid)
         self._save()
+
+    def kill_host(self) -> None:
+        """SIGKILL the host and its workers at once, as a crashed or evicted instance dies."""
+        pid = self.state["pids"].pop("host", None)
+        if pid:
+            _stop_pid(pid, sig=signal.SIGKILL)
+        self._save()
+
+    @property
+    def log_dir(self) -> Path:
+        return self.work / "logs"
 
     def down(self) -> None:
         for name in ("host", "emulator"):
@@ -245,10 +276,10 @@ class Stack:
         url = self.state["emulator"]["url"] + "/_emulator/peaks/reset"
         requests.post(url, verify=self.verify, timeout=10).raise_for_status()
 
-    def run_function(self, name: str) -> None:
+    def run_function(self, name: str, input: str = "") -> None:
         """Run a function now through the host's admin API, as with the real Functions host."""
         url = self.state["host"]["admin_url"].rstrip("/") + f"/admin/functions/{name}"
-        requests.post(url, json={"input": ""}, timeout=10).raise_for_status()
+        requests.post(url, json={"input": input}, timeout=10).raise_for_status()
 
 
 def _system_cas() -> str:

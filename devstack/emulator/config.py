@@ -45,12 +45,16 @@ class FaultConfig:
     error_rate: float = 0.0
     error_status: int = 503
     seed: int = 0
+    token_error_rate: float = 0.0
+    """Share of token requests (Entra v1/v2, managed identity) answered 503: an outage."""
+    keyvault_error_rate: float = 0.0
+    """Share of Key Vault secret reads answered 503."""
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` when a value could not be applied sensibly."""
         if not 0.0 <= self.latency_seconds <= 600.0:
             raise ConfigError("latency_seconds must be between 0 and 600")
-        for name in ("throttle_rate", "error_rate"):
+        for name in ("throttle_rate", "error_rate", "token_error_rate", "keyvault_error_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be between 0 and 1")
@@ -76,7 +80,13 @@ class FaultConfig:
             if merged[key] != int(merged[key]):
                 raise ConfigError(f"{key} must be an integer")
             merged[key] = int(merged[key])
-        for key in ("latency_seconds", "throttle_rate", "error_rate"):
+        for key in (
+            "latency_seconds",
+            "throttle_rate",
+            "error_rate",
+            "token_error_rate",
+            "keyvault_error_rate",
+        ):
             merged[key] = float(merged[key])
         result = FaultConfig(**merged)
         result.validate()

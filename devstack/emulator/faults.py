@@ -30,6 +30,8 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._config = config
         self._random = random.Random(config.seed)
+        self.outages: dict[str, int] = {}
+        """Requests failed by ``outage``, per service."""
 
     @property
     def config(self) -> FaultConfig:
@@ -43,6 +45,15 @@ class FaultInjector:
         with self._lock:
             self._config = config
             self._random = random.Random(config.seed)
+
+    def outage(self, service: str) -> bool:
+        """Whether this request to ``service`` ("token" or "keyvault") fails, and count it."""
+        with self._lock:
+            rate = getattr(self._config, f"{service}_error_rate")
+            failed = rate > 0 and self._random.random() < rate
+            if failed:
+                self.outages[service] = self.outages.get(service, 0) + 1
+        return failed
 
     def decide(self) -> FaultDecision:
         """Draw the fault for the next request (throttling is checked before errors)."""

@@ -326,6 +326,7 @@ class Emulator:
             },
             "keyvault": self.keyvault.stats(),
             "ingestion": ingestion["ingestion"],
+            "outages": dict(self._faults.outages),
         }
 
     def verify_token(self, token: str, audience: str) -> dict[str, Any]:
@@ -371,13 +372,31 @@ class Emulator:
             lambda r, tenant: self.entra.openid_configuration(r, tenant, "1.0"),
         )
         router.add("GET", tenant + r"/discovery(?:/v2\.0)?/keys", self.entra.keys)
-        router.add("POST", tenant + r"/oauth2/v2\.0/token", self.entra.token_v2)
-        router.add("POST", tenant + r"/oauth2/token", self.entra.token_v1)
-        router.add("GET", r"/msi/token/?", self.identity.token)
-        router.add("GET", r"/secrets/(?P<name>[^/]+)(?:/(?P<version>[^/]*))?/?", self.keyvault.get)
+        router.add("POST", tenant + r"/oauth2/v2\.0/token", self._down("token", self.entra.token_v2))
+        router.add("POST", tenant + r"/oauth2/token", self._down("token", self.entra.token_v1))
+        router.add("GET", r"/msi/token/?", self._down("token", self.identity.token))
+        router.add(
+            "GET",
+            r"/secrets/(?P<name>[^/]+)(?:/(?P<version>[^/]*))?/?",
+            self._down("keyvault", self.keyvault.get),
+        )
         router.add("PUT", r"/secrets/(?P<name>[^/]+)/?", self.keyvault.put)
         router.add("POST", r"/api/signals/?", self.ingestion.signals)
         return router
+
+    def _down(self, service: str, handler):
+        """Wrap a handler so ``<service>_error_rate`` of its requests meet an outage (503)."""
+
+        def handle(request: Request, **groups: str) -> Response:
+            if self._faults.outage(service):
+                return Response.json(
+                    503,
+                    {"error": "temporarily_unavailable", "error_description": f"{service} outage (injected)"},
+                    {"Retry-After": "1"},
+                )
+            return handler(request, **groups)
+
+        return handle
 
     def _get_faults(self, request: Request) -> Response:
         return Response.json(200, asdict(self._faults.config))

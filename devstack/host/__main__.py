@@ -30,6 +30,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--state-file", type=Path, help="write {pid, admin_url} here when running")
     parser.add_argument("--blob-poll-seconds", type=float, default=1.0)
     parser.add_argument("--stop-timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--queue-lease-seconds",
+        type=int,
+        default=60,
+        help="invisibility of a dequeued message (renewed while it runs; after a crash, this long)",
+    )
     parser.add_argument("--verbose", action="store_true", help="debug logging (never bodies)")
     return parser.parse_args(argv)
 
@@ -69,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         args.script_root,
         admin_port=args.admin_port,
         blob_poll_seconds=args.blob_poll_seconds,
+        queue_lease_seconds=args.queue_lease_seconds,
     )
     host.start()
     if args.state_file:

@@ -43,3 +43,28 @@ def bench(stack, env):
     )
     b.queue.delete_queue()
     b.container.delete_container()
+
+
+# issue 9: a second stack for the PHI and hostile-input tests: DEBUG host log, fast retries and
+# a small maxDequeueCount (the local host honours AzureFunctionsJobHost__ overrides, as Azure does)
+STRICT_SETTINGS = {
+    "AzureFunctionsJobHost__extensions__queues__maxDequeueCount": "2",
+    "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:00",
+    "UPLOAD_ATTEMPTS_PER_INVOCATION": "2",
+    "UPLOAD_BACKOFF_SECONDS": "0.05",
+    "UPLOAD_BACKOFF_MAX_SECONDS": "0.2",
+}
+
+
+@pytest.fixture(scope="session")
+def strict_stack(tmp_path_factory):
+    s = Stack(
+        tmp_path_factory.mktemp("strict"), chunk_rows=300, verbose=True, extra_settings=STRICT_SETTINGS
+    ).up()
+    yield s
+    s.down()
+
+
+@pytest.fixture(scope="session")
+def strict_pipeline(strict_stack):
+    return Pipeline(strict_stack)
