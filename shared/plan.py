@@ -44,6 +44,13 @@ class PlanOutcome:
 
 def connector_for(blob_name: str, connectors: dict[str, Connector]) -> Connector:
     """The first folder of the blob's path names its connector (exports/<connector>/...)."""
+    if any(seg in (".", "..") for seg in blob_name.replace("\\", "/").split("/")):
+        # URLs resolve these segments, so "epic/../generic/x.csv" would be read from one folder
+        # and planned for another connector.
+        raise Rejected(
+            "unsafe-name",
+            f"{blob_name} has a '.' or '..' path segment; rename it as <connector>/<file>",
+        )
     parts = PurePosixPath(blob_name).parts
     if len(parts) < 2:
         raise Rejected(

@@ -18,3 +18,17 @@ def test_unknown_or_missing_folder_rejected(name, code):
     with pytest.raises(Rejected) as err:
         connector_for(name, CONNECTORS)
     assert err.value.code == code and "generic" in err.value.message
+
+
+# issue 9: a path traversal must not pick the connector of a folder the file is not in
+@pytest.mark.parametrize(
+    "name", ["generic/../x.csv", "epic/../generic/x.csv", "generic/./x.csv", "generic\\..\\x.csv"]
+)
+def test_dot_segments_are_rejected(name):
+    with pytest.raises(Rejected) as err:
+        connector_for(name, CONNECTORS)
+    assert err.value.code == "unsafe-name"
+
+
+def test_dots_inside_a_name_are_fine():
+    assert connector_for("generic/audit..2026.csv", CONNECTORS).name == "generic"

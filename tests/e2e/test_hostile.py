@@ -1,0 +1,114 @@
+"""Hostile input through the whole stack: odd blob names, malformed queue messages.
+
+Runs on the strict stack (maxDequeueCount 2, visibilityTimeout 0), so a message that can never
+succeed reaches the poison queue in seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
+from devstack.generate import GenerateOptions, generate
+from shared.messages import ChunkMessage
+from tests.e2e.test_phi import wait_for
+
+pytestmark = pytest.mark.e2e
+
+LONG = "generic/" + "a" * (1000 - len("generic/") - len(".csv")) + ".csv"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "generic/../traversal.csv",
+        "generic/médecine 日本 ü.csv",
+        "generic/with  spaces, %20, #hash and ?query.csv",
+        LONG,
+    ],
+    ids=["traversal", "unicode", "spaces", "1000-chars"],
+)
+def test_odd_blob_names_are_uploaded_once_under_their_own_name(strict_stack, strict_pipeline, tmp_path, name):
+    stack, pipeline = strict_stack, strict_pipeline
+    export = generate(tmp_path / "odd.csv", GenerateOptions(rows=300, seed=len(name)))
+    job = stack.state["jobs"]["generic"]
+    before = stack.emulator_stats()["jobs"][job]
+    container = pipeline.blobs.get_container_client("exports")
+    if not container.exists():
+        container.create_container()
+    try:
+        with export.path.open("rb") as data:
+            container.upload_blob(name, data, overwrite=True)
+    except HttpResponseError:
+        # Azurite resolves "generic/../" in the URL and refuses the request's signature: such a
+        # name cannot be dropped at all (the planner refuses it too: tests/shared/test_plan.py).
+        assert ".." in name
+        assert pipeline.runs() == [] or all(not r["blob"].endswith("traversal.csv") for r in pipeline.runs())
+        return
+    stored = [b.name for b in container.list_blobs() if b.name.endswith(name.rsplit("/", 1)[-1])]
+    assert len(stored) == 1  # whatever the store made of the name, the run is keyed by it
+
+    run = wait_for(pipeline, stored[0], ("complete", "rejected"))
+    after = stack.emulator_stats()["jobs"][job]
+    if stored[0].startswith("generic/"):
+        assert run["status"] == "complete" and run["records_saved"] == 300
+        assert after["rows"] - before["rows"] == 300
+        assert after["duplicate_rows"] == before["duplicate_rows"]
+    else:  # a store that resolved "generic/../" left the file outside every connector's folder
+        assert run["status"] == "rejected" and "not a configured connector" in run["reason"]
+        assert after["rows"] == before["rows"]
+
+
+def test_malformed_messages_go_to_poison_with_a_reason_not_a_crash_loop(strict_stack):
+    stack = strict_stack
+    conn, name = stack.settings["ExportsStorage"], stack.settings["CHUNK_QUEUE"]
+    queue = QueueClient.from_connection_string(conn, name, message_encode_policy=TextBase64EncodePolicy())
+    poison = QueueClient.from_connection_string(conn, name + "-poison")  # as stored: base64 or not
+    unknown_run = ChunkMessage(
+        run_id="0" * 32,
+        connector="generic",
+        container="exports",
+        blob="generic/never-planned.csv",
+        etag='"0x8D0000000000000"',
+        header_start=0,
+        header_end=10,
+        index=0,
+        start=10,
+        end=20,
+        rows=1,
+        chunks=1,
+        first_row=1,
+    ).encode()
+    bad = {
+        "not-json": "this is not json {",
+        "wrong-fields": '{"v": 2, "run_id": "x", "path": "../../etc/passwd"}',
+        "unknown-run": unknown_run,
+        "huge": "x" * 40_000,
+    }
+    log_before = (stack.log_dir / "host.log").read_text(errors="replace")
+    for text in bad.values():
+        queue.send_message(text)
+    raw = QueueClient.from_connection_string(conn, name)  # no base64: the host cannot decode it
+    raw.send_message("%%% not base64 %%%")
+
+    deadline = time.monotonic() + 60
+    seen: set[str] = set()
+    wanted = {base64.b64encode(t.encode()).decode() for t in bad.values()} | {"%%% not base64 %%%"}
+    while time.monotonic() < deadline and not wanted <= seen:
+        seen = {m.content for m in poison.peek_messages(max_messages=32)}
+        time.sleep(0.3)
+    assert wanted <= seen, "every malformed message ends in the poison queue"
+    time.sleep(0.5)
+    log = (stack.log_dir / "host.log").read_text(errors="replace")[len(log_before) :]
+    assert "malformed chunk message: message is not JSON" in log
+    assert "malformed chunk message: message fields differ from a chunk message" in log
+    assert "run 00000000000000000000000000000000 has no chunk 0 in the ledger" in log
+    assert "is not valid base64" in log
+    # at most maxDequeueCount (2) attempts each, then poison: no crash loop
+    assert log.count("malformed chunk message") <= 2 * 3
+    assert "../../etc/passwd" not in log  # message contents are not echoed
+    assert stack.emulator_stats()["jobs"][stack.state["jobs"]["generic"]]["in_flight"] == 0
