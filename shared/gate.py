@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.data.tables import TableClient, UpdateMode
 
 from shared import ledger as states
@@ -99,6 +104,15 @@ class Slots:
             # Our lease expired and someone else holds the slot now: theirs to release.
             log.warning(
                 "upload slot %s was taken over before release", slot.key, extra={"job_id": self.job_id}
+            )
+        except AzureError as exc:
+            # Never let a release failure hide the upload's outcome (the chunk would be sent
+            # again): the slot frees itself when its lease expires.
+            log.warning(
+                "upload slot %s not released (%s); it frees itself when its lease expires",
+                slot.key,
+                type(exc).__name__,
+                extra={"job_id": self.job_id},
             )
 
     def in_use(self) -> int:

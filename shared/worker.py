@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 
 import requests
 from azure.core import MatchConditions
-from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import (
+    AzureError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 from azure.storage.blob import BlobServiceClient
 
 from shared import ledger as states
@@ -57,6 +63,8 @@ class Uploader:
     retention: str = "keep"
     requeue: Callable[[str, int], None] | None = None
     """Send a message again with a visibility delay: throttling and the cap defer, not fail."""
+    record_retry_seconds: tuple[float, ...] = (0.5, 1, 2, 4, 8)
+    """Waits between ledger writes while Storage is unreachable (about 15 s in all)."""
 
     def handle(self, msg: ChunkMessage, dequeue_count: int) -> str:
         """Returns the chunk's state; raises to hand the message back to the queue for a retry."""
@@ -72,6 +80,8 @@ class Uploader:
             raise BadMessage(f"run {msg.run_id} has no chunk {msg.index} in the ledger")
         if entity["state"] in (states.UPLOADED, states.FAILED):
             log.info("chunk already %s; message skipped", entity["state"], extra=ctx)
+            # The delivery that wrote it may have died before completing the run.
+            self.complete_if_done(msg.run_id)
             return entity["state"]
         connector = self.connectors.get(msg.connector)
         if connector is None:
@@ -185,11 +195,26 @@ class Uploader:
 
     def _record(self, entity, **fields) -> None:
         """ETag-conditional write. If a concurrent delivery wrote first, a 2xx still wins (the
-        rows did arrive); any other outcome leaves the other writer's state in place."""
-        for _ in range(3):
+        rows did arrive); any other outcome leaves the other writer's state in place.
+
+        Storage briefly unreachable (a restart, a network blip) is waited out for a while: the
+        write after a 2xx is what keeps the chunk from being sent again."""
+        transient = list(self.record_retry_seconds)
+        for _ in range(3 + len(transient)):
             try:
                 self.ledger.update_chunk(entity, **fields)
                 return
+            except (ServiceRequestError, ServiceResponseError) as exc:
+                if not transient:
+                    raise
+                delay = transient.pop(0)
+                log.warning(
+                    "ledger write failed (%s); retrying in %.1f s",
+                    type(exc).__name__,
+                    delay,
+                    extra={"run_id": entity["PartitionKey"], "chunk_index": entity["index"]},
+                )
+                time.sleep(delay)
             except ResourceModifiedError:
                 current = self.ledger.get_chunk(entity["PartitionKey"], entity["index"])
                 if (
