@@ -43,6 +43,8 @@ def test_no_keys_or_keyed_connection_strings_in_tracked_files():
         except UnicodeDecodeError:
             continue  # binary
         for what, pattern in FORBIDDEN.items():
+            if what.endswith("in infra") and path.suffix != ".bicep":
+                continue  # docs may name the function they promise not to use
             for match in pattern.finditer(text):
                 line = text.count("\n", 0, match.start()) + 1
                 found.append(f"{path.relative_to(ROOT)}:{line}: {what}")  # never the value itself
