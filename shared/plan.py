@@ -12,6 +12,7 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import PurePosixPath
 
 from azure.core import MatchConditions
@@ -67,6 +68,12 @@ def connector_for(blob_name: str, connectors: dict[str, Connector]) -> Connector
     return connectors[parts[0]]
 
 
+FANOUT_LEASE_SECONDS = 120
+"""How long a plan that reached the fan-out keeps other invocations of the same event from
+sending the chunk messages again; after that (its invocation died) a new event plans again,
+or ``ehr-ingest replay --pending`` sends what is missing."""
+
+
 @dataclass
 class PlanOptions:
     """Where rejected files and reports go, and the limits (overridable for tests only)."""
@@ -112,6 +119,13 @@ def plan_export(
         size=props.size,
         received_at=received,
     )
+    # The version of the run row this invocation plans from: of two invocations planning the
+    # same event at once, only the first to write its plan over it sends the chunk messages.
+    started = ledger.get_run_entity(rid)
+    fanout_at = started.get("fanout_at") if started is not None else None
+    if fanout_at is not None and states.now() - fanout_at < timedelta(seconds=FANOUT_LEASE_SECONDS):
+        log.info("another invocation is sending this export's chunk messages; nothing to do", extra=ctx)
+        return PlanOutcome(rid, states.PLANNING)
     connector: Connector | None = None
     try:
         connector = connector_for(blob.blob_name, connectors)
@@ -170,8 +184,7 @@ def plan_export(
         report_path = _write_report(
             opts.reports, f"validation/{blob.blob_name}.{rid[:12]}.json", checked, rid
         )
-    ledger.update_run(
-        rid,
+    plan = dict(
         connector=connector.name,
         job_id=connector.job_id,
         rows=result.rows_valid,
@@ -186,7 +199,11 @@ def plan_export(
         header_start=result.header_start,
         header_end=result.header_end,
         planned_at=states.now(),
+        fanout_at=states.now(),
     )
+    if started is None or not ledger.update_run_if_unchanged(started, **plan):
+        log.info("another invocation planned this export first; nothing to do", extra=ctx)
+        return PlanOutcome(rid, states.PLANNING)
     ledger.add_chunks(
         rid,
         (
