@@ -16,6 +16,7 @@ from azure.storage.blob import BlobClient
 from azure.storage.queue import QueueClient
 
 from shared import ledger as states
+from shared import telemetry
 from shared.errors import Rejected
 from shared.ledger import Ledger
 from shared.messages import ChunkMessage
@@ -92,6 +93,7 @@ def plan_export(
             rid, status=states.REJECTED, reason_code=exc.code, reason=exc.message, completed_at=states.now()
         )
         log.warning("export rejected: %s", exc.message, extra={**ctx, "reason_code": exc.code})
+        telemetry.file_rejected(rid, blob.blob_name, exc.code, exc.message, ctx.get("connector"))
         return PlanOutcome(rid, states.REJECTED, reason=exc.message)
 
     ledger.update_run(
@@ -126,6 +128,7 @@ def plan_export(
         )
         queue.send_message(msg.encode())
     ledger.update_run(rid, status=states.UPLOADING)
+    telemetry.run_started(rid, connector.name, blob.blob_name, result.rows, len(result.chunks))
     log.info(
         "export planned: %d rows in %d chunks",
         result.rows,

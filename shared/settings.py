@@ -52,6 +52,19 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "Read timeout of one upload request (the sample script waits 400 s).",
     ),
     "REPORT_SCHEDULE": ("0 0 6 * * *", "NCRONTAB schedule of the daily report, in UTC."),
+    # issue 6: status report and Application Insights
+    "REPORT_STALE_HOURS": (
+        "26",
+        "A connector with no export received for this many hours is flagged stale (WARNING).",
+    ),
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": (
+        "",
+        "Application Insights connection string; telemetry is off (silent) when empty.",
+    ),
+    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": (
+        "false",
+        "true in Azure: the Python worker exports logs, events and metrics with OpenTelemetry.",
+    ),
 }
 
 DEFAULT_CHUNK_ROWS = 100_000

@@ -18,6 +18,7 @@ from azure.core.exceptions import ResourceModifiedError
 from azure.storage.blob import BlobServiceClient
 
 from shared import ledger as states
+from shared import telemetry
 from shared.entra import TokenProvider
 from shared.errors import BadMessage
 from shared.ledger import Ledger
@@ -72,6 +73,8 @@ class Uploader:
             log.warning(
                 "chunk upload failed: %s", exc, extra={**ctx, "http_status": exc.status, "final": final}
             )
+            if final:
+                telemetry.chunk_poisoned(msg.run_id, msg.connector, msg.blob, msg.index, dequeue_count)
             if final and not exc.retryable:
                 return states.FAILED
             raise
@@ -90,6 +93,7 @@ class Uploader:
             duration_ms,
             extra={**ctx, "rows": msg.rows, "duration_ms": duration_ms},
         )
+        telemetry.chunk_uploaded(msg.connector, msg.rows, duration_ms, entity.get("attempts", 0))
         self.complete_if_done(msg.run_id)
         return states.UPLOADED
 
@@ -151,6 +155,7 @@ class Uploader:
                     "rows": saved,
                 },
             )
+            telemetry.run_completed(rid, run.get("connector"), run.get("blob"), saved, run.get("received_at"))
         return True
 
 
