@@ -60,7 +60,7 @@ def _reasons_count(value: Any) -> dict[str, int]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
-            return {"unreadable": 0}
+            return {}
     if not isinstance(value, dict):
         return {}
     return {str(k): _int(v) for k, v in value.items() if _int(v)}
