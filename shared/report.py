@@ -63,7 +63,7 @@ def _reasons_count(value: Any) -> dict[str, int]:
             return {}
     if not isinstance(value, dict):
         return {}
-    return {str(k): _int(v) for k, v in value.items() if _int(v)}
+    return {str(k): _int(v) for k, v in sorted(value.items()) if _int(v)}
 
 
 def _chunk_retries(chunk: dict[str, Any]) -> int:

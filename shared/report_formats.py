@@ -350,7 +350,7 @@ def to_html(report: dict[str, Any]) -> str:
         f"<header><h1>EHR audit-log ingestion: status report</h1>"
         f"<p>Overall status: {_badge(report['status'])}</p>"
         f"<p>From <time>{_h(period['from'])}</time> to <time>{_h(period['to'])}</time> (UTC). "
-        f"A connector with no export in {_h(report['stale_after_hours'])} hours is flagged stale.</p>"
+        f"A connector with no export in {report['stale_after_hours']:g} hours is flagged stale.</p>"
         "</header><main>"
         '<section aria-labelledby="why"><h2 id="why">Reasons</h2>'
         f'<ul class="reasons">{reasons}</ul></section>'

@@ -39,12 +39,12 @@ FILE_REJECTED = "FileRejected"
 CHUNK_POISONED = "ChunkPoisoned"
 DAILY_REPORT = "DailyReport"
 
-# metrics (customMetrics names)
-ROWS_UPLOADED = "RowsUploaded"
-CHUNK_LATENCY = "ChunkLatencyMs"
-CHUNK_RETRIES = "ChunkRetries"
-CHUNK_THROTTLES = "ChunkThrottles"
-POISON_QUEUE_LENGTH = "PoisonQueueLength"
+# metrics (customMetrics names; OpenTelemetry instrument names are case-insensitive, lower here)
+ROWS_UPLOADED = "ehr_rows_uploaded"
+CHUNK_LATENCY = "ehr_chunk_latency_ms"
+CHUNK_RETRIES = "ehr_chunk_retries"
+CHUNK_THROTTLES = "ehr_chunk_throttles"
+POISON_QUEUE_LENGTH = "ehr_poison_queue_length"
 
 _lock = threading.Lock()
 _configured: bool | None = None

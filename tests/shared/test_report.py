@@ -104,7 +104,7 @@ def test_files_in_the_period_with_their_counts():
     assert r1["duration_seconds"] == 120.0 and r1["rows_per_second"] == 8.3
     assert r1["outcome"] == "OK"
     r2 = files["r2"]
-    assert r2["rows_skipped"] == 3 and r2["skipped_by_reason"] == {"missing-timestamp": 2, "bad-date": 1}
+    assert r2["rows_skipped"] == 3 and r2["skipped_by_reason"] == {"bad-date": 1, "missing-timestamp": 2}
     assert r2["rows_valid"] == 497 and r2["outcome"] == "WARNING"
     assert files["r3"]["reason_code"] == "missing-columns" and files["r3"]["outcome"] == "FAILED"
     assert files["r4"]["duplicate_of"] == "r1" and files["r4"]["outcome"] == "OK"
