@@ -66,6 +66,12 @@ def _reasons_count(value: Any) -> dict[str, int]:
     return {str(k): _int(v) for k, v in sorted(value.items()) if _int(v)}
 
 
+def _folder(blob_name: str) -> str:
+    """A rejected run has no connector recorded: its folder names the connector it was meant for."""
+    folder, sep, _ = blob_name.partition("/")
+    return folder if sep and folder else NO_CONNECTOR
+
+
 def _chunk_retries(chunk: dict[str, Any]) -> int:
     """Attempts beyond the first: queue redeliveries plus in-process retries."""
     return max(_int(chunk.get("attempts")) - 1, 0) + _int(chunk.get("retries"))
@@ -80,7 +86,7 @@ def file_entry(run: dict[str, Any], chunks: Sequence[dict[str, Any]]) -> dict[st
     by_state = Counter(c.get("state", states.PENDING) for c in chunks)
     return {
         "run_id": run["RowKey"],
-        "connector": run.get("connector") or NO_CONNECTOR,
+        "connector": run.get("connector") or _folder(run.get("blob", "")),
         "file_name": run.get("blob", ""),
         "received_at": _iso(received),
         "completed_at": _iso(completed),
@@ -112,7 +118,9 @@ def file_problems(f: dict[str, Any]) -> tuple[str, list[str]]:
     name = f["file_name"]
     failed, warnings = [], []
     if f["status"] == states.REJECTED:
-        failed.append(f"{name} rejected: {f['reason'] or f['reason_code'] or 'no reason recorded'}")
+        reason = f["reason"] or f["reason_code"] or "no reason recorded"
+        reason = reason.removeprefix(f"{name}: ")  # the stage's reason often starts with the name
+        failed.append(f"{name} rejected: {reason}")
     if f["chunks_failed"] or f["chunks_poisoned"]:
         failed.append(
             f"{name}: {f['chunks_failed']} chunk(s) failed, {f['chunks_poisoned']} poisoned; "
@@ -329,4 +337,4 @@ def _iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -152,6 +152,8 @@ def to_text(report: dict[str, Any]) -> str:
         ),
         left=2,
     )
+    if not report["files"]:
+        lines.append("(no files in this period)")
     return "\n".join(lines) + "\n"
 
 

@@ -56,10 +56,11 @@ def ledger():
             run(
                 "r3",
                 "generic/<script>alert(1)</script>.csv",
+                connector=None,
                 status="rejected",
                 minutes=0,
                 reason_code="missing-columns",
-                reason="missing mandatory column 'Event Name'",
+                reason="generic/<script>alert(1)</script>.csv: missing mandatory column 'Event Name'",
             ),
             [],
         ),
@@ -183,4 +184,6 @@ def test_entities_missing_newer_fields_still_report():
     """Older or partial entities (no rows_valid, chunk states unknown) never break a report."""
     entry = file_entry({"RowKey": "x", "status": "planning", "received_at": T}, [{"RowKey": "chunk-0"}])
     assert entry["rows"] == 0 and entry["chunks_pending"] == 1 and entry["connector"] == "(none)"
+    # a rejected run has no connector recorded: its folder says which one it was meant for
+    assert file_entry({"RowKey": "z", "blob": "nobody/stray.csv"}, [])["connector"] == "nobody"
     assert file_entry({"RowKey": "y", "skipped_by_reason": "not json"}, [])["skipped_by_reason"] == {}
