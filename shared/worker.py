@@ -74,7 +74,9 @@ class Uploader:
                 "chunk upload failed: %s", exc, extra={**ctx, "http_status": exc.status, "final": final}
             )
             if final:
-                telemetry.chunk_poisoned(msg.run_id, msg.connector, msg.blob, msg.index, dequeue_count)
+                telemetry.chunk_poisoned(
+                    msg.run_id, msg.connector, msg.blob, msg.index, dequeue_count, http_status=exc.status
+                )
             if final and not exc.retryable:
                 return states.FAILED
             raise
