@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from ehr_cli import context
+from shared.report_formats import when
 
 COLUMNS = ("received (UTC)", "connector", "file", "status", "rows", "saved", "chunks", "failed", "secs")
 
@@ -27,7 +28,7 @@ def rows(entries: Iterable[dict[str, Any]]) -> list[tuple[str, ...]]:
         secs = f["duration_seconds"]
         out.append(
             (
-                (f["received_at"] or "-")[:19].replace("T", " "),
+                when(f["received_at"])[:19].replace("T", " "),
                 f["connector"],
                 f["file_name"],
                 f["status"] + (f" ({f['reason_code']})" if f.get("reason_code") else ""),

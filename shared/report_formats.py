@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from typing import Any
@@ -41,6 +42,11 @@ FILE_COLUMNS = (
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def when(value: str | None) -> str:
+    """A timestamp for people: to the second, UTC (the JSON keeps full precision)."""
+    return re.sub(r"\.\d+Z$", "Z", value) if value else "-"
 
 
 def to_json(report: dict[str, Any]) -> str:
@@ -101,7 +107,7 @@ def _short(text: str, width: int = 44) -> str:
 
 def to_text(report: dict[str, Any]) -> str:
     period = report["period"]
-    lines = [f"Status report {period['from']} .. {period['to']}: {report['status']}"]
+    lines = [f"Status report {when(period['from'])} .. {when(period['to'])}: {report['status']}"]
     lines += [f"  ! {r}" for r in report["reasons"]]
     lines.append("")
     lines += _table(
@@ -128,7 +134,8 @@ def to_text(report: dict[str, Any]) -> str:
                 f"{c['chunks_uploaded']}/{c['chunks']}",
                 c["chunks_failed"] + c["chunks_poisoned"],
                 c["duplicate_files"],
-                (c["last_received_at"] or "never")[:16] + (" STALE" if c["stale"] else ""),
+                (when(c["last_received_at"])[:16] if c["last_received_at"] else "never")
+                + (" STALE" if c["stale"] else ""),
             )
             for c in report["connectors"]
         ),
@@ -269,7 +276,8 @@ def to_html(report: dict[str, Any]) -> str:
                 c["chunks_poisoned"],
                 c["duplicate_files"],
                 c["rejected_files"],
-                (c["last_received_at"] or "never") + (" (stale)" if c["stale"] else ""),
+                (when(c["last_received_at"]) if c["last_received_at"] else "never")
+                + (" (stale)" if c["stale"] else ""),
             )
             for c in report["connectors"]
         ),
@@ -299,7 +307,7 @@ def to_html(report: dict[str, Any]) -> str:
                 f["file_name"],
                 f["connector"],
                 (f["outcome"],),
-                f["received_at"] or "-",
+                when(f["received_at"]),
                 f["rows"],
                 f["rows_valid"],
                 f["records_saved"],
@@ -351,7 +359,7 @@ def to_html(report: dict[str, Any]) -> str:
         f"<title>{_h(title)}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>EHR audit-log ingestion: status report</h1>"
         f"<p>Overall status: {_badge(report['status'])}</p>"
-        f"<p>From <time>{_h(period['from'])}</time> to <time>{_h(period['to'])}</time> (UTC). "
+        f"<p>From <time>{_h(when(period['from']))}</time> to <time>{_h(when(period['to']))}</time> (UTC). "
         f"A connector with no export in {report['stale_after_hours']:g} hours is flagged stale.</p>"
         "</header><main>"
         '<section aria-labelledby="why"><h2 id="why">Reasons</h2>'
@@ -361,7 +369,7 @@ def to_html(report: dict[str, Any]) -> str:
         f'<section aria-labelledby="fil"><h2 id="fil">Files</h2>{files}</section>'
         f'<section aria-labelledby="his"><h2 id="his">History</h2>{days}</section>'
         "</main>"
-        f"<footer>Schema {_h(report['schema'])}, generated {_h(report['generated_at'])}. "
+        f"<footer>Schema {_h(report['schema'])}, generated {_h(when(report['generated_at']))}. "
         "Counts, file names and run ids only: no patient or employee values.</footer>"
         "</body></html>\n"
     )
