@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     drop.add_argument("--settings", help="local.settings.json to use (default: env, then local stack)")
     drop.set_defaults(func=_drop)
 
+    from ehr_cli import validate
+
+    validate.register(sub)
+
     demo = sub.add_parser("demo", help="run the whole pipeline locally and print the report")
     demo.add_argument("--rows", type=int, default=50_000, help="rows in the generic CSV export")
     demo.add_argument("--epic-rows", type=int, default=20_000, help="rows in the Epic export")

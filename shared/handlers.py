@@ -25,7 +25,8 @@ from shared.entra import TokenProvider
 from shared.errors import BadMessage
 from shared.ledger import Ledger
 from shared.messages import ChunkMessage
-from shared.plan import PlanOutcome, plan_export
+from shared.plan import PlanOptions, PlanOutcome, plan_export
+from shared.quarantine import Quarantine
 from shared.report import CONTENT_TYPES, Reporter
 from shared.storage import connection
 from shared.vault import SecretCache
@@ -66,6 +67,15 @@ class Runtime:
             url=s["INGESTION_URL"],
             timeout=(float(s["UPLOAD_CONNECT_TIMEOUT_SECONDS"]), float(s["UPLOAD_READ_TIMEOUT_SECONDS"])),
             max_dequeue_count=_max_dequeue_count(),
+        )
+
+    @cached_property
+    def plan_options(self) -> PlanOptions:
+        service = self.storage.blob_service()
+        return PlanOptions(
+            quarantine=Quarantine(service.get_container_client(self.settings["QUARANTINE_CONTAINER"])),
+            reports=service.get_container_client(self.settings["REPORTS_CONTAINER"]),
+            skip_duplicate_content=self.settings.flag("SKIP_DUPLICATE_CONTENT"),
         )
 
     @cached_property
@@ -111,7 +121,7 @@ def reset() -> None:
 
 def on_export(client: BlobClient) -> PlanOutcome:
     rt = runtime()
-    return plan_export(client, rt.settings.connectors, rt.ledger, rt.queue)
+    return plan_export(client, rt.settings.connectors, rt.ledger, rt.queue, rt.plan_options)
 
 
 def on_chunk(body: bytes, dequeue_count: int) -> str:

@@ -15,14 +15,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 RUNS = "run"
 STATE_PARTITION = "state"
+CONTENT_PARTITION = "sha256"
 
 # run status
 PLANNING, UPLOADING, COMPLETE, REJECTED = "planning", "uploading", "complete", "rejected"
+DUPLICATE = "duplicate"
+"""The same content (SHA-256) was already planned under another run; nothing is uploaded."""
 # chunk state
 PENDING, UPLOADED, FAILED = "pending", "uploaded", "failed"
 
@@ -112,6 +115,35 @@ class Ledger:
             etag=entity.metadata["etag"],
             match_condition=MatchConditions.IfNotModified,
         )
+
+    # content index ----------------------------------------------------------------------
+    def claim_content(self, sha256: str, rid: str, blob: str) -> Any | None:
+        """Record that ``rid`` holds this content; returns the other run's entry if one got there first."""
+        entity = {"PartitionKey": CONTENT_PARTITION, "RowKey": sha256, "run_id": rid, "blob": blob}
+        try:
+            self.table.create_entity(entity)
+            return None
+        except ResourceExistsError:
+            existing = self.table.get_entity(CONTENT_PARTITION, sha256)
+            return None if existing.get("run_id") == rid else existing
+
+    def take_over_content(self, existing: Any, rid: str, blob: str) -> bool:
+        """Move the content to ``rid`` if nobody else changed it since it was read (ETag)."""
+        try:
+            self.table.update_entity(
+                {
+                    "PartitionKey": CONTENT_PARTITION,
+                    "RowKey": existing["RowKey"],
+                    "run_id": rid,
+                    "blob": blob,
+                },
+                mode=UpdateMode.MERGE,
+                etag=existing.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+            return True
+        except ResourceModifiedError:
+            return False
 
     # report state -----------------------------------------------------------------------
     def get_state(self, key: str) -> dict[str, Any] | None:

@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, fields
 
 from shared.errors import BadMessage
 
-VERSION = 1
+VERSION = 2
+"""2 added ``first_row``; version 1 messages (without it) are still read, as first_row 0."""
 MAX_MESSAGE_BYTES = 48 * 1024
 """Queue messages are at most 64 KB after base64 (4/3 growth)."""
 
@@ -26,6 +27,8 @@ class ChunkMessage:
     end: int
     rows: int
     chunks: int
+    first_row: int = 0
+    """1-based number of the chunk's first data row in the file (0: unknown, a v1 message)."""
     v: int = VERSION
 
     def encode(self) -> str:
@@ -43,8 +46,10 @@ class ChunkMessage:
             data = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise BadMessage("message is not JSON") from None
-        if not isinstance(data, dict) or data.get("v") != VERSION:
-            raise BadMessage(f"message is not a version {VERSION} chunk message")
+        if not isinstance(data, dict) or data.get("v") not in (1, VERSION):
+            raise BadMessage(f"message is not a version 1 or {VERSION} chunk message")
+        if data["v"] == 1 and "first_row" not in data:
+            data = {**data, "first_row": 0, "v": VERSION}
         expected = {f.name: f.type for f in fields(cls)}
         if set(data) != set(expected):
             raise BadMessage(
@@ -57,6 +62,8 @@ class ChunkMessage:
         msg = cls(**data)
         if not (0 <= msg.header_start <= msg.header_end <= msg.start < msg.end) or msg.rows < 1:
             raise BadMessage("message byte range is inconsistent")
+        if msg.first_row < 0:
+            raise BadMessage("message first_row is negative")
         if not (0 <= msg.index < msg.chunks):
             raise BadMessage("message chunk index is out of range")
         return msg

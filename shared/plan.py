@@ -7,12 +7,16 @@ the worker checks the ledger first.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from azure.core import MatchConditions
-from azure.storage.blob import BlobClient
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobClient, ContainerClient, ContentSettings
 from azure.storage.queue import QueueClient
 
 from shared import ledger as states
@@ -20,9 +24,10 @@ from shared import telemetry
 from shared.errors import Rejected
 from shared.ledger import Ledger
 from shared.messages import ChunkMessage
-from shared.scan import scan
-from shared.schema import schema_for
+from shared.quarantine import Quarantine
+from shared.scan import MAX_BYTES, MAX_ROWS
 from shared.settings import Connector
+from shared.validation import Validation, validate
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +61,38 @@ def connector_for(blob_name: str, connectors: dict[str, Connector]) -> Connector
     return connectors[parts[0]]
 
 
+@dataclass
+class PlanOptions:
+    """Where rejected files and reports go, and the limits (overridable for tests only)."""
+
+    quarantine: Quarantine | None = None
+    reports: ContainerClient | None = None
+    skip_duplicate_content: bool = True
+    max_bytes: int = MAX_BYTES
+    max_rows: int = MAX_ROWS
+    send_concurrency: int = 16
+
+
 def plan_export(
-    blob: BlobClient, connectors: dict[str, Connector], ledger: Ledger, queue: QueueClient
+    blob: BlobClient,
+    connectors: dict[str, Connector],
+    ledger: Ledger,
+    queue: QueueClient,
+    options: PlanOptions | None = None,
 ) -> PlanOutcome:
-    props = blob.get_blob_properties()
+    opts = options or PlanOptions()
+    try:
+        props = blob.get_blob_properties()
+    except ResourceNotFoundError:
+        log.info("export no longer exists; nothing to do", extra={"file_name": blob.blob_name})
+        return PlanOutcome("", "gone")
     etag = props.etag
     rid = states.run_id(blob.container_name, blob.blob_name, etag)
     ctx = {"run_id": rid, "file_name": blob.blob_name}
     existing = ledger.get_run(rid)
     if existing and existing["status"] != states.PLANNING:
+        if existing["status"] == states.REJECTED and existing.get("quarantined"):
+            Quarantine.remove_original(blob, etag)  # a previous attempt died before deleting it
         log.info("export already planned; nothing to do", extra=ctx)
         return PlanOutcome(rid, existing["status"], existing.get("rows", 0), existing.get("chunks", 0))
 
@@ -78,29 +106,74 @@ def plan_export(
         size=props.size,
         received_at=received,
     )
+    connector: Connector | None = None
     try:
         connector = connector_for(blob.blob_name, connectors)
         ctx["connector"] = connector.name
+        if props.size > opts.max_bytes:
+            raise Rejected(
+                "too-large",
+                f"{blob.blob_name} is {props.size:,} bytes, more than the connector limit of "
+                f"{opts.max_bytes:,} bytes (3 GB)",
+            )
         log.info("scanning export", extra=ctx)
         stream = blob.download_blob(
             etag=etag, match_condition=MatchConditions.IfNotModified, max_concurrency=1
         )
-        result = scan(stream.chunks(), blob.blob_name, schema_for(connector.kind), connector.chunk_rows)
-        if result.rows == 0:
-            raise Rejected("no-rows", f"{blob.blob_name} has a header but no data rows")
-    except Rejected as exc:
-        ledger.update_run(
-            rid, status=states.REJECTED, reason_code=exc.code, reason=exc.message, completed_at=states.now()
+        checked = validate(
+            stream.chunks(), blob.blob_name, connector, max_bytes=opts.max_bytes, max_rows=opts.max_rows
         )
-        log.warning("export rejected: %s", exc.message, extra={**ctx, "reason_code": exc.code})
-        telemetry.file_rejected(rid, blob.blob_name, exc.code, exc.message, ctx.get("connector"))
-        return PlanOutcome(rid, states.REJECTED, reason=exc.message)
+    except Rejected as exc:
+        checked = Validation(blob.blob_name, connector, rejected=exc)
+    if not checked.accepted:
+        return _reject(blob, etag, rid, checked, ledger, opts, ctx)
+    assert checked.result is not None and connector is not None
+    result = checked.result
 
+    if opts.skip_duplicate_content:
+        other = ledger.claim_content(result.sha256, rid, blob.blob_name)
+        # An earlier run with failed chunks cannot complete: dropping the file again is how
+        # an operator retries it, so this run takes the content over.
+        if (
+            other is not None
+            and not _can_complete(ledger, other["run_id"])
+            and ledger.take_over_content(other, rid, blob.blob_name)
+        ):
+            other = None
+        if other is not None:
+            reason = (
+                f"{blob.blob_name} has the same content (SHA-256) as {other.get('blob')}, already "
+                f"planned as run {other.get('run_id')}; nothing uploaded"
+            )
+            ledger.update_run(
+                rid,
+                status=states.DUPLICATE,
+                connector=connector.name,
+                sha256=result.sha256,
+                duplicate_of=other.get("run_id", ""),
+                reason=reason,
+                completed_at=states.now(),
+            )
+            log.warning(
+                "duplicate content skipped: %s", reason, extra={**ctx, "duplicate_of": other["run_id"]}
+            )
+            return PlanOutcome(rid, states.DUPLICATE, reason=reason)
+
+    report_path = ""
+    if opts.reports is not None:  # every accepted file: skipped rows, duplicates, the plan
+        report_path = _write_report(
+            opts.reports, f"validation/{blob.blob_name}.{rid[:12]}.json", checked, rid
+        )
     ledger.update_run(
         rid,
         connector=connector.name,
         job_id=connector.job_id,
-        rows=result.rows,
+        rows=result.rows_valid,
+        rows_in_file=result.rows,
+        rows_skipped=len(result.invalid),
+        skipped_by_reason=json.dumps(result.invalid.counts()),
+        duplicate_rows=result.duplicates,
+        validation_report=report_path,
         chunks=len(result.chunks),
         sha256=result.sha256,
         delimiter=result.delimiter,
@@ -109,10 +182,14 @@ def plan_export(
         planned_at=states.now(),
     )
     ledger.add_chunks(
-        rid, ({"index": c.index, "start": c.start, "end": c.end, "rows": c.rows} for c in result.chunks)
+        rid,
+        (
+            {"index": c.index, "start": c.start, "end": c.end, "rows": c.rows, "first_row": c.first_row}
+            for c in result.chunks
+        ),
     )
-    for c in result.chunks:
-        msg = ChunkMessage(
+    messages = [
+        ChunkMessage(
             run_id=rid,
             connector=connector.name,
             container=blob.container_name,
@@ -125,14 +202,89 @@ def plan_export(
             end=c.end,
             rows=c.rows,
             chunks=len(result.chunks),
-        )
-        queue.send_message(msg.encode())
+            first_row=c.first_row,
+        ).encode()
+        for c in result.chunks
+    ]
+    send_all(queue, messages, opts.send_concurrency)
     ledger.update_run(rid, status=states.UPLOADING)
     telemetry.run_started(rid, connector.name, blob.blob_name, result.rows, len(result.chunks))
     log.info(
-        "export planned: %d rows in %d chunks",
-        result.rows,
+        "export planned: %d rows in %d chunks, %d invalid rows skipped, %d duplicate rows",
+        result.rows_valid,
         len(result.chunks),
-        extra={**ctx, "rows": result.rows, "chunks": len(result.chunks)},
+        len(result.invalid),
+        result.duplicates,
+        extra={
+            **ctx,
+            "rows": result.rows_valid,
+            "chunks": len(result.chunks),
+            "rows_skipped": len(result.invalid),
+            "duplicate_rows": result.duplicates,
+        },
     )
-    return PlanOutcome(rid, states.UPLOADING, result.rows, len(result.chunks))
+    return PlanOutcome(rid, states.UPLOADING, result.rows_valid, len(result.chunks))
+
+
+def send_all(queue: QueueClient, messages: list[str], concurrency: int) -> None:
+    """Send concurrently: thousands of chunks would otherwise wait on one round trip each.
+
+    The SDK client is thread-safe. A failure raises after the others finish; the trigger's
+    retry sends all again, and the worker skips chunks the ledger already has as uploaded.
+    """
+    if len(messages) <= 1 or concurrency <= 1:
+        for m in messages:
+            queue.send_message(m)
+        return
+    with ThreadPoolExecutor(min(concurrency, len(messages)), thread_name_prefix="fanout") as pool:
+        for _ in pool.map(queue.send_message, messages):
+            pass
+
+
+def _reject(blob, etag, rid, checked: Validation, ledger: Ledger, opts: PlanOptions, ctx) -> PlanOutcome:
+    """Quarantine the file with its report, record why, then remove the original."""
+    exc = checked.rejected
+    assert exc is not None
+    quarantined = ""
+    if opts.quarantine is not None:
+        quarantined = opts.quarantine.copy_in(blob, etag, checked.report_json(run_id=rid))
+    r = checked.result
+    ledger.update_run(
+        rid,
+        status=states.REJECTED,
+        reason_code=exc.code,
+        reason=exc.message,
+        rows_in_file=r.rows if r else 0,
+        rows_invalid=len(r.invalid) if r else 0,
+        invalid_by_reason=json.dumps(r.invalid.counts()) if r else "{}",
+        quarantined=quarantined,
+        completed_at=states.now(),
+    )
+    if quarantined:
+        Quarantine.remove_original(blob, etag)
+    log.warning(
+        "export rejected: %s",
+        exc.message,
+        extra={**ctx, "reason_code": exc.code, "quarantined": quarantined},
+    )
+    telemetry.file_rejected(rid, blob.blob_name, exc.code, exc.message, ctx.get("connector"))
+    return PlanOutcome(rid, states.REJECTED, reason=exc.message)
+
+
+def _can_complete(ledger: Ledger, other_rid: str) -> bool:
+    run = ledger.get_run(other_rid)
+    if run is None or run["status"] not in (states.PLANNING, states.UPLOADING, states.COMPLETE):
+        return False
+    return not any(c["state"] == states.FAILED for c in ledger.chunks(other_rid))
+
+
+def _write_report(container: ContainerClient, name: str, checked: Validation, rid: str) -> str:
+    with contextlib.suppress(ResourceExistsError):
+        container.create_container()
+    container.upload_blob(
+        name,
+        checked.report_json(run_id=rid),
+        overwrite=True,
+        content_settings=ContentSettings(content_type="application/json"),
+    )
+    return f"{container.container_name}/{name}"

@@ -32,7 +32,7 @@ STATE_KEY = "report"
 DEFAULT_STALE_AFTER = timedelta(hours=26)
 
 OK, WARNING, FAILED, NONE = "OK", "WARNING", "FAILED", "NONE"
-DUPLICATE = "duplicate"
+DUPLICATE = states.DUPLICATE
 POISONED = "poisoned"
 IN_PROGRESS = (states.PLANNING, states.UPLOADING)
 NO_CONNECTOR = "(none)"
@@ -81,8 +81,16 @@ def file_entry(run: dict[str, Any], chunks: Sequence[dict[str, Any]]) -> dict[st
     received, completed = run.get("received_at"), run.get("completed_at")
     duration = (completed - received).total_seconds() if received and completed else None
     saved = _int(run.get("records_saved"))
-    rows = _int(run.get("rows"))
     skipped = _int(run.get("rows_skipped"))
+    # The blob stage records the valid rows as ``rows`` and every data row as ``rows_in_file``;
+    # an entity from before validation has only ``rows`` (all of them valid).
+    if run.get("rows_in_file") is not None:
+        rows, valid = _int(run.get("rows_in_file")), _int(run.get("rows"))
+    else:
+        rows = _int(run.get("rows"))
+        valid = rows - skipped
+    if run.get("rows_valid") is not None:
+        valid = _int(run.get("rows_valid"))
     by_state = Counter(c.get("state", states.PENDING) for c in chunks)
     return {
         "run_id": run["RowKey"],
@@ -93,10 +101,11 @@ def file_entry(run: dict[str, Any], chunks: Sequence[dict[str, Any]]) -> dict[st
         "status": run.get("status", ""),
         "size_bytes": _int(run.get("size")),
         "rows": rows,
-        "rows_valid": _int(run["rows_valid"]) if run.get("rows_valid") is not None else rows - skipped,
+        "rows_valid": valid,
         "records_saved": saved,
         "rows_skipped": skipped,
         "skipped_by_reason": _reasons_count(run.get("skipped_by_reason")),
+        "duplicate_rows": _int(run.get("duplicate_rows")),
         "chunks": _int(run.get("chunks")),
         "chunks_uploaded": by_state[states.UPLOADED],
         "chunks_retried": sum(1 for c in chunks if _chunk_retries(c)),
@@ -108,6 +117,8 @@ def file_entry(run: dict[str, Any], chunks: Sequence[dict[str, Any]]) -> dict[st
         "duplicate_of": run.get("duplicate_of") or None,
         "reason_code": run.get("reason_code") or None,
         "reason": run.get("reason") or None,
+        "quarantined": run.get("quarantined") or None,
+        "validation_report": run.get("validation_report") or None,
         "duration_seconds": round(duration, 3) if duration is not None else None,
         "rows_per_second": round(saved / duration, 1) if duration and saved else None,
     }
@@ -121,6 +132,8 @@ def file_problems(f: dict[str, Any]) -> tuple[str, list[str]]:
         reason = f["reason"] or f["reason_code"] or "no reason recorded"
         reason = reason.removeprefix(f"{name}: ")  # the stage's reason often starts with the name
         failed.append(f"{name} rejected: {reason}")
+    if f["status"] == DUPLICATE:
+        warnings.append(f"{name} skipped: {f['reason'] or 'same content as run ' + str(f['duplicate_of'])}")
     if f["chunks_failed"] or f["chunks_poisoned"]:
         failed.append(
             f"{name}: {f['chunks_failed']} chunk(s) failed, {f['chunks_poisoned']} poisoned; "
@@ -145,6 +158,7 @@ _COUNTS = (
     "rows_valid",
     "records_saved",
     "rows_skipped",
+    "duplicate_rows",
     "chunks",
     "chunks_uploaded",
     "chunks_retried",

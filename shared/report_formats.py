@@ -27,6 +27,7 @@ FILE_COLUMNS = (
     "records_saved",
     "rows_skipped",
     "skipped_by_reason",
+    "duplicate_rows",
     "chunks",
     "chunks_uploaded",
     "chunks_retried",
@@ -37,6 +38,7 @@ FILE_COLUMNS = (
     "duplicate_of",
     "reason_code",
     "reason",
+    "quarantined",
     "duration_seconds",
     "rows_per_second",
 )
@@ -376,9 +378,10 @@ def to_html(report: dict[str, Any]) -> str:
 
 
 def _file_reason(f: dict[str, Any]) -> str:
-    if f.get("duplicate_of"):
-        return f"same content as run {f['duplicate_of']}; skipped"
-    return f.get("reason") or "-"
+    reason = f.get("reason") or (f"same content as run {f['duplicate_of']}" if f.get("duplicate_of") else "-")
+    if f.get("quarantined"):
+        reason += f" (moved to {f['quarantined']})"
+    return reason
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {"json": to_json, "html": to_html, "csv": to_csv}

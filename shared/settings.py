@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shared.schema import schema_for
+from shared.schema import Schema, normalise, schema_for
 
 STORAGE_CONNECTION = "ExportsStorage"
 """Connection name used by every trigger; configured with ``ExportsStorage__*`` settings."""
@@ -52,6 +52,15 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "Read timeout of one upload request (the sample script waits 400 s).",
     ),
     "REPORT_SCHEDULE": ("0 0 6 * * *", "NCRONTAB schedule of the daily report, in UTC."),
+    # issue 4: validation, quarantine and duplicate content
+    "QUARANTINE_CONTAINER": (
+        "quarantine",
+        "Container rejected exports are moved to, each with a <file>.report.json saying why.",
+    ),
+    "SKIP_DUPLICATE_CONTENT": (
+        "true",
+        "Skip an export whose SHA-256 matches one already planned, under any name.",
+    ),
     # issue 6: status report and Application Insights
     "REPORT_STALE_HOURS": (
         "26",
@@ -61,14 +70,16 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "",
         "Application Insights connection string; telemetry is off (silent) when empty.",
     ),
-    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": (
-        "false",
-        "true in Azure: the Python worker exports logs, events and metrics with OpenTelemetry.",
-    ),
 }
 
 DEFAULT_CHUNK_ROWS = 100_000
 """The connector documentation speaks of 100K-row blocks."""
+
+
+DEFAULT_REQUIRED = ("event_name", "employee_upn")
+"""Fields a row is useless without. The timestamp is always required (and must parse)."""
+INVALID_ROW_POLICIES = ("skip", "reject")
+DEFAULT_MAX_INVALID_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -77,13 +88,48 @@ class Connector:
     kind: str
     job_id: str
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    mapping: dict[str, str] = field(default_factory=dict)
+    """The hospital's column name -> schema field (canonical key or the documented header),
+    as entered in the portal's mapping step. Columns not named here match by header name."""
+    invalid_rows: str = "skip"
+    """``skip`` leaves invalid rows out of the upload; ``reject`` refuses the whole file."""
+    max_invalid_share: float = DEFAULT_MAX_INVALID_SHARE
+    """Above this share of invalid rows the file is rejected whatever the policy."""
+    required: tuple[str, ...] = DEFAULT_REQUIRED
+    """Fields that must be non-empty in every row (canonical keys)."""
 
     def __post_init__(self) -> None:
-        schema_for(self.kind)
+        schema = schema_for(self.kind)
         if not self.name or "/" in self.name:
             raise ValueError(f"connector name {self.name!r} must be a single folder name")
         if self.chunk_rows < 1:
             raise ValueError(f"connector {self.name}: chunk_rows must be at least 1")
+        if self.invalid_rows not in INVALID_ROW_POLICIES:
+            raise ValueError(f"connector {self.name}: invalid_rows must be one of {INVALID_ROW_POLICIES}")
+        if not 0 <= self.max_invalid_share <= 1:
+            raise ValueError(f"connector {self.name}: max_invalid_share must be between 0 and 1")
+        keys = {f.key for f in schema.fields}
+        object.__setattr__(self, "required", tuple(self.required))
+        unknown = [k for k in self.required if k not in keys]
+        if unknown:
+            raise ValueError(f"connector {self.name}: unknown required field(s) {unknown}")
+        if not isinstance(self.mapping, dict):
+            raise ValueError(f"connector {self.name}: mapping must be an object of column -> field")
+        object.__setattr__(self, "mapping", resolve_mapping(schema, self.mapping, self.name))
+
+
+def resolve_mapping(schema: Schema, mapping: dict[str, str], where: str) -> dict[str, str]:
+    """Column name -> canonical key; the target may be written as the key or the header name."""
+    by_name = {normalise(f.header): f.key for f in schema.fields} | {f.key: f.key for f in schema.fields}
+    resolved: dict[str, str] = {}
+    for column, target in mapping.items():
+        key = by_name.get(target) or by_name.get(normalise(str(target)))
+        if key is None:
+            raise ValueError(
+                f"{where}: mapping of column {column!r}: {target!r} is not a {schema.kind} field"
+            )
+        resolved[column] = key
+    return resolved
 
 
 def parse_connectors(text: str) -> dict[str, Connector]:

@@ -30,7 +30,6 @@ log = logging.getLogger("ehr_ingest.telemetry")
 EVENT_NAME_KEY = "microsoft.custom_event.name"
 METER_NAME = "ehr_ingest"
 CONNECTION_SETTING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
-WORKER_SETTING = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
 
 # custom events
 RUN_STARTED = "RunStarted"
@@ -55,9 +54,9 @@ _instruments: dict[str, Any] = {}
 def configure(settings: Settings) -> bool:
     """Once per process; True when telemetry goes to Application Insights.
 
-    In Azure with ``PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true`` the Python worker has
-    already configured the distro, so it is not configured twice; elsewhere (the CLI, a local
-    host given a connection string) it is configured here.
+    In Azure (``PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true``) the Python worker has
+    already configured the distro before loading the app, so it is not configured twice;
+    elsewhere (the CLI, the local host given a connection string) it is configured here.
     """
     global _configured
     with _lock:
@@ -67,13 +66,21 @@ def configure(settings: Settings) -> bool:
         if not connection:
             _configured = False
             return False
-        if not settings.flag(WORKER_SETTING):
+        if not configured_elsewhere():
             from azure.monitor.opentelemetry import configure_azure_monitor
 
             # Logs (and so custom events) are never sampled; traces keep every span too.
             configure_azure_monitor(connection_string=connection, sampling_ratio=1.0)
         _configured = True
         return True
+
+
+def configured_elsewhere() -> bool:
+    """An OpenTelemetry SDK logger provider is installed already (by the Functions worker)."""
+    from opentelemetry._logs import get_logger_provider
+    from opentelemetry.sdk._logs import LoggerProvider
+
+    return isinstance(get_logger_provider(), LoggerProvider)
 
 
 def use_meter_provider(provider: metrics.MeterProvider | None) -> None:

@@ -76,6 +76,7 @@ class HostConfig:
         raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         if raw and raw.get("version") != "2.0":
             raise ValueError(f'{path}: version must be "2.0"')
+        apply_overrides(raw, os.environ)
         queues = QueueOptions.from_json(raw.get("extensions", {}).get("queues", {}))
         functions = raw.get("functions")
         timeout = raw.get("functionTimeout")
@@ -84,6 +85,26 @@ class HostConfig:
             functions=tuple(functions) if functions is not None else None,
             function_timeout=parse_timespan(timeout) if timeout else None,
         )
+
+
+OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
+
+
+def apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """App settings ``AzureFunctionsJobHost__a__b=v`` override host.json ``a.b``, as in Azure.
+
+    Keys match case-insensitively, like the host's configuration system.
+    """
+    for name, value in environ.items():
+        if not name.startswith(OVERRIDE_PREFIX):
+            continue
+        node = raw
+        *parents, leaf = name[len(OVERRIDE_PREFIX) :].split("__")
+        for part in parents:
+            key = next((k for k in node if k.lower() == part.lower()), part)
+            node = node.setdefault(key, {})
+        key = next((k for k in node if k.lower() == leaf.lower()), leaf)
+        node[key] = value
 
 
 def resolve(value: str, environ: Mapping[str, str] | None = None) -> str:

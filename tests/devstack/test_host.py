@@ -540,3 +540,13 @@ def test_host_survives_an_azurite_restart_and_state_reattaches(
         eventually(lambda: not server.running)
     finally:
         server.stop()
+
+
+def test_app_settings_override_host_json(tmp_path, monkeypatch):
+    from devstack.host.config import HostConfig
+
+    (tmp_path / "host.json").write_text('{"version": "2.0", "extensions": {"queues": {"batchSize": 16}}}')
+    monkeypatch.setenv("AzureFunctionsJobHost__extensions__queues__batchSize", "3")
+    monkeypatch.setenv("AzureFunctionsJobHost__extensions__queues__maxDequeueCount", "2")
+    queues = HostConfig.load(tmp_path).queues
+    assert queues.batch_size == 3 and queues.max_dequeue_count == 2 and queues.new_batch_threshold == 1

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -27,3 +28,22 @@ def test_round_trip():
 def test_malformed_messages_are_bad(body):
     with pytest.raises(BadMessage):
         ChunkMessage.decode(body)
+
+
+def test_first_row_round_trips_and_version_1_messages_are_still_read():
+    msg = ChunkMessage("r1", "g", "exports", "g/a.csv", '"0x1"', 0, 10, 2, 10, 50, 5, 3, first_row=11)
+    assert ChunkMessage.decode(msg.encode()).first_row == 11
+    v1 = {k: v for k, v in json.loads(MSG.encode()).items() if k != "first_row"} | {"v": 1}
+    assert ChunkMessage.decode(json.dumps(v1)).first_row == 0
+    with pytest.raises(BadMessage):
+        ChunkMessage.decode(json.dumps({**json.loads(msg.encode()), "first_row": -1}))
+
+
+def test_a_message_stays_far_below_the_queue_limit():
+    longest = "generic/" + "n" * 1016  # blob names are at most 1024 characters
+    big = 2**40
+    msg = ChunkMessage(
+        "r" * 32, "generic", "exports", longest, '"0x8DB"', 3, 900, 4999, big, 2 * big, 100_000, 5000
+    )
+    msg = replace(msg, first_row=4_900_001)
+    assert len(msg.encode().encode()) < 2048

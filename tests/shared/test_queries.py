@@ -13,7 +13,7 @@ from shared import telemetry
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 QUERIES = INFRA / "queries"
-WORKBOOK = INFRA / "workbook" / "ingestion-status.workbook.json"
+WORKBOOK = INFRA / "workbook.json"  # deployed by infra/modules/workbook.bicep
 
 TITLES = {
     "failed-today": ("What failed today", "table"),
@@ -57,6 +57,7 @@ def workbook() -> dict:
     return {
         "version": "Notebook/1.0",
         "items": items,
+        "isLocked": False,
         "fallbackResourceIds": [],
         "$schema": "https://github.com/Microsoft/Application-Insights-Workbooks/blob/master/schema/workbook.json",
     }
@@ -85,6 +86,5 @@ def test_queries_use_the_names_telemetry_emits():
 
 
 if __name__ == "__main__":
-    WORKBOOK.parent.mkdir(exist_ok=True)
     WORKBOOK.write_text(json.dumps(workbook(), indent=2) + "\n")
     print(f"wrote {WORKBOOK}")

@@ -36,15 +36,16 @@ def ledger():
             run("r1", "generic/audit-2026-11-22.csv", rows=1000, records_saved=1000, chunks=10, minutes=2),
             chunks(9) + chunks(1, attempts=2, retries=1, throttled=1),
         ),
-        # complete with skipped rows (issue 4's fields)
+        # complete with skipped rows (the blob stage's validation fields)
         (
             run(
                 "r2",
                 "epic/epic-2026-11-22.txt",
                 connector="epic",
-                rows=500,
-                rows_valid=497,
+                rows=497,  # the blob stage records valid rows as rows
+                rows_in_file=500,
                 rows_skipped=3,
+                duplicate_rows=4,
                 skipped_by_reason=json.dumps({"missing-timestamp": 2, "bad-date": 1}),
                 records_saved=497,
                 chunks=5,
@@ -60,6 +61,7 @@ def ledger():
                 status="rejected",
                 minutes=0,
                 reason_code="missing-columns",
+                quarantined="generic/<script>alert(1)</script>.csv",
                 reason="generic/<script>alert(1)</script>.csv: missing mandatory column 'Event Name'",
             ),
             [],
@@ -106,9 +108,11 @@ def test_files_in_the_period_with_their_counts():
     assert r1["outcome"] == "OK"
     r2 = files["r2"]
     assert r2["rows_skipped"] == 3 and r2["skipped_by_reason"] == {"bad-date": 1, "missing-timestamp": 2}
-    assert r2["rows_valid"] == 497 and r2["outcome"] == "WARNING"
+    assert (r2["rows"], r2["rows_valid"], r2["duplicate_rows"]) == (500, 497, 4)
+    assert r2["outcome"] == "WARNING"
     assert files["r3"]["reason_code"] == "missing-columns" and files["r3"]["outcome"] == "FAILED"
-    assert files["r4"]["duplicate_of"] == "r1" and files["r4"]["outcome"] == "OK"
+    assert files["r3"]["quarantined"] == "generic/<script>alert(1)</script>.csv"
+    assert files["r4"]["duplicate_of"] == "r1" and files["r4"]["outcome"] == "WARNING"
     r5 = files["r5"]
     assert (r5["chunks_uploaded"], r5["chunks_failed"], r5["chunks_poisoned"]) == (1, 1, 1)
     assert r5["duration_seconds"] is None and r5["outcome"] == "FAILED"
@@ -123,6 +127,7 @@ def test_overall_status_is_failed_with_every_reason():
     assert "audit-big.csv is still uploading (1 of 3 chunks uploaded)" in text
     assert "epic-2026-11-22.txt: 3 row(s) skipped (bad-date: 1, missing-timestamp: 2)" in text
     assert "1 message(s) in the poison queue" in text
+    assert "audit-2026-11-22 (copy).csv skipped: same content as run r1" in text
     assert "stale" not in text and "no export" not in text  # both connectors sent a file
 
 

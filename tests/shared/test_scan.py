@@ -14,6 +14,7 @@ def export(schema, rows, delimiter=",", newline="\n", bom=False, tricky_row=None
     writer.writerow([f.header for f in schema.fields])
     for i in range(rows):
         values = [f"r{i}c{j}" for j in range(len(schema.fields))]
+        values[0] = f"2026-11-22T08:{i // 60 % 60:02d}:{i % 60:02d}Z"
         if i == tricky_row:
             values[9] = f'12 "Main"{delimiter} Street\r\nApt é{delimiter}4'
         writer.writerow(values)
@@ -35,7 +36,7 @@ def test_chunks_cover_every_row_once_on_record_boundaries(block, bom, newline):
     parsed = []
     for c in result.chunks:
         parsed += list(csv.reader(io.StringIO(data[c.start : c.end].decode(), newline="")))
-    assert [r[0] for r in parsed] == [f"r{i}c0" for i in range(10)]
+    assert [r[1] for r in parsed] == [f"r{i}c1" for i in range(10)]
     assert "Street" in parsed[4][9]
 
 

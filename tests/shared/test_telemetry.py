@@ -158,16 +158,14 @@ def test_silent_without_a_connection_string(monkeypatch):
 def test_configured_once_with_a_connection_string_unless_the_worker_did(monkeypatch):
     called = []
     monkeypatch.setattr("azure.monitor.opentelemetry.configure_azure_monitor", lambda **kw: called.append(kw))
+    monkeypatch.setattr(telemetry, "configured_elsewhere", lambda: False)
     conn = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:9/"
     monkeypatch.setattr(telemetry, "_configured", None)
     settings = Settings({"APPLICATIONINSIGHTS_CONNECTION_STRING": conn})
     assert telemetry.configure(settings) is True and telemetry.configure(settings) is True
     assert len(called) == 1 and called[0]["connection_string"] == conn
     monkeypatch.setattr(telemetry, "_configured", None)
-    worker = {
-        "APPLICATIONINSIGHTS_CONNECTION_STRING": conn,
-        "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "true",
-    }
-    assert telemetry.configure(Settings(worker)) is True
+    monkeypatch.setattr(telemetry, "configured_elsewhere", lambda: True)
+    assert telemetry.configure(settings) is True
     assert len(called) == 1  # the Functions worker configured it already
     monkeypatch.setattr(telemetry, "_configured", None)

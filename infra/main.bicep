@@ -1,0 +1,342 @@
+// The whole EHR audit-log ingestion system, deployed into one (empty) resource group:
+//   az deployment group create -g <rg> -f infra/main.bicep -p @infra/main.parameters.json
+// One module per concern under modules/. After `func azure functionapp publish`, run
+// scripts/post-deploy.sh to create the Event Grid subscription that feeds the blob trigger.
+//
+// Written within what pycep-parser 0.5.1 (checkov's Bicep parser) understands: no typed
+// arrays, nullable types, spread, user-defined functions, imports, lambdas or newer
+// built-ins (objectKeys, items, coalesce, tryGet). tests/infra checks every file parses.
+targetScope = 'resourceGroup'
+
+// ---------------------------------------------------------------- where and what names
+@description('Azure region of every resource. Defaults to the resource group\'s region.')
+param location string = resourceGroup().location
+
+@description('Short lowercase name (3-10 letters or digits) that every resource name starts from.')
+@minLength(3)
+@maxLength(10)
+param baseName string = 'ehringest'
+
+@description('Tags applied to every resource.')
+param tags object = {
+  workload: 'ehr-audit-ingest'
+}
+
+// ---------------------------------------------------------------- the connectors (app settings)
+@description('Connectors, as in the CONNECTORS app setting: [{ name, kind: healthcare|epic, job_id, chunk_rows }].')
+param connectors array
+
+@description('Tenant (directory) id of the Entra app the Purview connector was created with.')
+param entraTenantId string = tenant().tenantId
+
+@description('Application (client) id of that Entra app. Its secret goes into Key Vault, set by the operator.')
+param entraClientId string
+
+@description('App settings whose defaults (shared/settings.py) you change, by name, e.g. { "REPORT_SCHEDULE": "0 0 5 * * *", "INGESTION_URL": "https://webhook-gcc.ingestion.office365.us/api/signals" }. Not the container, queue and table names: the template creates those.')
+param settingOverrides object = {}
+
+// ---------------------------------------------------------------- scale
+@description('Flex Consumption: most instances the app scales out to (40-1000).')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Flex Consumption: memory of one instance in MB (CPU grows with it).')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+// ---------------------------------------------------------------- retention
+@description('Days after which exports (processed or not) are deleted from the exports container.')
+@minValue(1)
+param exportRetentionDays int = 30
+
+@description('Days after which rejected files are deleted from the quarantine container.')
+@minValue(1)
+param quarantineRetentionDays int = 30
+
+@description('Days after which status reports are deleted from the reports container.')
+@minValue(1)
+param reportRetentionDays int = 400
+
+@description('Days deleted or overwritten blobs (and containers) stay recoverable.')
+@minValue(1)
+@maxValue(365)
+param softDeleteDays int = 7
+
+@description('Days Log Analytics keeps logs and Application Insights telemetry.')
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 90
+
+@description('Storage redundancy of the exports account. Geo-redundant by default; choose Standard_ZRS where data must stay in one region.')
+@allowed([
+  'Standard_GZRS'
+  'Standard_RAGZRS'
+  'Standard_GRS'
+  'Standard_RAGRS'
+  'Standard_ZRS'
+])
+param exportsStorageSku string = 'Standard_GZRS'
+
+// ---------------------------------------------------------------- alerts
+@description('Email address the alerts are sent to.')
+param alertEmail string
+
+@description('Hours without a new export (per deployment) before the stale-export alert fires; exports are daily.')
+@minValue(1)
+@maxValue(48)
+param staleExportHours int = 26
+
+// ---------------------------------------------------------------- networking
+@description('Private networking: VNet integration of the app, private endpoints for both storage accounts and Key Vault, and their public network access turned off.')
+param privateNetworking bool = false
+
+@description('With privateNetworking: public IP ranges (CIDR) still allowed to drop files into the exports account, e.g. the EHR server\'s egress address. Empty = private endpoint only.')
+param exportsAllowedIpRanges array = []
+
+@description('With privateNetworking: address space of the new VNet and its two subnets.')
+param vnetAddressPrefix string = '10.40.0.0/16'
+param appSubnetPrefix string = '10.40.0.0/24'
+param privateEndpointSubnetPrefix string = '10.40.1.0/24'
+
+// ---------------------------------------------------------------- the operator
+@description('Optional object id of the operator (user or group) who sets the Key Vault secret and drops exports: gets Key Vault Secrets Officer and Storage Blob Data Contributor on the exports account.')
+param operatorPrincipalId string = ''
+
+@description('Principal type of operatorPrincipalId.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param operatorPrincipalType string = 'User'
+
+// ---------------------------------------------------------------- names
+var suffix = take(uniqueString(subscription().id, resourceGroup().id, baseName), 6)
+// Storage account names: lowercase letters and digits only.
+var storageBase = toLower(replace(baseName, '-', ''))
+var names = {
+  identity: 'id-${baseName}-${suffix}'
+  exportsStorage: 'st${storageBase}x${suffix}'
+  hostStorage: 'st${storageBase}h${suffix}'
+  keyVault: 'kv-${baseName}-${suffix}'
+  logAnalytics: 'log-${baseName}-${suffix}'
+  appInsights: 'appi-${baseName}-${suffix}'
+  plan: 'plan-${baseName}-${suffix}'
+  functionApp: 'func-${baseName}-${suffix}'
+  systemTopic: 'evgt-${baseName}-${suffix}'
+  actionGroup: 'ag-${baseName}-${suffix}'
+  vnet: 'vnet-${baseName}-${suffix}'
+  deploymentContainer: 'app-package'
+  // Data names: the same defaults as shared/settings.py.
+  exportsContainer: 'exports'
+  quarantineContainer: 'quarantine'
+  reportsContainer: 'reports'
+  chunkQueue: 'ehr-chunks'
+  ledgerTable: 'ingestledger'
+  secretName: 'ingestion-client-secret'
+}
+
+// ---------------------------------------------------------------- modules
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    name: names.identity
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: names.logAnalytics
+    appInsightsName: names.appInsights
+    location: location
+    tags: tags
+    retentionDays: logRetentionDays
+  }
+}
+
+module exportsStorage 'modules/exports-storage.bicep' = {
+  name: 'exports-storage'
+  params: {
+    name: names.exportsStorage
+    location: location
+    tags: tags
+    sku: exportsStorageSku
+    exportsContainer: names.exportsContainer
+    quarantineContainer: names.quarantineContainer
+    reportsContainer: names.reportsContainer
+    chunkQueue: names.chunkQueue
+    ledgerTable: names.ledgerTable
+    exportRetentionDays: exportRetentionDays
+    quarantineRetentionDays: quarantineRetentionDays
+    reportRetentionDays: reportRetentionDays
+    softDeleteDays: softDeleteDays
+    privateNetworking: privateNetworking
+    allowedIpRanges: exportsAllowedIpRanges
+  }
+}
+
+module hostStorage 'modules/host-storage.bicep' = {
+  name: 'host-storage'
+  params: {
+    name: names.hostStorage
+    location: location
+    tags: tags
+    deploymentContainer: names.deploymentContainer
+    privateNetworking: privateNetworking
+  }
+}
+
+module keyVault 'modules/key-vault.bicep' = {
+  name: 'key-vault'
+  params: {
+    name: names.keyVault
+    location: location
+    tags: tags
+    privateNetworking: privateNetworking
+  }
+}
+
+module network 'modules/network.bicep' = if (privateNetworking) {
+  name: 'network'
+  params: {
+    name: names.vnet
+    location: location
+    tags: tags
+    addressPrefix: vnetAddressPrefix
+    appSubnetPrefix: appSubnetPrefix
+    privateEndpointSubnetPrefix: privateEndpointSubnetPrefix
+    exportsStorageId: exportsStorage.outputs.id
+    hostStorageId: hostStorage.outputs.id
+    keyVaultId: keyVault.outputs.id
+  }
+}
+
+module roles 'modules/roles.bicep' = {
+  name: 'roles'
+  params: {
+    principalId: identity.outputs.principalId
+    exportsStorageName: exportsStorage.outputs.name
+    hostStorageName: hostStorage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
+  }
+}
+
+// Every app setting the function app gets, in one place. tests/infra/test_drift.py checks
+// this list against shared/settings.py SETTINGS, local.settings.sample.json and the
+// README table: a setting the code reads is added here (value or default), nothing else.
+var appSettings = union({
+  // Functions host storage and the exports account: identity-based, no keys anywhere.
+  AzureWebJobsStorage__accountName: hostStorage.outputs.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.outputs.clientId
+  ExportsStorage__blobServiceUri: exportsStorage.outputs.blobEndpoint
+  ExportsStorage__queueServiceUri: exportsStorage.outputs.queueEndpoint
+  ExportsStorage__tableServiceUri: exportsStorage.outputs.tableEndpoint
+  ExportsStorage__credential: 'managedidentity'
+  ExportsStorage__clientId: identity.outputs.clientId
+  // DefaultAzureCredential (Key Vault) picks the user-assigned identity from this.
+  AZURE_CLIENT_ID: identity.outputs.clientId
+  // Application Insights with Entra authentication (local auth is off).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
+  // shared/settings.py
+  EXPORTS_CONTAINER: names.exportsContainer
+  REPORTS_CONTAINER: names.reportsContainer
+  CHUNK_QUEUE: names.chunkQueue
+  LEDGER_TABLE: names.ledgerTable
+  CONNECTORS: string(connectors)
+  ENTRA_TENANT_ID: entraTenantId
+  ENTRA_CLIENT_ID: entraClientId
+  ENTRA_AUTHORITY_HOST: 'https://login.microsoftonline.com'
+  ENTRA_SECRET_NAME: names.secretName
+  KEY_VAULT_URL: keyVault.outputs.uri
+  KEY_VAULT_VERIFY_CHALLENGE_RESOURCE: 'true'
+  INGESTION_URL: 'https://webhook.ingestion.office.com/api/signals'
+  INGESTION_SCOPE: 'https://microsoft.onmicrosoft.com/86dfdabb-5089-4a0c-880a-cfa5a790c5b1/.default'
+  UPLOAD_CONNECT_TIMEOUT_SECONDS: '10'
+  UPLOAD_READ_TIMEOUT_SECONDS: '400'
+  REPORT_SCHEDULE: '0 0 6 * * *'
+  // issue 4: validation
+  QUARANTINE_CONTAINER: names.quarantineContainer
+  SKIP_DUPLICATE_CONTENT: 'true'
+  // issue 6: status report and telemetry (the Python worker exports with OpenTelemetry)
+  REPORT_STALE_HOURS: '26'
+  PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
+}, settingOverrides)
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  params: {
+    planName: names.plan
+    appName: names.functionApp
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    hostStorageBlobEndpoint: hostStorage.outputs.blobEndpoint
+    deploymentContainer: names.deploymentContainer
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    appSettings: appSettings
+    privateNetworking: privateNetworking
+    appSubnetId: privateNetworking ? network.outputs.appSubnetId : ''
+  }
+  // The identity must hold its storage roles before the host first starts.
+  dependsOn: [
+    roles
+  ]
+}
+
+module eventGrid 'modules/event-grid.bicep' = {
+  name: 'event-grid'
+  params: {
+    name: names.systemTopic
+    location: location
+    tags: tags
+    storageAccountId: exportsStorage.outputs.id
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    baseName: baseName
+    actionGroupName: names.actionGroup
+    location: location
+    tags: tags
+    appInsightsId: monitoring.outputs.appInsightsId
+    alertEmail: alertEmail
+    staleExportHours: staleExportHours
+  }
+}
+
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    location: location
+    tags: tags
+    appInsightsId: monitoring.outputs.appInsightsId
+    displayName: 'EHR audit-log ingestion (${baseName})'
+  }
+}
+
+// ---------------------------------------------------------------- outputs (no secrets)
+output functionAppName string = functionApp.outputs.name
+output functionAppHostName string = functionApp.outputs.defaultHostName
+output exportsStorageAccount string = exportsStorage.outputs.name
+output exportsContainer string = names.exportsContainer
+output systemTopicName string = eventGrid.outputs.name
+output keyVaultName string = keyVault.outputs.name
+output keyVaultSecretName string = names.secretName
+output appInsightsName string = monitoring.outputs.appInsightsName
+output identityClientId string = identity.outputs.clientId

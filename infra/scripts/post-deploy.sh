@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Post-deploy step: create the Event Grid subscription that feeds the blob trigger.
+#
+# Run it after `func azure functionapp publish <app>`: the subscription's webhook needs the
+# app's blobs_extension system key, which exists only once the published code has started.
+# Safe to run again (the subscription is created or updated in place).
+#
+#   infra/scripts/post-deploy.sh <resource-group> [deployment-name]
+#
+# deployment-name is the --name given to `az deployment group create` (README: ehr-ingest);
+# the script reads the app, topic and container names from that deployment's outputs.
+set -euo pipefail
+
+rg=${1:?usage: post-deploy.sh <resource-group> [deployment-name]}
+deployment=${2:-ehr-ingest}
+function_name=${FUNCTION_NAME:-plan_export}
+subscription_name=${EVENT_SUBSCRIPTION_NAME:-exports-to-plan-export}
+attempts=${KEY_WAIT_ATTEMPTS:-30}
+interval=${KEY_WAIT_SECONDS:-10}
+
+command -v az >/dev/null || { echo "the Azure CLI (az) is required" >&2; exit 1; }
+
+output() {
+  az deployment group show --resource-group "$rg" --name "$deployment" \
+    --query "properties.outputs.$1.value" --output tsv
+}
+app=$(output functionAppName)
+host=$(output functionAppHostName)
+topic=$(output systemTopicName)
+container=$(output exportsContainer)
+
+echo "waiting for the blobs_extension key of $app ..."
+key=""
+for _ in $(seq 1 "$attempts"); do
+  key=$(az functionapp keys list --resource-group "$rg" --name "$app" \
+    --query "systemKeys.blobs_extension" --output tsv 2>/dev/null || true)
+  [ -n "$key" ] && break
+  sleep "$interval"
+done
+if [ -z "$key" ]; then
+  echo "no blobs_extension key on $app yet: publish the code first" >&2
+  echo "  func azure functionapp publish $app --python" >&2
+  exit 1
+fi
+
+# The key is never printed; it is only part of the webhook URL Event Grid calls.
+endpoint="https://${host}/runtime/webhooks/blobs?functionName=Host.Functions.${function_name}&code=${key}"
+
+az eventgrid system-topic event-subscription create \
+  --resource-group "$rg" \
+  --system-topic-name "$topic" \
+  --name "$subscription_name" \
+  --endpoint-type webhook \
+  --endpoint "$endpoint" \
+  --included-event-types Microsoft.Storage.BlobCreated \
+  --subject-begins-with "/blobServices/default/containers/${container}/" \
+  --event-delivery-schema EventGridSchema \
+  --output none
+
+echo "Event Grid subscription $subscription_name: BlobCreated in container $container -> $app ($function_name)"

@@ -1,0 +1,74 @@
+"""`ehr-ingest validate` and `suggest-mapping` on local files: exit codes and JSON, no Azure."""
+
+import json
+
+import pytest
+
+from devstack.generate import GenerateOptions, generate
+from ehr_cli.main import main
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    return code, capsys.readouterr()
+
+
+def test_valid_file_exits_0_with_json(tmp_path, capsys):
+    export = generate(tmp_path / "audit.csv", GenerateOptions(rows=300, bad_rows=2, seed=3))
+    code, out = run(capsys, "validate", export.path, "--json")
+    report = json.loads(out.out)
+    assert code == 0 and report["accepted"] is True
+    assert (report["rows_total"], report["rows_valid"], report["rows_invalid"]) == (300, 298, 2)
+    assert [r["row"] for r in report["invalid_rows"]] == export.bad_row_numbers
+    assert report["reasons"] == []
+
+
+def test_rejected_file_exits_1_and_says_why(tmp_path, capsys):
+    export = generate(tmp_path / "epic.txt", GenerateOptions(kind="epic", rows=50, bad_rows=1, seed=3))
+    code, out = run(capsys, "validate", export.path, "--invalid-rows", "reject")
+    assert code == 1 and "REJECTED" in out.out and f"row {export.bad_row_numbers[0]}" in out.out
+    code, out = run(capsys, "validate", export.path, "--kind", "healthcare", "--json")
+    assert code == 1 and json.loads(out.out)["reasons"][0]["code"] == "extension"
+
+
+def test_mapping_file_is_used(tmp_path, capsys):
+    export = generate(tmp_path / "audit.csv", GenerateOptions(rows=20, seed=3))
+    text = export.path.read_text().replace("Creation Time", "When", 1)
+    export.path.write_text(text)
+    assert run(capsys, "validate", export.path)[0] == 1
+    (tmp_path / "map.json").write_text('{"mapping": {"When": "creation_time"}, "kind": "healthcare"}')
+    assert run(capsys, "validate", export.path, "--mapping", tmp_path / "map.json")[0] == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate"],
+        ["validate", "missing.csv"],
+        ["validate", "{file}", "--kind", "cerner"],
+        ["validate", "{file}", "--mapping", "{bad}"],
+        ["validate", "{file}", "--max-invalid-share", "3"],
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, capsys, argv):
+    export = generate(tmp_path / "audit.csv", GenerateOptions(rows=5, seed=3))
+    (tmp_path / "bad.json").write_text("{not json")
+    argv = [a.format(file=export.path, bad=tmp_path / "bad.json") for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    assert code == 2
+
+
+def test_suggest_mapping_prints_a_pasteable_mapping(tmp_path, capsys):
+    sample = tmp_path / "sample.csv"
+    sample.write_text("AccessTime,Event Name,PAT_FIRST_NAME,Shoe Size\nsecret,values,never,read\n")
+    code, out = run(capsys, "suggest-mapping", sample, "--json")
+    result = json.loads(out.out)
+    assert code == 1  # mandatory fields are missing
+    assert result["mapping"] == {"AccessTime": "creation_time", "PAT_FIRST_NAME": "patient_first_name"}
+    assert result["unmatched_columns"] == ["Shoe Size"] and "Patient Last Name" in result["missing_mandatory"]
+    assert "secret" not in out.out
+    code, out = run(capsys, "suggest-mapping", sample)
+    assert '"mapping"' in out.out and "unmatched" in out.out

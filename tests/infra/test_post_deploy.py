@@ -1,0 +1,105 @@
+"""infra/scripts/post-deploy.sh against a stand-in `az` that records its arguments: the
+subscription it creates feeds the blob trigger with BlobCreated events of the exports
+container only, it waits for the key, and never prints the key."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+from tests.infra.conftest import INFRA, ROOT
+
+SCRIPT = INFRA / "scripts" / "post-deploy.sh"
+BASH = shutil.which("bash") or "/bin/bash"
+KEY = "blobs-extension-key-value"
+
+FAKE_AZ = """#!{python}
+import json, os, sys
+args = sys.argv[1:]
+log = os.environ["FAKE_AZ_LOG"]
+with open(log, "a") as f:
+    f.write(json.dumps(args) + "\\n")
+outputs = {{"functionAppName": "func-x", "functionAppHostName": "func-x.azurewebsites.net",
+           "systemTopicName": "evgt-x", "exportsContainer": "exports"}}
+if args[:3] == ["deployment", "group", "show"]:
+    query = args[args.index("--query") + 1]
+    print(outputs[query.split(".")[2]])
+elif args[:3] == ["functionapp", "keys", "list"]:
+    calls = sum(1 for line in open(log) if "keys" in line)
+    print("" if calls < 2 else "{key}")  # the key appears on the second try
+"""
+
+
+def run(tmp_path, *args):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    az = bin_dir / "az"
+    az.write_text(FAKE_AZ.format(python=sys.executable, key=KEY))
+    az.chmod(0o755)
+    log = tmp_path / "az.log"
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_AZ_LOG": str(log),
+        "KEY_WAIT_SECONDS": "0",
+    }
+    proc = subprocess.run(
+        [BASH, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return proc, calls
+
+
+def test_creates_the_blob_trigger_subscription(tmp_path):
+    proc, calls = run(tmp_path, "rg-ehr")
+    assert proc.returncode == 0, proc.stderr
+    [create] = [c for c in calls if c[:3] == ["eventgrid", "system-topic", "event-subscription"]]
+
+    def arg(name):
+        return create[create.index(name) + 1]
+
+    assert arg("--resource-group") == "rg-ehr"
+    assert arg("--system-topic-name") == "evgt-x"
+    assert arg("--endpoint-type") == "webhook"
+    assert arg("--endpoint") == (
+        f"https://func-x.azurewebsites.net/runtime/webhooks/blobs?functionName=Host.Functions.plan_export&code={KEY}"
+    )
+    assert arg("--included-event-types") == "Microsoft.Storage.BlobCreated"
+    assert arg("--subject-begins-with") == "/blobServices/default/containers/exports/"
+    assert all(c[c.index("--name") + 1] == "ehr-ingest" for c in calls if c[:2] == ["deployment", "group"])
+    assert KEY not in proc.stdout + proc.stderr
+
+
+def test_reads_names_from_the_named_deployment(tmp_path):
+    proc, calls = run(tmp_path, "rg-ehr", "my-deployment")
+    assert proc.returncode == 0, proc.stderr
+    shows = [c for c in calls if c[:3] == ["deployment", "group", "show"]]
+    assert shows and all(c[c.index("--name") + 1] == "my-deployment" for c in shows)
+
+
+def test_gives_up_with_the_publish_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("KEY_WAIT_ATTEMPTS", "1")
+    proc, calls = run(tmp_path, "rg-ehr")
+    assert proc.returncode == 1
+    assert "func azure functionapp publish func-x --python" in proc.stderr
+    assert not [c for c in calls if c[0] == "eventgrid"]
+
+
+def test_webhook_names_the_blob_triggered_function():
+    """The script's default function name is the one function_app.py gives its blob trigger."""
+    tree = ast.parse((ROOT / "function_app.py").read_text())
+    blob_functions = []
+    for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+        calls = [
+            d for d in fn.decorator_list if isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute)
+        ]
+        kinds = {c.func.attr: c for c in calls}
+        if "blob_trigger" in kinds:
+            blob_functions.append(kinds["function_name"].args[0].value)
+    default = re.search(r"FUNCTION_NAME:-(\w+)", SCRIPT.read_text()).group(1)
+    assert blob_functions == [default]

@@ -1,0 +1,39 @@
+"""The KQL in infra/ (alert rules, workbook queries) and the README's first-run query match
+what the code actually logs: a renamed log message would otherwise silence an alert."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from shared.settings import parse_connectors
+from tests.infra.conftest import INFRA, ROOT
+
+STARTSWITH = re.compile(r'message startswith "([^"]+)"')
+
+
+def logged_prefixes() -> str:
+    return "\n".join(p.read_text() for p in sorted((ROOT / "shared").glob("*.py")))
+
+
+def test_trace_prefixes_in_kql_are_logged_by_the_code():
+    code = logged_prefixes()
+    sources = [
+        INFRA / "modules" / "alerts.bicep",
+        *sorted((INFRA / "queries").glob("*.kql")),
+        ROOT / "README.md",
+    ]
+    found = 0
+    for source in sources:
+        for prefix in STARTSWITH.findall(source.read_text()):
+            found += 1
+            assert re.search(r'log\.\w+\(\s*"' + re.escape(prefix), code), (
+                f"{source.name}: {prefix!r} is not logged"
+            )
+    assert found >= 4
+
+
+def test_parameters_file_connectors_are_valid():
+    params = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    connectors = parse_connectors(json.dumps(params["connectors"]["value"]))
+    assert connectors
