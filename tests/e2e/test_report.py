@@ -32,11 +32,11 @@ def day(stack, pipeline, tmp_path_factory):
     reports = pipeline.blobs.get_container_client("reports")
     first_html = reports.download_blob("latest.html").readall().decode()
     second = pipeline.report_now()
-    return good_blob, bad_blob, runs, first, second, first_html
+    return good_blob, bad_blob, runs, first, second, first_html, good.path
 
 
 def test_scheduled_report_covers_the_day_and_keeps_its_place(day):
-    good_blob, bad_blob, runs, first, second, _ = day
+    good_blob, bad_blob, runs, first, second, *_ = day
     assert runs[good_blob]["status"] == "complete" and runs[bad_blob]["status"] == "rejected"
     jsonschema.validate(first, SCHEMA)
     files = {f["file_name"]: f for f in first["files"]}
@@ -80,3 +80,20 @@ def test_report_files_in_storage(pipeline, day):
     assert dated and all(n.split("/")[-1].startswith("status-") for n in dated)
     first_html = day[5]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;.csv" in first_html and "<script" not in first_html
+
+
+def test_no_patient_or_employee_value_in_any_report(stack, day):
+    """Values from the export's rows (names, addresses, logins) appear in no format."""
+    first, first_html, export = day[3], day[5], day[6]
+    with export.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        columns = [header.index(c) for c in ("Patient Last Name", "Patient Address Line 1",
+                                             "Email Address (UPN) or SamAccountName")]  # fmt: skip
+        values = {row[i] for _, row in zip(range(200), reader, strict=False) for i in columns}
+    values = {v for v in values if len(v) >= 6}
+    assert len(values) > 50
+    sheet = stack.call_http("report", format="csv", fresh="true").text
+    for text in (json.dumps(first), first_html, sheet):
+        leaked = [v for v in values if v in text]
+        assert not leaked, f"{len(leaked)} row value(s) found in a report"
