@@ -241,6 +241,10 @@ class Stack:
         url = self.state["emulator"]["url"] + "/_emulator/faults"
         requests.post(url, json=faults, verify=self.verify, timeout=10).raise_for_status()
 
+    def reset_peaks(self) -> None:
+        url = self.state["emulator"]["url"] + "/_emulator/peaks/reset"
+        requests.post(url, verify=self.verify, timeout=10).raise_for_status()
+
     def call_http(self, route: str, key: str | None = None, **params: str) -> requests.Response:
         """GET an HTTP function on the local host, with the host's function key unless given."""
         host = self.state["host"]

@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--chunk-rows", type=int, default=5_000, help="rows per chunk")
     demo.add_argument("--work", default=str(DEFAULT_WORK.parent / "demo"), help="folder for the demo's stack")
     demo.set_defaults(func=_demo)
+    from ehr_cli import doctor, push, replay  # issue 5
+
+    for command in (replay, doctor, push):
+        command.register(sub)
     from ehr_cli import report, status  # issue 6: status report and recent runs
 
     report.register(sub)

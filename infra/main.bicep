@@ -32,6 +32,10 @@ param entraTenantId string = tenant().tenantId
 @description('Application (client) id of that Entra app. Its secret goes into Key Vault, set by the operator.')
 param entraClientId string
 
+@description('Microsoft cloud of the Purview connector: gives the Entra authority and ingestion hosts.')
+@allowed(['public', 'gcc', 'gcchigh', 'dod'])
+param cloud string = 'public'
+
 @description('App settings whose defaults (shared/settings.py) you change, by name, e.g. { "REPORT_SCHEDULE": "0 0 5 * * *", "INGESTION_URL": "https://webhook-gcc.ingestion.office365.us/api/signals" }. Not the container, queue and table names: the template creates those.')
 param settingOverrides object = {}
 
@@ -258,11 +262,12 @@ var appSettings = union({
   CONNECTORS: string(connectors)
   ENTRA_TENANT_ID: entraTenantId
   ENTRA_CLIENT_ID: entraClientId
-  ENTRA_AUTHORITY_HOST: 'https://login.microsoftonline.com'
+  // Empty: taken from CLOUD (facts.md hosts); set through settingOverrides to pin a URL.
+  ENTRA_AUTHORITY_HOST: ''
   ENTRA_SECRET_NAME: names.secretName
   KEY_VAULT_URL: keyVault.outputs.uri
   KEY_VAULT_VERIFY_CHALLENGE_RESOURCE: 'true'
-  INGESTION_URL: 'https://webhook.ingestion.office.com/api/signals'
+  INGESTION_URL: ''
   INGESTION_SCOPE: 'https://microsoft.onmicrosoft.com/86dfdabb-5089-4a0c-880a-cfa5a790c5b1/.default'
   UPLOAD_CONNECT_TIMEOUT_SECONDS: '10'
   UPLOAD_READ_TIMEOUT_SECONDS: '400'
@@ -270,6 +275,17 @@ var appSettings = union({
   // issue 4: validation
   QUARANTINE_CONTAINER: names.quarantineContainer
   SKIP_DUPLICATE_CONTENT: 'true'
+  // issue 5: upload stage
+  CLOUD: cloud
+  MANAGED_IDENTITY_CLIENT_ID: identity.outputs.clientId
+  UPLOAD_ATTEMPTS_PER_INVOCATION: '4'
+  UPLOAD_BACKOFF_SECONDS: '2'
+  UPLOAD_BACKOFF_MAX_SECONDS: '60'
+  UPLOAD_RETRY_BUDGET_SECONDS: '240'
+  JOB_MAX_CONCURRENT_UPLOADS: '8'
+  UPLOAD_SLOT_WAIT_SECONDS: '30'
+  EXPORT_RETENTION: 'keep'
+  ENTRA_CERTIFICATE_NAME: ''
   // issue 6: status report and telemetry (the Python worker exports with OpenTelemetry)
   REPORT_STALE_HOURS: '26'
   PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'

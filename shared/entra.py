@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import msal
 
+from shared import clouds
+from shared.certificate import msal_credential
 from shared.settings import Settings
 from shared.vault import SecretCache
 
@@ -24,12 +26,14 @@ class TokenProvider:
 
     def _application(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
-            authority = (
-                f"{self.settings['ENTRA_AUTHORITY_HOST'].rstrip('/')}/{self.settings['ENTRA_TENANT_ID']}"
-            )
+            authority = f"{clouds.from_settings(self.settings)[0]}/{self.settings['ENTRA_TENANT_ID']}"
+            value = self.secrets.get()
             self._app = msal.ConfidentialClientApplication(
                 self.settings["ENTRA_CLIENT_ID"],
-                client_credential=self.secrets.get(),
+                # A certificate signs a client assertion instead of sending a secret.
+                client_credential=msal_credential(value)
+                if self.settings["ENTRA_CERTIFICATE_NAME"]
+                else value,
                 authority=authority,
                 # The authority is our own trusted setting (sovereign clouds, emulator):
                 # skip discovery against the public cloud.
@@ -47,9 +51,11 @@ class TokenProvider:
         codes = result.get("error_codes", [])
         if error in ("invalid_client", "unauthorized_client"):
             self.refresh_secret()
+        said = (result.get("error_description") or "").strip().split("\n")[0][:300]
         raise TokenError(
             f"Entra refused a token for app {self.settings['ENTRA_CLIENT_ID']}: {error} {codes}; "
-            "check the client secret in Key Vault and the app registration"
+            "check the client secret (or certificate) in Key Vault and the app registration. "
+            f"Entra said: {said}"
         )
 
     def invalidate(self) -> None:

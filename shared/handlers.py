@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 
-import requests
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient
 
-from shared import report_formats, telemetry
+from shared import clouds, report_formats, telemetry
 from shared import settings as config
 from shared.entra import TokenProvider
 from shared.errors import BadMessage
@@ -28,9 +27,11 @@ from shared.messages import ChunkMessage
 from shared.plan import PlanOptions, PlanOutcome, plan_export
 from shared.quarantine import Quarantine
 from shared.report import CONTENT_TYPES, Reporter
+from shared.retry import RetryPolicy
 from shared.storage import connection
+from shared.upload import upload_session
 from shared.vault import SecretCache
-from shared.worker import Uploader
+from shared.worker import RETENTION, Uploader
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +59,24 @@ class Runtime:
     @cached_property
     def uploader(self) -> Uploader:
         s = self.settings
+        retention = s["EXPORT_RETENTION"].strip().lower()
+        if retention not in RETENTION:
+            raise RuntimeError(f"EXPORT_RETENTION must be one of {', '.join(RETENTION)}, not {retention!r}")
+        queue = self.queue
         return Uploader(
             blobs=self.storage.blob_service(),
             ledger=self.ledger,
             tokens=TokenProvider(s, SecretCache(s)),
-            session=requests.Session(),
+            session=upload_session(),
             connectors=s.connectors,
-            url=s["INGESTION_URL"],
+            url=clouds.from_settings(s)[1],
             timeout=(float(s["UPLOAD_CONNECT_TIMEOUT_SECONDS"]), float(s["UPLOAD_READ_TIMEOUT_SECONDS"])),
             max_dequeue_count=_max_dequeue_count(),
+            policy=retry_policy(s),
+            job_concurrency=s.int("JOB_MAX_CONCURRENT_UPLOADS"),
+            slot_wait=float(s["UPLOAD_SLOT_WAIT_SECONDS"]),
+            retention=retention,
+            requeue=lambda text, seconds: queue.send_message(text, visibility_timeout=seconds),
         )
 
     @cached_property
@@ -145,6 +155,15 @@ def on_report(past_due: bool = False) -> dict:
     return report
 
 
+def retry_policy(s: config.Settings) -> RetryPolicy:
+    return RetryPolicy(
+        attempts=max(1, s.int("UPLOAD_ATTEMPTS_PER_INVOCATION")),
+        base=float(s["UPLOAD_BACKOFF_SECONDS"]),
+        cap=float(s["UPLOAD_BACKOFF_MAX_SECONDS"]),
+        budget=float(s["UPLOAD_RETRY_BUDGET_SECONDS"]),
+    )
+
+
 REPORT_FORMATS = ("json", "html", "csv")
 _NO_SCRIPT = "default-src 'none'; style-src 'unsafe-inline'"
 
@@ -173,9 +192,14 @@ def on_report_request(params: Mapping[str, str]) -> tuple[int, dict[str, str], b
 
 
 def _max_dequeue_count() -> int:
-    """The queue's maxDequeueCount from host.json, so the last attempt knows it is the last."""
+    """The queue's maxDequeueCount (host.json or its app-setting override), so the last
+    attempt knows it is the last and leaves its error in the ledger."""
+    import os
     from pathlib import Path
 
+    override = os.environ.get("AzureFunctionsJobHost__extensions__queues__maxDequeueCount")  # noqa: SIM112
+    if override and override.isdigit():
+        return int(override)
     host = Path(__file__).resolve().parent.parent / "host.json"
     try:
         return int(json.loads(host.read_text())["extensions"]["queues"]["maxDequeueCount"])

@@ -28,6 +28,8 @@ DUPLICATE = "duplicate"
 """The same content (SHA-256) was already planned under another run; nothing is uploaded."""
 # chunk state
 PENDING, UPLOADED, FAILED = "pending", "uploaded", "failed"
+# run status once every chunk is final but some failed (replay puts it back to uploading)
+FAILED_RUN = "failed"
 
 
 def now() -> datetime:
@@ -64,6 +66,26 @@ class Ledger:
 
     def update_run(self, rid: str, **fields: Any) -> None:
         self.table.update_entity({"PartitionKey": RUNS, "RowKey": rid, **fields}, mode=UpdateMode.MERGE)
+
+    def get_run_entity(self, rid: str) -> Any | None:
+        """The run with its ETag, for ``update_run_if_unchanged``."""
+        try:
+            return self.table.get_entity(RUNS, rid)
+        except ResourceNotFoundError:
+            return None
+
+    def update_run_if_unchanged(self, entity: Any, **fields: Any) -> bool:
+        """False when someone else changed the run since ``entity`` was read."""
+        try:
+            self.table.update_entity(
+                {"PartitionKey": RUNS, "RowKey": entity["RowKey"], **fields},
+                mode=UpdateMode.MERGE,
+                etag=entity.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+            return True
+        except ResourceModifiedError:
+            return False
 
     def runs(self, since: datetime | None = None) -> list[dict[str, Any]]:
         query = f"PartitionKey eq '{RUNS}'"

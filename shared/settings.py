@@ -28,10 +28,7 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "CONNECTORS": (None, "JSON list of connectors: name, kind (healthcare|epic), job_id, chunk_rows."),
     "ENTRA_TENANT_ID": (None, "Tenant (directory) id of the Entra app the connector was created with."),
     "ENTRA_CLIENT_ID": (None, "Application (client) id of that Entra app."),
-    "ENTRA_AUTHORITY_HOST": (
-        "https://login.microsoftonline.com",
-        "Entra authority host for the app's tokens.",
-    ),
+    "ENTRA_AUTHORITY_HOST": ("", "Entra authority host for the app's tokens; empty: the CLOUD's."),
     "ENTRA_SECRET_NAME": (
         "ingestion-client-secret",
         "Name of the Key Vault secret holding the app's client secret.",
@@ -44,7 +41,7 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "true",
         "Keep true in Azure; false only for a vault on a loopback address.",
     ),
-    "INGESTION_URL": ("https://webhook.ingestion.office.com/api/signals", "Purview ingestion API endpoint."),
+    "INGESTION_URL": ("", "Purview ingestion API endpoint; empty: the CLOUD's."),
     "INGESTION_SCOPE": (PUBLIC_INGESTION_SCOPE, "Token scope of the ingestion API."),
     "UPLOAD_CONNECT_TIMEOUT_SECONDS": ("10", "Connect timeout of one upload request."),
     "UPLOAD_READ_TIMEOUT_SECONDS": (
@@ -60,6 +57,41 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "SKIP_DUPLICATE_CONTENT": (
         "true",
         "Skip an export whose SHA-256 matches one already planned, under any name.",
+    ),
+    # issue 5: upload stage (clouds, identity, retries, concurrency, retention)
+    "CLOUD": (
+        "public",
+        "Microsoft cloud of the connector: public, gcc, gcchigh or dod (authority and ingestion hosts).",
+    ),
+    "MANAGED_IDENTITY_CLIENT_ID": (
+        "",
+        "Client id of a user-assigned managed identity for Key Vault; empty: system-assigned.",
+    ),
+    "UPLOAD_ATTEMPTS_PER_INVOCATION": (
+        "4",
+        "Failed POSTs (5xx, timeouts, resets) one invocation makes before handing back.",
+    ),
+    "UPLOAD_BACKOFF_SECONDS": ("2", "First retry delay; doubles per failure, with jitter."),
+    "UPLOAD_BACKOFF_MAX_SECONDS": ("60", "Longest single retry delay."),
+    "UPLOAD_RETRY_BUDGET_SECONDS": (
+        "240",
+        "Longest one invocation waits between retries before handing back.",
+    ),
+    "JOB_MAX_CONCURRENT_UPLOADS": (
+        "8",
+        "Uploads in flight at once per connector job, across all workers; 0: no cap.",
+    ),
+    "UPLOAD_SLOT_WAIT_SECONDS": (
+        "30",
+        "How long a worker waits for a free upload slot before deferring the chunk.",
+    ),
+    "EXPORT_RETENTION": (
+        "keep",
+        "What happens to an export once all its chunks are uploaded: keep, archive or delete.",
+    ),
+    "ENTRA_CERTIFICATE_NAME": (
+        "",
+        "Key Vault certificate the Entra app authenticates with instead of the secret; empty: the secret.",
     ),
     # issue 6: status report and Application Insights
     "REPORT_STALE_HOURS": (

@@ -71,6 +71,14 @@ class MultipartBody:
         return b"".join(out)
 
 
+def upload_session() -> requests.Session:
+    """One pooled session per worker. ``trust_env`` stays on: HTTPS_PROXY, NO_PROXY and
+    REQUESTS_CA_BUNDLE (a hospital's TLS-inspecting proxy CA) apply to every upload."""
+    session = requests.Session()
+    session.trust_env = True
+    return session
+
+
 @dataclass(frozen=True)
 class Response:
     status: int

@@ -1,4 +1,4 @@
-"""The Entra app's client secret, read from Key Vault with the app's managed identity."""
+"""The Entra app's client secret (or certificate), read from Key Vault with the app's managed identity."""
 
 from __future__ import annotations
 
@@ -22,16 +22,21 @@ class SecretCache:
     def _client(self) -> SecretClient:
         return SecretClient(
             vault_url=self.settings["KEY_VAULT_URL"],
-            credential=credential(),
+            credential=credential(self.settings["MANAGED_IDENTITY_CLIENT_ID"] or None),
             verify_challenge_resource=self.settings.flag("KEY_VAULT_VERIFY_CHALLENGE_RESOURCE"),
         )
+
+    @property
+    def name(self) -> str:
+        """The certificate's name when the app authenticates with one, else the secret's."""
+        return self.settings["ENTRA_CERTIFICATE_NAME"] or self.settings["ENTRA_SECRET_NAME"]
 
     def get(self) -> str:
         with self._lock:
             if self._value is None:
-                self._value = self._client().get_secret(self.settings["ENTRA_SECRET_NAME"]).value
+                self._value = self._client().get_secret(self.name).value
                 if not self._value:
-                    raise RuntimeError(f"Key Vault secret {self.settings['ENTRA_SECRET_NAME']} is empty")
+                    raise RuntimeError(f"Key Vault secret {self.name} is empty")
             return self._value
 
     def invalidate(self) -> None:

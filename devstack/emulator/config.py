@@ -22,6 +22,8 @@ INGESTION_RESOURCE = "https://microsoft.onmicrosoft.com/86dfdabb-5089-4a0c-880a-
 KEYVAULT_RESOURCE = "https://vault.azure.net"
 #: Key Vault secret name under which :meth:`EmulatorConfig.generate` stores the app secret.
 CLIENT_SECRET_NAME = "ingestion-client-secret"
+#: Key Vault name of the app's certificate (key and certificate, PEM), the other credential.
+CLIENT_CERTIFICATE_NAME = "ingestion-client-certificate"
 DEFAULT_RESOURCES = (INGESTION_RESOURCE, KEYVAULT_RESOURCE, "https://storage.azure.com")
 
 
@@ -54,8 +56,8 @@ class FaultConfig:
                 raise ConfigError(f"{name} must be between 0 and 1")
         if not 0 <= self.retry_after_seconds <= 3600:
             raise ConfigError("retry_after_seconds must be between 0 and 3600")
-        if not 500 <= self.error_status <= 599:
-            raise ConfigError("error_status must be a 5xx status")
+        if not 400 <= self.error_status <= 599 or self.error_status == 429:
+            raise ConfigError("error_status must be a 4xx (not 429: use throttle_rate) or 5xx status")
 
     def updated(self, changes: dict[str, Any]) -> FaultConfig:
         """Return a copy with ``changes`` applied; unknown keys or bad types are refused."""
@@ -100,6 +102,8 @@ class EmulatorConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     resources: list[str] = field(default_factory=lambda: list(DEFAULT_RESOURCES))
     managed_identity_client_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    client_certificate: str = ""
+    """PEM of the certificate registered on the app (its key is in the vault)."""
 
     @classmethod
     def generate(cls, job_ids: list[str] | None = None) -> EmulatorConfig:
@@ -108,13 +112,18 @@ class EmulatorConfig:
         The client secret is also stored in the vault under :data:`CLIENT_SECRET_NAME`,
         which is how the deployed app finds it.
         """
+        from devstack.emulator.certificates import generate
+
         client_secret = _secrets.token_urlsafe(30)
+        client_id = str(uuid.uuid4())
+        certificate, key_and_certificate = generate(f"ingestion app {client_id}")
         return cls(
             tenant_id=str(uuid.uuid4()),
-            client_id=str(uuid.uuid4()),
+            client_id=client_id,
             client_secret=client_secret,
             identity_header=_secrets.token_hex(16),
-            secrets={CLIENT_SECRET_NAME: client_secret},
+            secrets={CLIENT_SECRET_NAME: client_secret, CLIENT_CERTIFICATE_NAME: key_and_certificate},
+            client_certificate=certificate,
             job_ids=list(job_ids) if job_ids is not None else [str(uuid.uuid4())],
         )
 

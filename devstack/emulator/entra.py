@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from urllib.parse import unquote
 
+from devstack.emulator.certificates import JWT_BEARER, verify_assertion
 from devstack.emulator.config import EmulatorConfig
 from devstack.emulator.tokens import TokenAuthority, normalize_audience
 from devstack.emulator.wire import BodyTooLargeError, Request, Response
@@ -65,7 +66,11 @@ class EntraService:
             "device_authorization_endpoint": f"{oauth}/devicecode",
             "end_session_endpoint": f"{oauth}/logout",
             "jwks_uri": f"{keys}/keys",
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_post",
+                "client_secret_basic",
+                "private_key_jwt",
+            ],
             "grant_types_supported": ["client_credentials"],
             "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
             "response_modes_supported": ["query", "fragment", "form_post"],
@@ -149,7 +154,11 @@ class EntraService:
                 "The request body must contain the following parameter: 'client_assertion' "
                 "or 'client_secret'.",
             )
-        if client_secret != self._config.client_secret:
+        if form.get("client_assertion") and not client_secret:
+            refused = self._check_assertion(form, tenant)
+            if refused:
+                return self._error(401, "invalid_client", 700027, refused)
+        elif client_secret != self._config.client_secret:
             return self._error(
                 401,
                 "invalid_client",
@@ -194,6 +203,17 @@ class EntraService:
                 "access_token": token.access_token,
             }
         return Response.json(200, payload, _NO_CACHE)
+
+    def _check_assertion(self, form: dict[str, str], tenant: str) -> str | None:
+        if form.get("client_assertion_type") != JWT_BEARER:
+            return f"client_assertion_type must be '{JWT_BEARER}'."
+        base = self._base_url()
+        endpoints = {
+            f"{base}/{t}/oauth2{v}/token" for t in (tenant, self._config.tenant_id) for v in ("", "/v2.0")
+        }
+        return verify_assertion(
+            form["client_assertion"], self._config.client_certificate, self._config.client_id, endpoints
+        )
 
     def _resource_from_scope(self, scope: str) -> str | Response:
         scopes = [s for s in scope.split() if s not in _RESERVED_SCOPES]

@@ -20,6 +20,12 @@ from devstack.emulator.tokens import TokenAuthority, TokenError, bearer_token
 from devstack.emulator.wire import Request, Response
 
 FILE_PART = "file"
+INJECTED = {
+    400: ("BadRequest", "The file's columns do not match the connector's mapping (injected fault)."),
+    403: ("Forbidden", "The application is not authorized for this connector (injected fault)."),
+    500: ("InternalServerError", "The service failed (injected fault)."),
+    503: ("ServiceUnavailable", "The service is temporarily unavailable (injected fault)."),
+}
 
 
 @dataclass
@@ -32,6 +38,8 @@ class JobState:
     rows: int = 0
     bytes: int = 0
     duplicate_rows: int = 0
+    in_flight: int = 0
+    peak_in_flight: int = 0
     digests: set[int] = field(default_factory=set, repr=False)
 
     def as_dict(self) -> dict[str, int]:
@@ -43,6 +51,8 @@ class JobState:
             "rows": self.rows,
             "bytes": self.bytes,
             "duplicate_rows": self.duplicate_rows,
+            "in_flight": self.in_flight,
+            "peak_in_flight": self.peak_in_flight,
         }
 
 
@@ -60,9 +70,6 @@ class IngestionService:
 
     def signals(self, request: Request) -> Response:
         """Handle one upload; the body is streamed, never buffered whole."""
-        delay = self._faults.config.latency_seconds
-        if delay > 0:
-            time.sleep(delay)
         token = bearer_token(request.header("Authorization"))
         if token is None:
             return self._reject_auth("The request has no 'Authorization: Bearer' token.")
@@ -85,7 +92,25 @@ class IngestionService:
                 f"No connector job with id '{job_id}' exists in this tenant. Copy the job id "
                 "from the connector's page in the Purview portal.",
             )
+        with self._lock:
+            job.in_flight += 1
+            job.peak_in_flight = max(job.peak_in_flight, job.in_flight)
+        try:
+            return self._accept(request, job, job_id)
+        finally:
+            with self._lock:
+                job.in_flight -= 1
+
+    def reset_peaks(self) -> None:
+        """Start measuring concurrent uploads afresh (a test of a concurrency cap)."""
+        with self._lock:
+            for job in self._jobs.values():
+                job.peak_in_flight = job.in_flight
+
+    def _accept(self, request: Request, job: JobState, job_id: str) -> Response:
         decision = self._faults.decide()
+        if decision.delay_seconds > 0:
+            time.sleep(decision.delay_seconds)
         if decision.status == 429:
             return self._fault(
                 job,
@@ -96,13 +121,11 @@ class IngestionService:
                 {"Retry-After": str(decision.retry_after_seconds)},
             )
         if decision.status is not None:
-            return self._fault(
-                job,
-                "failed",
-                decision.status,
-                "ServiceUnavailable",
-                "The service is temporarily unavailable (injected fault).",
-            )
+            code, message = INJECTED.get(decision.status, INJECTED[500])
+            headers = None
+            if decision.status == 503 and self._faults.config.retry_after_seconds:
+                headers = {"Retry-After": str(self._faults.config.retry_after_seconds)}
+            return self._fault(job, "failed", decision.status, code, message, headers)
         try:
             summary, size = self._read_file_part(request)
         except (MultipartError, RecordError) as exc:

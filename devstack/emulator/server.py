@@ -354,6 +354,11 @@ class Emulator:
         router.add("GET", r"/_emulator/faults", self._get_faults)
         router.add("POST", r"/_emulator/faults", self._post_faults)
         router.add("POST", r"/_emulator/reset", self._post_reset)
+        router.add(
+            "POST",
+            r"/_emulator/peaks/reset",
+            lambda r: (self.ingestion.reset_peaks(), Response.json(200, {}))[1],
+        )
         router.add("GET", r"/_emulator/health", lambda r: Response.json(200, {"status": "ok"}))
         router.add(
             "GET",

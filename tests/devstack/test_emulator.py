@@ -405,6 +405,8 @@ def test_injected_throttling_and_errors(emulator: Emulator, config: EmulatorConf
         "rows": len(ROWS),
         "bytes": len(data),
         "duplicate_rows": 0,
+        "in_flight": 0,
+        "peak_in_flight": 1,
     }
     bad = requests.post(f"{emulator.url}/_emulator/faults", json={"throttle_rate": 2}, verify=ca, timeout=10)
     assert bad.status_code == 400

@@ -18,3 +18,28 @@ def stack(tmp_path_factory):
 @pytest.fixture(scope="session")
 def pipeline(stack):
     return Pipeline(stack)
+
+
+# issue 5: the queue stage run in the test process (tests/e2e/upload_bench.py)
+@pytest.fixture(scope="session")
+def env(stack):
+    """The app's identity settings in this process (the emulator's managed identity and CA)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "REQUESTS_CA_BUNDLE"):
+            mp.setenv(key, stack.settings[key])
+        from shared.settings import Settings
+
+        yield Settings(stack.settings)
+
+
+@pytest.fixture
+def bench(stack, env):
+    from tests.e2e.upload_bench import Bench
+
+    b = Bench(stack, env)
+    yield b
+    stack.set_faults(
+        latency_seconds=0, throttle_rate=0, error_rate=0, error_status=503, retry_after_seconds=1
+    )
+    b.queue.delete_queue()
+    b.container.delete_container()

@@ -27,7 +27,8 @@ def test_trace_prefixes_in_kql_are_logged_by_the_code():
     for source in sources:
         for prefix in STARTSWITH.findall(source.read_text()):
             found += 1
-            assert re.search(r'log\.\w+\(\s*"' + re.escape(prefix), code), (
+            # log.info("...") or log.log(level, "...")
+            assert re.search(r'log\.\w+\(\s*(?:\w+,\s*)?"' + re.escape(prefix), code), (
                 f"{source.name}: {prefix!r} is not logged"
             )
     assert found >= 4

@@ -43,6 +43,7 @@ ALLOWED_DIMENSIONS = {
     "chunks_failed",
     "stale_connectors",
     "reasons",
+    "status",
 }
 # the synthetic generator's kind of values: none may appear in any telemetry
 PHI_LIKE = ("Smith", "Main St", "jdoe@", "1970-01-01")

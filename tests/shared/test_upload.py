@@ -24,3 +24,18 @@ def test_classify_gives_operator_hints():
     assert throttled.retryable and throttled.retry_after == 7
     assert classify(503, "", None, "j").retryable
     assert not classify(400, "", None, "j").retryable
+
+
+def test_upload_session_honours_proxy_environment(monkeypatch):
+    from shared.upload import upload_session
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.hospital.example:3128")
+    monkeypatch.setenv("NO_PROXY", "vault.azure.net,.core.windows.net")
+    session = upload_session()
+    assert session.trust_env
+    proxies = session.merge_environment_settings(
+        "https://webhook.ingestion.office.com/api/signals", {}, None, None, None
+    )["proxies"]
+    assert proxies.get("https") == "http://proxy.hospital.example:3128"
+    bypass = session.merge_environment_settings("https://x.blob.core.windows.net/", {}, None, None, None)
+    assert not bypass["proxies"].get("https")

@@ -1,0 +1,168 @@
+"""`ehr-ingest push`: upload a local export straight to the ingestion API (no Functions needed).
+
+Its flags mirror the sample script's parameters, so a scheduled task switches by changing
+one line. Validation, chunking, parallel upload, retries and resume are the pipeline's own.
+Exit code 0 only when every valid row was accepted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+SECRET_ENV = "EHR_INGEST_APP_SECRET"  # noqa: S105 (a variable name, not a secret)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("push", help="upload a local export file directly (replaces the sample script)")
+    p.add_argument("--tenant-id", required=True, help="tenant (directory) id of the connector's Entra app")
+    p.add_argument("--app-id", required=True, help="application (client) id of that app")
+    secret = p.add_argument_group("the app's secret (one of)")
+    secret.add_argument("--app-secret", help=f"the secret itself (better: the {SECRET_ENV} variable)")
+    secret.add_argument("--app-secret-env", default=SECRET_ENV, help="environment variable holding it")
+    secret.add_argument(
+        "--key-vault-url", help="read it from this Key Vault (Azure identity of this machine)"
+    )
+    secret.add_argument("--secret-name", default="ingestion-client-secret", help="its Key Vault secret name")
+    secret.add_argument(
+        "--certificate-name",
+        default="",
+        help="authenticate with this Key Vault certificate instead of a secret",
+    )
+    p.add_argument("--job-id", required=True, help="the connector's job id from the Purview portal")
+    p.add_argument("--file", required=True, help="the export file (.csv/.psv/.tsv, or Epic .txt)")
+    p.add_argument("--kind", choices=["healthcare", "epic"], default="healthcare", help="connector kind")
+    p.add_argument("--cloud", default="public", help="public, gcc, gcchigh or dod")
+    p.add_argument("--authority-host", default="", help="override the cloud's Entra authority host")
+    p.add_argument("--ingestion-url", default="", help="override the cloud's ingestion API URL")
+    p.add_argument("--ca-bundle", help="CA file to trust (a TLS-inspecting proxy's CA); default: system")
+    p.add_argument("--concurrency", type=int, default=4, help="chunks uploaded at once (default 4)")
+    p.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk (default 100000)")
+    p.add_argument(
+        "--state-dir",
+        default=str(Path.home() / ".ehr-ingest" / "push"),
+        help="where resume records are kept (chunk numbers only)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+@dataclass
+class StaticSecret:
+    """A secret given on the command line or in the environment; nothing to re-read."""
+
+    value: str
+
+    def get(self) -> str:
+        return self.value
+
+    def invalidate(self) -> None:
+        pass
+
+
+class Progress:
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.done, self.enabled = total, 0, enabled and sys.stderr.isatty()
+        self._lock = threading.Lock()
+
+    def __call__(self, rows: int) -> None:
+        with self._lock:
+            self.done += rows
+            if self.enabled:
+                width = 30
+                filled = int(width * self.done / self.total) if self.total else width
+                sys.stderr.write(
+                    f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done:,}/{self.total:,} rows"
+                )
+                sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    from shared import clouds
+    from shared.entra import TokenProvider
+    from shared.errors import Rejected
+    from shared.push import Resume, plan, push
+    from shared.settings import PUBLIC_INGESTION_SCOPE, Settings
+    from shared.upload import upload_session
+    from shared.vault import SecretCache
+
+    if args.ca_bundle:
+        os.environ["REQUESTS_CA_BUNDLE"] = args.ca_bundle  # requests and MSAL both honour it
+    values = {
+        "ENTRA_TENANT_ID": args.tenant_id,
+        "ENTRA_CLIENT_ID": args.app_id,
+        "CLOUD": args.cloud,
+        "ENTRA_AUTHORITY_HOST": args.authority_host,
+        "INGESTION_URL": args.ingestion_url,
+        "INGESTION_SCOPE": PUBLIC_INGESTION_SCOPE,
+        "KEY_VAULT_URL": args.key_vault_url or "",
+        "ENTRA_SECRET_NAME": args.secret_name,
+        "ENTRA_CERTIFICATE_NAME": args.certificate_name if args.key_vault_url else "",
+        "KEY_VAULT_VERIFY_CHALLENGE_RESOURCE": os.environ.get("KEY_VAULT_VERIFY_CHALLENGE_RESOURCE", "true"),
+    }
+    settings = Settings(values)
+    try:
+        url = clouds.from_settings(settings)[1]
+    except ValueError as exc:
+        print(f"ehr-ingest push: {exc}", file=sys.stderr)
+        return 2
+    if args.certificate_name and args.key_vault_url:
+        secrets = SecretCache(settings)
+    elif args.app_secret:
+        secrets = StaticSecret(args.app_secret)
+    elif os.environ.get(args.app_secret_env):
+        secrets = StaticSecret(os.environ[args.app_secret_env])
+    elif args.key_vault_url:
+        secrets = SecretCache(settings)
+    else:
+        print(
+            f"ehr-ingest push: the app's secret is needed: --app-secret, ${args.app_secret_env} "
+            "or --key-vault-url",
+            file=sys.stderr,
+        )
+        return 2
+
+    export = Path(args.file)
+    try:
+        planned = plan(export, args.kind, args.chunk_rows)
+    except Rejected as exc:
+        print(f"ehr-ingest push: file rejected, nothing sent: {exc.message}", file=sys.stderr)
+        return 2
+    resume = Resume.for_file(Path(args.state_dir), export, args.job_id, args.chunk_rows)
+    if resume.done:
+        print(f"resuming: {len(resume.done)} of {len(planned.chunks)} chunks were accepted before")
+    progress = Progress(planned.rows, not args.no_progress)
+    try:
+        result = push(
+            export,
+            planned,
+            args.job_id,
+            url,
+            TokenProvider(settings, secrets),  # type: ignore[arg-type]
+            resume,
+            upload_session(),
+            concurrency=args.concurrency,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    for index, error in sorted(result.errors.items()):
+        print(f"chunk {index} failed: {error}", file=sys.stderr)
+    print(
+        f"{export.name}: {result.rows_accepted:,} of {result.rows:,} valid rows accepted "
+        f"({result.chunks} chunks, {result.chunks_skipped} already sent before)"
+    )
+    if result.errors:
+        print(
+            "fix the cause and run the same command again: accepted chunks are not sent twice",
+            file=sys.stderr,
+        )
+    return 0 if result.rows_accepted == result.rows else 1

@@ -1,0 +1,147 @@
+"""Push a local export straight to the ingestion API with the worker's engine.
+
+For hospitals replacing the sample script before they deploy Functions: the same scan
+(validation, chunks on row boundaries), the same multipart POST and retry engine, chunks
+in parallel threads with one shared slow-down, and resume: the chunks already accepted
+are recorded in a small state file keyed by the file's path, size, modification time and
+job, so a rerun after a failure sends only what did not arrive (never a row twice, unless
+the process dies between the API's answer and that record, as with the worker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from shared.retry import Deferred, LocalPacer, RetryPolicy, Tokens, send
+from shared.scan import Chunk, ScanResult, scan
+from shared.schema import schema_for
+from shared.upload import MultipartBody, UploadError, post_chunk
+
+READ_BLOCK = 8 * 1024 * 1024
+PIECE = 1024 * 1024
+
+
+def file_blocks(
+    path: Path, start: int = 0, length: int | None = None, size: int = READ_BLOCK
+) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        f.seek(start)
+        left = length
+        while left is None or left > 0:
+            block = f.read(size if left is None else min(size, left))
+            if not block:
+                return
+            if left is not None:
+                left -= len(block)
+            yield block
+
+
+@dataclass
+class Resume:
+    """Chunks already accepted for this file version and job, kept next to nothing sensitive."""
+
+    path: Path
+    done: set[int] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def for_file(cls, state_dir: Path, export: Path, job_id: str, chunk_rows: int) -> Resume:
+        st = export.stat()
+        key = f"{export.resolve()}\n{st.st_size}\n{st.st_mtime_ns}\n{job_id}\n{chunk_rows}"
+        path = state_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+        done: set[int] = set()
+        if path.exists():
+            done = set(json.loads(path.read_text()).get("uploaded", []))
+        return cls(path, done)
+
+    def add(self, index: int) -> None:
+        with self._lock:
+            self.done.add(index)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"uploaded": sorted(self.done)}))
+            os.replace(tmp, self.path)
+
+
+@dataclass
+class PushResult:
+    rows: int
+    rows_accepted: int
+    chunks: int
+    chunks_skipped: int
+    errors: dict[int, str]
+
+
+def plan(export: Path, kind: str, chunk_rows: int) -> ScanResult:
+    return scan(file_blocks(export), export.name, schema_for(kind), chunk_rows)
+
+
+def push(
+    export: Path,
+    planned: ScanResult,
+    job_id: str,
+    url: str,
+    tokens: Tokens,
+    resume: Resume,
+    session: requests.Session,
+    concurrency: int = 4,
+    timeout: tuple[float, float] = (10.0, 400.0),
+    policy: RetryPolicy | None = None,
+    progress: Callable[[int], None] = lambda rows: None,
+) -> PushResult:
+    """Upload every chunk not yet accepted; a chunk that still fails after the retries is
+    reported (with the API's reason) and the others carry on."""
+    policy = policy or RetryPolicy(attempts=6, budget=600)
+    pacer = LocalPacer()
+    header = b"".join(file_blocks(export, planned.header_start, planned.header_end - planned.header_start))
+    todo = [c for c in planned.chunks if c.index not in resume.done]
+    skipped = sum(c.rows for c in planned.chunks if c.index in resume.done)
+    progress(skipped)
+
+    def upload(chunk: Chunk) -> None:
+        def post(token: str) -> None:
+            body = MultipartBody(
+                _chain([header], file_blocks(export, chunk.start, chunk.end - chunk.start, PIECE)),
+                len(header) + chunk.end - chunk.start,
+                f"{export.name}.part{chunk.index:05d}",
+            )
+            post_chunk(session, url, job_id, token, body, timeout)
+
+        while True:
+            try:
+                send(post, tokens, policy, pacer)
+                break
+            except Deferred as exc:  # throttled past the budget: nothing else to do but wait
+                time.sleep(min(exc.seconds, 300))
+        resume.add(chunk.index)
+        progress(chunk.rows)
+
+    errors: dict[int, str] = {}
+    accepted = skipped
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = {pool.submit(upload, c): c for c in todo}
+        for future in as_completed(futures):
+            chunk = futures[future]
+            try:
+                future.result()
+                accepted += chunk.rows
+            except Exception as exc:  # reported per chunk; the other chunks carry on
+                errors[chunk.index] = (
+                    f"{type(exc).__name__}: {exc}" if not isinstance(exc, UploadError) else str(exc)
+                )
+    return PushResult(planned.rows, accepted, len(planned.chunks), len(planned.chunks) - len(todo), errors)
+
+
+def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield from first
+    yield from rest
