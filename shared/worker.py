@@ -222,6 +222,8 @@ class Uploader:
         The run row is updated with its ETag as condition: of two workers finishing at once,
         one completes the run and applies the retention setting.
         """
+        if self.ledger.has_open_chunk(rid):
+            return False
         chunks = self.ledger.chunks(rid)
         if not chunks or any(c["state"] not in (states.UPLOADED, states.FAILED) for c in chunks):
             return False

@@ -27,7 +27,7 @@ def test_trace_prefixes_in_kql_are_logged_by_the_code():
     for source in sources:
         for prefix in STARTSWITH.findall(source.read_text()):
             found += 1
-            # log.info("...") or log.log(level, "...")
+            # log.info("..." or log.log(level, "...": the message is the first string argument.
             assert re.search(r'log\.\w+\(\s*(?:\w+,\s*)?"' + re.escape(prefix), code), (
                 f"{source.name}: {prefix!r} is not logged"
             )
