@@ -253,6 +253,14 @@ class Stack:
         url = self.state["emulator"]["url"] + "/_emulator/peaks/reset"
         requests.post(url, verify=self.verify, timeout=10).raise_for_status()
 
+    def call_http(self, route: str, key: str | None = None, **params: str) -> requests.Response:
+        """GET an HTTP function on the local host, with the host's function key unless given."""
+        host = self.state["host"]
+        url = host["admin_url"].rstrip("/") + f"/api/{route}"
+        code = host.get("function_key") if key is None else key
+        query = {**params, **({"code": code} if code else {})}
+        return requests.get(url, params=query, timeout=60)
+
     def run_function(self, name: str) -> None:
         """Run a function now through the host's admin API, as with the real Functions host."""
         url = self.state["host"]["admin_url"].rstrip("/") + f"/admin/functions/{name}"

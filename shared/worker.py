@@ -23,6 +23,7 @@ from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNot
 from azure.storage.blob import BlobServiceClient
 
 from shared import ledger as states
+from shared import telemetry
 from shared.entra import TokenError, TokenProvider
 from shared.errors import BadMessage
 from shared.gate import Slots, TablePacer, renew
@@ -121,6 +122,7 @@ class Uploader:
             duration_ms,
             extra={**ctx, "rows": msg.rows, "duration_ms": duration_ms, "posts": posts},
         )
+        telemetry.chunk_uploaded(msg.connector, msg.rows, duration_ms, entity.get("attempts", 0) + posts - 1)
         self.complete_if_done(msg.run_id)
         return states.UPLOADED
 
@@ -141,7 +143,12 @@ class Uploader:
                 rows = blob.download_blob(offset=msg.start, length=msg.end - msg.start, **same_version)
                 parts = itertools.chain([header], rows.chunks())
                 body = MultipartBody(parts, len(header) + msg.end - msg.start, _file_name(msg))
-                post_chunk(self.session, self.url, job_id, token, body, self.timeout)
+                try:
+                    post_chunk(self.session, self.url, job_id, token, body, self.timeout)
+                except UploadError as err:
+                    if err.status == 429:
+                        telemetry.chunk_throttled(msg.connector)
+                    raise
 
             return send(post, self.tokens, self.policy, TablePacer(self.ledger.table, job_id))
         except ResourceModifiedError:
@@ -181,6 +188,10 @@ class Uploader:
         level = logging.ERROR if final else logging.WARNING
         log.log(level, "chunk upload failed: %s", text, extra={**ctx, "http_status": status, "final": final})
         if final:
+            telemetry.chunk_poisoned(
+                entity["PartitionKey"], ctx["connector"], ctx["file_name"], entity["index"],
+                entity.get("attempts", 0) + 1, http_status=status,
+            )  # fmt: skip
             self.complete_if_done(entity["PartitionKey"])
 
     def _record(self, entity, **fields) -> None:
@@ -239,8 +250,14 @@ class Uploader:
                 rid,
                 extra={**ctx, "chunks_failed": failed},
             )
+            telemetry.run_completed(
+                rid, ctx["connector"], ctx["file_name"], saved, run.get("received_at"), status=status
+            )
             return True
         log.info("run complete: %d rows saved", saved, extra=ctx)
+        telemetry.run_completed(
+            rid, ctx["connector"], ctx["file_name"], saved, run.get("received_at"), status=status
+        )
         self._retain(run, ctx)
         return True
 
