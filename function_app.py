@@ -35,3 +35,11 @@ def upload_chunk(msg: func.QueueMessage) -> None:
 def daily_report(timer: func.TimerRequest) -> None:
     """Write the status report into the reports container."""
     handlers.on_report(past_due=timer.past_due)
+
+
+@app.function_name("status_report")
+@app.route(route="report", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def status_report(req: func.HttpRequest) -> func.HttpResponse:
+    """The latest status report as JSON, HTML or CSV (?format=...); ?fresh=true builds one now."""
+    status, headers, body = handlers.on_report_request(req.params)
+    return func.HttpResponse(body, status_code=status, headers=headers)

@@ -45,6 +45,8 @@ def run_ours(stack: Stack, export: Path, rows: int, concurrency: int, timeout: f
             queues + "maxPollingInterval": "00:00:00.200",
         }
     )
+    # The per-job cap (JOB_MAX_CONCURRENT_UPLOADS, default 8) would flatten the curve: lift it.
+    stack.settings["JOB_MAX_CONCURRENT_UPLOADS"] = str(concurrency)
     stack.start_host()  # a fresh worker process: token and secret caches start cold
     try:
         reset(stack)

@@ -14,6 +14,7 @@ from azure.storage.blob import BlobServiceClient
 
 from devstack.generate import GenerateOptions, GenerateResult, default_extension, generate
 from devstack.stack import Stack
+from shared.report_formats import to_text
 
 
 @dataclass
@@ -64,6 +65,14 @@ class Pipeline:
             return None
         return json.loads(blob.download_blob().readall())
 
+    def save_report(self, folder: Path) -> Path:
+        """Copy reports/latest.* out of Storage; returns the HTML file's path."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for fmt in ("html", "json", "csv"):
+            data = self.blobs.get_blob_client("reports", f"latest.{fmt}").download_blob().readall()
+            (folder / f"latest.{fmt}").write_bytes(data)
+        return folder / "latest.html"
+
     def report_now(self, timeout: float = 60) -> dict[str, Any]:
         before = (self.latest_report() or {}).get("generated_at")
         self.stack.run_function("daily_report")
@@ -81,21 +90,12 @@ def _progress(done: int, total: int, width: int = 30) -> str:
     return f"[{'#' * filled}{'.' * (width - filled)}] {done:>9,}/{total:,}"
 
 
-def print_report(report: dict[str, Any]) -> None:
-    print(f"\nStatus report {report['period']['from']} .. {report['period']['to']}: {report['status']}")
-    header = (
-        f"{'connector':<10} {'file':<40} {'status':<10} {'rows':>9} {'saved':>9} {'chunks':>7} {'secs':>7}"
-    )
-    print(header)
-    print("-" * len(header))
-    for f in report["files"]:
-        secs = f"{f['duration_seconds']:.1f}" if f["duration_seconds"] is not None else "-"
-        print(
-            f"{f['connector']:<10} {f['file_name'][:40]:<40} {f['status']:<10} {f['rows']:>9,} "
-            f"{f['records_saved']:>9,} {f['chunks_uploaded']:>3}/{f['chunks']:<3} {secs:>7}"
-        )
-    for reason in report["reasons"]:
-        print(f"  ! {reason}")
+def print_report(report: dict[str, Any], html: Path | None = None) -> None:
+    """The report as a terminal table, and where the HTML version is."""
+    print()
+    print(to_text(report), end="")
+    if html is not None:
+        print(f"\nHTML report: {html}  (open it in a browser; also at reports/latest.html in Storage)")
 
 
 def run_demo(rows: int, epic_rows: int, chunk_rows: int, work: Path, timeout: float = 600) -> int:
@@ -127,7 +127,7 @@ def run_demo(rows: int, epic_rows: int, chunk_rows: int, work: Path, timeout: fl
             print(f"dropped into exports/{blob}")
         ok = _watch(pipeline, dropped, timeout)
         report = pipeline.report_now()
-        print_report(report)
+        print_report(report, pipeline.save_report(work / "report"))
         received = pipeline.rows_received()
         total = sum(d.rows for d in dropped)
         accepted = sum(min(received.get(d.job_id, 0), d.rows) for d in dropped)
@@ -136,7 +136,6 @@ def run_demo(rows: int, epic_rows: int, chunk_rows: int, work: Path, timeout: fl
             f"\n{accepted:,} of {total:,} rows accepted by the emulated ingestion API "
             f"({duplicates} duplicates) in {time.monotonic() - started:.1f} s"
         )
-        print(f"report: {work / 'azurite'} container 'reports', blob latest.json")
         return 0 if ok and accepted == total and duplicates == 0 and report["status"] == "OK" else 1
     finally:
         stack.down()

@@ -48,8 +48,7 @@ def _wait_for_file(path: Path, proc: subprocess.Popen, what: str, timeout: float
 def _gone(pid: int) -> bool:
     """Whether the process group ``pid`` has ended. A child of ours stays a zombie (and its
     group signalable) until reaped, so reap it here, else every stop waits out its timeout."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    _reap(pid)
     try:
         os.killpg(pid, 0)
     except ProcessLookupError:
@@ -69,6 +68,13 @@ def _stop_pid(pid: int, timeout: float = 15, sig: signal.Signals = signal.SIGTER
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
+    _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    """Collect our own exited child, or it lingers as a zombie that still answers kill(0)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 @dataclass
@@ -275,6 +281,14 @@ class Stack:
     def reset_peaks(self) -> None:
         url = self.state["emulator"]["url"] + "/_emulator/peaks/reset"
         requests.post(url, verify=self.verify, timeout=10).raise_for_status()
+
+    def call_http(self, route: str, key: str | None = None, **params: str) -> requests.Response:
+        """GET an HTTP function on the local host, with the host's function key unless given."""
+        host = self.state["host"]
+        url = host["admin_url"].rstrip("/") + f"/api/{route}"
+        code = host.get("function_key") if key is None else key
+        query = {**params, **({"code": code} if code else {})}
+        return requests.get(url, params=query, timeout=60)
 
     def run_function(self, name: str, input: str = "") -> None:
         """Run a function now through the host's admin API, as with the real Functions host."""

@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     for command in (replay, doctor, push):
         command.register(sub)
+    from ehr_cli import report, status  # issue 6: status report and recent runs
+
+    report.register(sub)
+    status.register(sub)
     return parser
 
 

@@ -286,6 +286,9 @@ var appSettings = union({
   UPLOAD_SLOT_WAIT_SECONDS: '30'
   EXPORT_RETENTION: 'keep'
   ENTRA_CERTIFICATE_NAME: ''
+  // issue 6: status report and telemetry (the Python worker exports with OpenTelemetry)
+  REPORT_STALE_HOURS: '26'
+  PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
 }, settingOverrides)
 
 module functionApp 'modules/function-app.bicep' = {

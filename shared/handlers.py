@@ -10,13 +10,15 @@ import contextlib
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient
 
-from shared import clouds
+from shared import clouds, report_formats, telemetry
 from shared import settings as config
 from shared.entra import TokenProvider
 from shared.errors import BadMessage
@@ -24,7 +26,7 @@ from shared.ledger import Ledger
 from shared.messages import ChunkMessage
 from shared.plan import PlanOptions, PlanOutcome, plan_export
 from shared.quarantine import Quarantine
-from shared.report import Reporter
+from shared.report import CONTENT_TYPES, Reporter
 from shared.retry import RetryPolicy
 from shared.storage import connection
 from shared.upload import upload_session
@@ -88,8 +90,22 @@ class Runtime:
 
     @cached_property
     def reporter(self) -> Reporter:
-        container = self.storage.blob_service().get_container_client(self.settings["REPORTS_CONTAINER"])
-        return Reporter(self.ledger, container)
+        s = self.settings
+        container = self.storage.blob_service().get_container_client(s["REPORTS_CONTAINER"])
+        stale = timedelta(hours=float(s["REPORT_STALE_HOURS"]))
+        return Reporter(self.ledger, container, list(s.connectors), stale)
+
+    @property
+    def poison_queue_name(self) -> str:
+        return f"{self.settings['CHUNK_QUEUE']}-poison"
+
+    def poison_queue_length(self) -> int:
+        """Approximate, like every queue count; 0 while the host has not created the queue."""
+        try:
+            props = self.storage.queue(self.poison_queue_name).get_queue_properties()
+        except ResourceNotFoundError:
+            return 0
+        return int(props.approximate_message_count or 0)
 
 
 _runtime: Runtime | None = None
@@ -101,6 +117,7 @@ def runtime() -> Runtime:
     with _lock:
         if _runtime is None:
             _runtime = Runtime(config.load())
+            telemetry.configure(_runtime.settings)
         return _runtime
 
 
@@ -129,10 +146,12 @@ def on_chunk(body: bytes, dequeue_count: int) -> str:
 
 
 def on_report(past_due: bool = False) -> dict:
-    report, path = runtime().reporter.write()
-    log.info(
-        "status report written to %s: %s", path, report["status"], extra={"report_status": report["status"]}
-    )
+    """The scheduled report: everything since the previous one (a missed day included)."""
+    rt = runtime()
+    poison = rt.poison_queue_length()
+    telemetry.poison_queue_length(rt.poison_queue_name, poison)
+    report, path = rt.reporter.write(poison_queue_length=poison)
+    telemetry.daily_report(report, path)
     return report
 
 
@@ -143,6 +162,33 @@ def retry_policy(s: config.Settings) -> RetryPolicy:
         cap=float(s["UPLOAD_BACKOFF_MAX_SECONDS"]),
         budget=float(s["UPLOAD_RETRY_BUDGET_SECONDS"]),
     )
+
+
+REPORT_FORMATS = ("json", "html", "csv")
+_NO_SCRIPT = "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def on_report_request(params: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """The HTTP function: the latest written report (``?format=json|html|csv``), or with
+    ``fresh=true`` one built now, which does not move the daily schedule's "reported up to".
+    Returns status, headers and body; the page may run no script at all (CSP)."""
+    fmt = (params.get("format") or "json").lower()
+    if fmt not in REPORT_FORMATS:
+        message = f"unknown format {fmt!r}; use one of {', '.join(REPORT_FORMATS)}\n"
+        return 400, {"Content-Type": "text/plain; charset=utf-8"}, message.encode()
+    fresh = (params.get("fresh") or "").lower() in ("1", "true", "yes")
+    rt = runtime()
+    body = None if fresh else rt.reporter.latest(fmt)
+    if body is None:
+        report = rt.reporter.preview(poison_queue_length=rt.poison_queue_length())
+        body = report_formats.RENDERERS[fmt](report).encode("utf-8")
+    headers = {
+        "Content-Type": CONTENT_TYPES[fmt],
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": _NO_SCRIPT,
+    }
+    return 200, headers, body
 
 
 def _max_dequeue_count() -> int:

@@ -123,6 +123,20 @@ class Ledger:
     def chunks(self, rid: str) -> list[dict[str, Any]]:
         return [dict(e) for e in self.table.query_entities("PartitionKey eq @p", parameters={"p": rid})]
 
+    def has_open_chunk(self, rid: str) -> bool:
+        """Is any chunk of the run neither uploaded nor failed? One small page, not the partition.
+
+        Every finishing worker asks this; reading all chunk rows each time would cost
+        chunks x chunks entity reads for a run.
+        """
+        pages = self.table.query_entities(
+            "PartitionKey eq @p and state ne @u and state ne @f",
+            parameters={"p": rid, "u": UPLOADED, "f": FAILED},
+            select=["RowKey"],
+            results_per_page=1,
+        ).by_page()
+        return any(True for page in pages for _ in page)
+
     def get_chunk(self, rid: str, index: int) -> dict[str, Any] | None:
         try:
             return self.table.get_entity(rid, chunk_key(index))

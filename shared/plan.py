@@ -21,6 +21,7 @@ from azure.storage.blob import BlobClient, ContainerClient, ContentSettings
 from azure.storage.queue import QueueClient
 
 from shared import ledger as states
+from shared import telemetry
 from shared.errors import Rejected
 from shared.ledger import Ledger
 from shared.messages import ChunkMessage
@@ -231,6 +232,7 @@ def plan_export(
     ]
     send_all(queue, messages, opts.send_concurrency)
     ledger.update_run(rid, status=states.UPLOADING)
+    telemetry.run_started(rid, connector.name, blob.blob_name, result.rows, len(result.chunks))
     log.info(
         "export planned: %d rows in %d chunks, %d invalid rows skipped, %d duplicate rows",
         result.rows_valid,
@@ -289,6 +291,7 @@ def _reject(blob, etag, rid, checked: Validation, ledger: Ledger, opts: PlanOpti
         exc.message,
         extra={**ctx, "reason_code": exc.code, "quarantined": quarantined},
     )
+    telemetry.file_rejected(rid, blob.blob_name, exc.code, exc.message, ctx.get("connector"))
     return PlanOutcome(rid, states.REJECTED, reason=exc.message)
 
 

@@ -93,6 +93,15 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "",
         "Key Vault certificate the Entra app authenticates with instead of the secret; empty: the secret.",
     ),
+    # issue 6: status report and Application Insights
+    "REPORT_STALE_HOURS": (
+        "26",
+        "A connector with no export received for this many hours is flagged stale (WARNING).",
+    ),
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": (
+        "",
+        "Application Insights connection string; telemetry is off (silent) when empty.",
+    ),
 }
 
 DEFAULT_CHUNK_ROWS = 100_000

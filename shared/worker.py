@@ -29,6 +29,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobServiceClient
 
 from shared import ledger as states
+from shared import telemetry
 from shared.entra import TokenError, TokenProvider
 from shared.errors import BadMessage
 from shared.gate import Slots, TablePacer, renew
@@ -131,6 +132,7 @@ class Uploader:
             duration_ms,
             extra={**ctx, "rows": msg.rows, "duration_ms": duration_ms, "posts": posts},
         )
+        telemetry.chunk_uploaded(msg.connector, msg.rows, duration_ms, entity.get("attempts", 0) + posts - 1)
         self.complete_if_done(msg.run_id)
         return states.UPLOADED
 
@@ -151,7 +153,12 @@ class Uploader:
                 rows = blob.download_blob(offset=msg.start, length=msg.end - msg.start, **same_version)
                 parts = itertools.chain([header], rows.chunks())
                 body = MultipartBody(parts, len(header) + msg.end - msg.start, _file_name(msg))
-                post_chunk(self.session, self.url, job_id, token, body, self.timeout)
+                try:
+                    post_chunk(self.session, self.url, job_id, token, body, self.timeout)
+                except UploadError as err:
+                    if err.status == 429:
+                        telemetry.chunk_throttled(msg.connector)
+                    raise
 
             return send(post, self.tokens, self.policy, TablePacer(self.ledger.table, job_id))
         except ResourceModifiedError:
@@ -191,6 +198,10 @@ class Uploader:
         level = logging.ERROR if final else logging.WARNING
         log.log(level, "chunk upload failed: %s", text, extra={**ctx, "http_status": status, "final": final})
         if final:
+            telemetry.chunk_poisoned(
+                entity["PartitionKey"], ctx["connector"], ctx["file_name"], entity["index"],
+                entity.get("attempts", 0) + 1, http_status=status,
+            )  # fmt: skip
             self.complete_if_done(entity["PartitionKey"])
 
     def _record(self, entity, **fields) -> None:
@@ -236,6 +247,8 @@ class Uploader:
         The run row is updated with its ETag as condition: of two workers finishing at once,
         one completes the run and applies the retention setting.
         """
+        if self.ledger.has_open_chunk(rid):
+            return False
         chunks = self.ledger.chunks(rid)
         if not chunks or any(c["state"] not in (states.UPLOADED, states.FAILED) for c in chunks):
             return False
@@ -262,8 +275,14 @@ class Uploader:
                 rid,
                 extra={**ctx, "chunks_failed": failed},
             )
+            telemetry.run_completed(
+                rid, ctx["connector"], ctx["file_name"], saved, run.get("received_at"), status=status
+            )
             return True
         log.info("run complete: %d rows saved", saved, extra=ctx)
+        telemetry.run_completed(
+            rid, ctx["connector"], ctx["file_name"], saved, run.get("received_at"), status=status
+        )
         self._retain(run, ctx)
         return True
 

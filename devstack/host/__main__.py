@@ -53,7 +53,9 @@ def write_state(path: Path, host: FunctionHost) -> None:
     """Atomic (write then rename), so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"pid": os.getpid(), "admin_url": host.admin_url}))
+    state = {"pid": os.getpid(), "admin_url": host.admin_url, "function_key": host.function_key}
+    tmp.write_text(json.dumps(state))
+    tmp.chmod(0o600)
     tmp.replace(path)
 
 

@@ -3,6 +3,7 @@
 ``POST /admin/functions/{name}`` runs a non-HTTP function now (202), as
 ``func start``'s admin endpoint does; ``GET /admin/host/status`` reports state, functions and
 invocation counts. It binds 127.0.0.1 only and has no keys: it is a dev tool, never deployed.
+``/api/<route>`` serves the app's HTTP triggers, which do check function keys (``http``).
 Request bodies are not logged (a queue input may be a real chunk message).
 """
 
@@ -27,6 +28,10 @@ class AdminTarget(Protocol):
 
     def run_function(self, name: str, input_text: str | None) -> None: ...
 
+    def http_request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]: ...
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -43,13 +48,36 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _http_trigger(self) -> None:
+        """``/api/...``: the app's HTTP functions (function keys checked by the host)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "body too large"})
+            return
+        body = self.rfile.read(length) if length else b""
+        status, headers, data = self.server.target.http_request(
+            self.command, self.path, dict(self.headers.items()), body
+        )
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_GET(self) -> None:
-        if self.path.rstrip("/") == "/admin/host/status":
+        if self.path.startswith("/api/"):
+            self._http_trigger()
+        elif self.path.rstrip("/") == "/admin/host/status":
             self._reply(HTTPStatus.OK, self.server.target.status())
         else:
             self._reply(HTTPStatus.NOT_FOUND, {"error": "not found"})
 
     def do_POST(self) -> None:
+        if self.path.startswith("/api/"):
+            self._http_trigger()
+            return
         prefix = "/admin/functions/"
         if not self.path.startswith(prefix):
             self._reply(HTTPStatus.NOT_FOUND, {"error": "not found"})

@@ -24,7 +24,7 @@ import azure.functions as func
 
 from devstack.host.config import resolve_binding
 
-TRIGGERS = ("blobTrigger", "queueTrigger", "timerTrigger")
+TRIGGERS = ("blobTrigger", "queueTrigger", "timerTrigger", "httpTrigger")
 
 
 class Context(func.Context):
@@ -127,7 +127,7 @@ def _context_arg(user_function: Callable[..., Any], arg_name: str) -> str | None
         else:
             raise ValueError(
                 f"{user_function.__name__}: parameter {name!r} needs a binding this dev host "
-                "does not implement (only blob, queue and timer triggers are supported)"
+                "does not implement (only blob, queue, timer and HTTP triggers are supported)"
             )
     return context
 
@@ -147,10 +147,12 @@ def describe_functions(
         bindings = function.get_bindings()
         triggers = [b for b in bindings if b.type in TRIGGERS]
         others = [b.type for b in bindings if b.type not in TRIGGERS]
+        if triggers and triggers[0].type == "httpTrigger" and others == ["http"]:
+            others = []  # an HTTP trigger's response is its "$return" http output
         if len(triggers) != 1 or others:
             raise ValueError(
-                f"function {name}: this dev host supports one blob, queue or timer trigger and "
-                f"no other bindings; found {[b.type for b in bindings]}"
+                f"function {name}: this dev host supports one blob, queue, timer or HTTP trigger "
+                f"and no other bindings; found {[b.type for b in bindings]}"
             )
         trigger = triggers[0]
         binding = resolve_binding(trigger.get_dict_repr(), environ)

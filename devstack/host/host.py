@@ -24,6 +24,7 @@ from devstack.host.app import FunctionSpec, describe_functions, find_app, import
 from devstack.host.blobs import RECEIPTS_CONTAINER, BlobTriggerListener
 from devstack.host.clients import HOST_STORAGE, Clients, has_connection
 from devstack.host.config import HostConfig
+from devstack.host.http import HttpRoutes
 from devstack.host.invoker import Invoker
 from devstack.host.queues import QueueTriggerListener
 from devstack.host.timers import TimerTriggerListener
@@ -43,7 +44,7 @@ def default_host_id(script_root: Path) -> str:
 
 
 class FunctionHost:
-    """Runs the blob, queue and timer triggers of ``script_root/function_app.py``.
+    """Runs the blob, queue, timer and HTTP triggers of ``script_root/function_app.py``.
 
     Settings (connection strings, ``%NAME%`` values) come from ``os.environ`` when ``start()``
     is called. ``stop()`` stops fetching and waits for in-flight invocations.
@@ -72,6 +73,7 @@ class FunctionHost:
         self._listeners: dict[str, Listener] = {}
         self._invoker = Invoker([])
         self._admin: AdminServer | None = None
+        self._http: HttpRoutes | None = None
         self._added_path = False
 
     @property
@@ -102,8 +104,11 @@ class FunctionHost:
         if host_storage is not None:
             with contextlib.suppress(ResourceExistsError):
                 host_storage.create_container(RECEIPTS_CONTAINER)
+        http = [spec for spec in self.functions if spec.trigger == "httpTrigger"]
+        self._http = HttpRoutes(http, self._invoker)
         for spec in self.functions:
-            self._listeners[spec.name] = self._listener(spec, clients, host_storage)
+            if spec.trigger != "httpTrigger":
+                self._listeners[spec.name] = self._listener(spec, clients, host_storage)
         for listener in self._listeners.values():
             listener.start()
         if self.admin_port is not None:
@@ -156,6 +161,18 @@ class FunctionHost:
         return idle
 
     @property
+    def function_key(self) -> str | None:
+        """The key HTTP functions with authLevel function/admin want (``?code=``)."""
+        return self._http.key if self._http else None
+
+    def http_request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        if self._http is None or self.state != "Running":
+            return 503, {"Content-Type": "text/plain"}, b"host is not running\n"
+        return self._http.handle(method, target, headers, body)
+
+    @property
     def function_names(self) -> list[str]:
         return [spec.name for spec in self.functions]
 
@@ -175,6 +192,8 @@ class FunctionHost:
         matches = [s for s in self.functions if s.name.lower() == name.lower()]
         if not matches:
             raise KeyError(name)
+        if matches[0].trigger == "httpTrigger":
+            raise ValueError(f"HTTP function: call it at /api/{matches[0].binding.get('route') or name}")
         listener = self._listeners[matches[0].name]
         if isinstance(listener, TimerTriggerListener):
             listener.run_now()

@@ -35,8 +35,12 @@ class Invoker:
         self._running = 0
         self._idle = threading.Condition(self._lock)
 
-    def invoke(self, spec: FunctionSpec, value: Any, reason: str, details: str = "") -> bool:
-        """Call the function; True on success. Exceptions never escape (they are the result)."""
+    def invoke(
+        self, spec: FunctionSpec, value: Any, reason: str, details: str = "", result: list[Any] | None = None
+    ) -> bool:
+        """Call the function; True on success. Exceptions never escape (they are the result).
+
+        ``result`` receives the function's return value (an HTTP function's response)."""
         invocation_id = str(uuid.uuid4())
         log.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", spec.name, reason, invocation_id)
         if details:
@@ -46,7 +50,9 @@ class Invoker:
         started = time.monotonic()
         error: BaseException | None = None
         try:
-            spec.call(value, invocation_id)
+            returned = spec.call(value, invocation_id)
+            if result is not None:
+                result.append(returned)
         except Exception as exc:  # the function's failure is data to the host
             error = exc
         duration_ms = round((time.monotonic() - started) * 1000)

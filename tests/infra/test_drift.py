@@ -25,6 +25,7 @@ PLATFORM_IN_AZURE = {
     "AZURE_CLIENT_ID",  # DefaultAzureCredential: which user-assigned identity (Key Vault)
     "APPLICATIONINSIGHTS_CONNECTION_STRING",  # the Functions host's telemetry
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",  # Entra auth for it (local auth off)
+    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",  # the Python worker's OpenTelemetry export
 }
 # Local only: Flex Consumption rejects it as an app setting (functionAppConfig.runtime instead).
 LOCAL_ONLY = {"FUNCTIONS_WORKER_RUNTIME"}
