@@ -7,6 +7,8 @@ succeed reaches the poison queue in seconds.
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import time
 
 import pytest
@@ -112,3 +114,25 @@ def test_malformed_messages_go_to_poison_with_a_reason_not_a_crash_loop(strict_s
     assert log.count("malformed chunk message") <= 2 * 3
     assert "../../etc/passwd" not in log  # message contents are not echoed
     assert stack.emulator_stats()["jobs"][stack.state["jobs"]["generic"]]["in_flight"] == 0
+
+
+def test_formula_names_are_neutralised_in_the_csv_report_through_the_http_function(
+    strict_stack, strict_pipeline, tmp_path
+):
+    """Issue 6 unit-tests the CSV writer; here hostile names go the whole way: dropped, rejected
+    (no such connector folder), reported, served by the key-protected HTTP function."""
+    export = generate(tmp_path / "f.csv", GenerateOptions(rows=5, seed=5))
+    names = ['=HYPERLINK("http://x")/a.csv', "+cmd/b.csv", "-2+3/c.csv", "@SUM(A1)/d.csv"]
+    container = strict_pipeline.blobs.get_container_client("exports")
+    for name in names:
+        with export.path.open("rb") as data:
+            container.upload_blob(name, data, overwrite=True)
+    for name in names:
+        wait_for(strict_pipeline, name, ("rejected",))
+    sheet = strict_stack.call_http("report", format="csv", fresh="true")
+    assert sheet.status_code == 200
+    cells = {cell for row in csv.reader(io.StringIO(sheet.text)) for cell in row}
+    for name in names:
+        assert "'" + name in cells and name not in cells
+    page = strict_stack.call_http("report", format="html")
+    assert "HYPERLINK(&quot;http://x&quot;)" in page.text and 'HYPERLINK("http://x")' not in page.text
