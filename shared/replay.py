@@ -72,7 +72,10 @@ def replay(
     """Re-queue the run's failed chunks (and pending ones too if asked: lost or poisoned
     messages of a worker that died on its last attempt)."""
     rid = run["RowKey"]
-    if run.get("status") in (states.PLANNING, states.REJECTED):
+    # A plan that reached its fan-out (``fanout_at``) has all its chunk rows, even if its
+    # invocation died before marking the run uploading: those can be replayed.
+    planned = run.get("status") == states.PLANNING and run.get("fanout_at") is not None
+    if run.get("status") in (states.PLANNING, states.REJECTED) and not planned:
         raise LookupError(f"run {rid} is {run['status']}: it has no chunks to replay")
     wanted = {states.FAILED} | ({states.PENDING} if include_pending else set())
     result = ReplayResult(rid)

@@ -45,3 +45,15 @@ def test_concurrent_plans_of_one_event_fan_out_once(bench, tmp_path):
     # a later repeat of the event finds the run planned and sends nothing
     assert plan_export(blob, bench.settings.connectors, bench.ledger, bench.queue).status == states.UPLOADING
     assert bench.receive() == []
+
+
+def test_a_plan_that_died_during_its_fan_out_can_be_replayed(bench, tmp_path):
+    from shared.replay import replay
+
+    rid, _ = bench.plan(tmp_path, 1400)  # planned, its messages taken off the queue
+    bench.ledger.update_run(rid, status=states.PLANNING)  # as if it died before marking it uploading
+    result = replay(bench.ledger, bench.queue, bench.ledger.get_run(rid), include_pending=True)
+    assert result.requeued == [0, 1]
+    bench.drain(bench.uploader())
+    run = bench.ledger.get_run(rid)
+    assert run["status"] == states.COMPLETE and run["records_saved"] == 1400
