@@ -49,12 +49,14 @@ class FaultConfig:
     """Share of token requests (Entra v1/v2, managed identity) answered 503: an outage."""
     keyvault_error_rate: float = 0.0
     """Share of Key Vault secret reads answered 503."""
+    reset_rate: float = 0.0
+    """Share of uploads whose connection is dropped without an answer (rows not accepted)."""
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` when a value could not be applied sensibly."""
         if not 0.0 <= self.latency_seconds <= 600.0:
             raise ConfigError("latency_seconds must be between 0 and 600")
-        for name in ("throttle_rate", "error_rate", "token_error_rate", "keyvault_error_rate"):
+        for name in ("throttle_rate", "error_rate", "token_error_rate", "keyvault_error_rate", "reset_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be between 0 and 1")
@@ -86,6 +88,7 @@ class FaultConfig:
             "error_rate",
             "token_error_rate",
             "keyvault_error_rate",
+            "reset_rate",
         ):
             merged[key] = float(merged[key])
         result = FaultConfig(**merged)

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from devstack.emulator.config import FaultConfig
 
+OUTAGE_RATES = {"token": "token_error_rate", "keyvault": "keyvault_error_rate", "reset": "reset_rate"}
+"""The fault setting behind each kind of ``FaultInjector.outage``."""
+
 
 @dataclass(frozen=True)
 class FaultDecision:
@@ -47,9 +50,9 @@ class FaultInjector:
             self._random = random.Random(config.seed)
 
     def outage(self, service: str) -> bool:
-        """Whether this request to ``service`` ("token" or "keyvault") fails, and count it."""
+        """Whether this request to ``service`` (a key of OUTAGE_RATES) fails, and count it."""
         with self._lock:
-            rate = getattr(self._config, f"{service}_error_rate")
+            rate = getattr(self._config, OUTAGE_RATES[service])
             failed = rate > 0 and self._random.random() < rate
             if failed:
                 self.outages[service] = self.outages.get(service, 0) + 1

@@ -111,6 +111,8 @@ class IngestionService:
         decision = self._faults.decide()
         if decision.delay_seconds > 0:
             time.sleep(decision.delay_seconds)
+        if self._faults.outage("reset"):
+            raise ConnectionResetError("injected connection reset")  # the server drops the connection
         if decision.status == 429:
             return self._fault(
                 job,

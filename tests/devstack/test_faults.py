@@ -20,3 +20,8 @@ def test_outage_rates_fail_that_share_of_requests_and_count_them():
 def test_outage_rates_are_checked():
     with pytest.raises(ConfigError):
         FaultConfig().updated({"keyvault_error_rate": 2})
+
+
+def test_reset_rate_is_an_outage_of_the_ingestion_connection():
+    faults = FaultInjector(FaultConfig().updated({"reset_rate": 1}))
+    assert faults.outage("reset") and faults.outages == {"reset": 1}
