@@ -47,6 +47,8 @@ def run_ours(stack: Stack, export: Path, rows: int, concurrency: int, timeout: f
     )
     # The per-job cap (JOB_MAX_CONCURRENT_UPLOADS, default 8) would flatten the curve: lift it.
     stack.settings["JOB_MAX_CONCURRENT_UPLOADS"] = str(concurrency)
+    # Each run drops the same content again under a new name: do not skip it as a duplicate.
+    stack.settings["SKIP_DUPLICATE_CONTENT"] = "false"
     stack.start_host()  # a fresh worker process: token and secret caches start cold
     try:
         reset(stack)
@@ -57,7 +59,7 @@ def run_ours(stack: Stack, export: Path, rows: int, concurrency: int, timeout: f
         deadline = started + timeout
         while time.monotonic() < deadline:
             run = next((r for r in pipeline.runs() if r["blob"] == blob), None)
-            if run and run["status"] in ("complete", "rejected"):
+            if run and run["status"] not in ("planning", "uploading"):
                 break
             time.sleep(0.2)
         seconds = time.monotonic() - started

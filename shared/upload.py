@@ -71,11 +71,19 @@ class MultipartBody:
         return b"".join(out)
 
 
+POOL_SIZE = 48
+
+
 def upload_session() -> requests.Session:
     """One pooled session per worker. ``trust_env`` stays on: HTTPS_PROXY, NO_PROXY and
     REQUESTS_CA_BUNDLE (a hospital's TLS-inspecting proxy CA) apply to every upload."""
     session = requests.Session()
     session.trust_env = True
+    # One worker runs up to batchSize + newBatchThreshold (at most 48) uploads at once:
+    # keep a connection for each instead of urllib3's default 10.
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     return session
 
 
