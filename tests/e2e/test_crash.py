@@ -184,7 +184,8 @@ def test_a_file_overwritten_during_its_run_stops_that_run_and_uploads_the_new_ve
     stack.set_faults(latency_seconds=0.3)
     blob = pipeline.drop(old.path, "generic")
     wait_uploaded(pipeline, blob, 2)
-    new = export(tmp_path / "..", 4 * CHUNK, "overwritten.csv")
+    (tmp_path / "v2").mkdir()
+    new = export(tmp_path / "v2", 4 * CHUNK, "overwritten.csv")
     pipeline.drop(new.path, "generic")
     stack.set_faults(latency_seconds=0)
 
