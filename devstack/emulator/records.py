@@ -10,7 +10,6 @@ nothing about the patient data and are all that is kept.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import itertools
 from collections.abc import Iterator
@@ -57,16 +56,14 @@ def detect_delimiter(header_line: str) -> str:
 
 
 def record_digest(fields: list[str]) -> int:
-    """An 8-byte blake2b digest of a record's parsed fields, as an int (compact in a set).
+    """A 64-bit digest of a record's parsed fields (compact in a set), for duplicate counting.
 
-    Fields are length-prefixed so ``["a,b"]`` and ``["a", "b"]`` never collide by design.
+    The tuple hash keeps field boundaries (``["a,b"]`` and ``["a", "b"]`` differ) and costs
+    about a microsecond a row, where hashing each field separately cost ten: at a million rows
+    that was the emulator's largest CPU cost in the end-to-end benchmark. It is salted per
+    process, which is fine: digests live only in this process's memory.
     """
-    digest = hashlib.blake2b(digest_size=8)
-    for value in fields:
-        encoded = value.encode("utf-8")
-        digest.update(len(encoded).to_bytes(4, "big"))
-        digest.update(encoded)
-    return int.from_bytes(digest.digest(), "big")
+    return hash(tuple(fields))
 
 
 def summarize(stream: BinaryIO) -> BlockSummary:
