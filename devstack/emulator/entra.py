@@ -11,36 +11,21 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import threading
 import uuid
-from collections.abc import Callable
 from urllib.parse import unquote
 
 from devstack.emulator.certificates import JWT_BEARER, verify_assertion
-from devstack.emulator.config import EmulatorConfig
-from devstack.emulator.tokens import TokenAuthority, normalize_audience
+from devstack.emulator.tokens import TokenService, normalize_audience
 from devstack.emulator.wire import BodyTooLargeError, Request, Response
 
 _RESERVED_SCOPES = {"openid", "profile", "offline_access"}
 _NO_CACHE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
 
 
-class EntraService:
+class EntraService(TokenService):
     """Discovery documents and token endpoints of one emulated tenant."""
 
-    def __init__(
-        self,
-        config: EmulatorConfig,
-        authority: TokenAuthority,
-        base_url: Callable[[], str],
-        resources: set[str],
-    ):
-        self._config = config
-        self._authority = authority
-        self._base_url = base_url
-        self._resources = {normalize_audience(r) for r in resources}
-        self._lock = threading.Lock()
-        self._counts = {"v1": 0, "v2": 0, "errors": 0}
+    COUNTERS = ("v1", "v2", "errors")
 
     # -- discovery -------------------------------------------------------------------
 
@@ -97,16 +82,6 @@ class EntraService:
     def token_v1(self, request: Request, tenant: str) -> Response:
         """``POST /{tenant}/oauth2/token`` with ``resource=<resource>`` (the sample script)."""
         return self._token(request, tenant, version="1.0")
-
-    def stats(self) -> dict[str, int]:
-        """Tokens issued per endpoint version, and refused requests."""
-        with self._lock:
-            return dict(self._counts)
-
-    def reset(self) -> None:
-        """Zero the counters."""
-        with self._lock:
-            self._counts = dict.fromkeys(self._counts, 0)
 
     def _token(self, request: Request, tenant: str, version: str) -> Response:
         if not self._known_tenant(tenant):

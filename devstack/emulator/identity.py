@@ -9,30 +9,15 @@ to get Key Vault and storage tokens without any stored credential. Errors use th
 from __future__ import annotations
 
 import hmac
-import threading
-from collections.abc import Callable
 
-from devstack.emulator.config import EmulatorConfig
-from devstack.emulator.tokens import TokenAuthority, normalize_audience
+from devstack.emulator.tokens import TokenService, normalize_audience
 from devstack.emulator.wire import Request, Response
 
 
-class ManagedIdentityService:
+class ManagedIdentityService(TokenService):
     """Issues managed-identity tokens to callers that present the identity header."""
 
-    def __init__(
-        self,
-        config: EmulatorConfig,
-        authority: TokenAuthority,
-        base_url: Callable[[], str],
-        resources: set[str],
-    ):
-        self._config = config
-        self._authority = authority
-        self._base_url = base_url
-        self._resources = {normalize_audience(r) for r in resources}
-        self._lock = threading.Lock()
-        self._counts = {"issued": 0, "errors": 0}
+    COUNTERS = ("issued", "errors")
 
     def token(self, request: Request) -> Response:
         """``GET ?api-version=2019-08-01&resource=...[&client_id=|&mi_res_id=|&object_id=]``."""
@@ -70,16 +55,6 @@ class ManagedIdentityService:
                 "client_id": app_id,
             },
         )
-
-    def stats(self) -> dict[str, int]:
-        """Tokens issued and requests refused."""
-        with self._lock:
-            return dict(self._counts)
-
-    def reset(self) -> None:
-        """Zero the counters."""
-        with self._lock:
-            self._counts = dict.fromkeys(self._counts, 0)
 
     def _error(self, status: int, message: str) -> Response:
         with self._lock:

@@ -13,10 +13,15 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from devstack.emulator.config import EmulatorConfig
 
 DEFAULT_LIFETIME_SECONDS = 3600
 #: Tolerated clock difference when checking ``nbf`` and ``exp``.
@@ -141,3 +146,37 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class TokenService:
+    """What the Entra and managed-identity endpoints share: the tenant, the signer, the
+    audiences tokens may be asked for, and thread-safe counters for ``/_emulator/stats``."""
+
+    COUNTERS: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        authority: TokenAuthority,
+        base_url: Callable[[], str],
+        resources: set[str],
+    ):
+        self._config = config
+        self._authority = authority
+        self._base_url = base_url
+        self._resources = {normalize_audience(r) for r in resources}
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(self.COUNTERS, 0)
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self._counts[name] += 1
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def reset(self) -> None:
+        """Zero the counters."""
+        with self._lock:
+            self._counts = dict.fromkeys(self._counts, 0)
