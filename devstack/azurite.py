@@ -36,10 +36,33 @@ SERVICES = ("blob", "queue", "table")
 
 
 def free_port() -> int:
-    """A port the OS says is free right now (there is a small race until Azurite binds it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    """A port that is free right now, chosen below the kernel's ephemeral range.
+
+    Port 0 would pick from the ephemeral range, where every outgoing connection of the
+    tests also takes its local port: between our check and Azurite's bind, a client socket
+    could take it (EADDRINUSE, seen in CI). ``Azurite.start`` still retries on new ports
+    if the race is lost anyway.
+    """
+    low, high = _ephemeral_range()
+    candidates = [(1024, low - 1), (high + 1, 65535)]
+    lo, hi = max(candidates, key=lambda r: r[1] - r[0])
+    for _ in range(200):
+        port = secrets.randbelow(hi - lo + 1) + lo
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port found between {lo} and {hi}")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def random_account_name() -> str:
@@ -102,6 +125,7 @@ class Azurite:
     pid: int | None = None
     startup_timeout: float = 30.0
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _attempts: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.location = Path(self.location)
@@ -130,7 +154,10 @@ class Azurite:
         return self.pid is not None and _alive(self.pid) and _is_azurite(self.pid)
 
     def start(self) -> Azurite:
-        """Start the server and wait until all three services accept connections."""
+        """Start the server and wait until all three services accept connections.
+
+        If a port was taken between choosing it and Azurite binding it, start again on new
+        ports (a few times; never on ``restart``, whose clients hold the old ones)."""
         if self.running:
             raise RuntimeError(f"{self!r} is already running")
         if not AZURITE_BIN.exists():
@@ -154,9 +181,18 @@ class Azurite:
         self.pid = self._proc.pid
         try:
             self._wait_ready()
+        except RuntimeError as exc:
+            self.stop()
+            if "EADDRINUSE" not in str(exc) or self._attempts >= 5:
+                raise
+            # Someone took a port between our check and Azurite's bind: take new ones.
+            self._attempts += 1
+            self.ports = {service: free_port() for service in SERVICES}
+            return self.start()
         except BaseException:
             self.stop()
             raise
+        self._attempts = 0
         return self
 
     def _wait_ready(self) -> None:
@@ -209,6 +245,7 @@ class Azurite:
     def restart(self) -> Azurite:
         """Same location, ports and account: data survives and clients reconnect."""
         self.stop()
+        self._attempts = 5  # the ports must stay the same: clients hold them
         return self.start()
 
     def state(self) -> dict[str, Any]:

@@ -550,3 +550,27 @@ def test_app_settings_override_host_json(tmp_path, monkeypatch):
     monkeypatch.setenv("AzureFunctionsJobHost__extensions__queues__maxDequeueCount", "2")
     queues = HostConfig.load(tmp_path).queues
     assert queues.batch_size == 3 and queues.max_dequeue_count == 2 and queues.new_batch_threshold == 1
+
+
+def test_azurite_moves_to_new_ports_when_one_is_taken(tmp_path):
+    import socket
+
+    from devstack.azurite import Azurite, free_port
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", free_port()))
+    taken.listen()
+    try:
+        azurite = Azurite(tmp_path / "az", ports={"blob": taken.getsockname()[1]})
+        with azurite:
+            assert azurite.ports["blob"] != taken.getsockname()[1]
+            assert azurite.running
+    finally:
+        taken.close()
+
+
+def test_free_ports_avoid_the_ephemeral_range():
+    from devstack.azurite import _ephemeral_range, free_port
+
+    low, high = _ephemeral_range()
+    assert all(not low <= free_port() <= high for _ in range(20))
