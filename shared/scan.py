@@ -164,14 +164,14 @@ class _Source(io.RawIOBase):
             self._recent[index] = (block, positions)
         return self._starts[index] + positions[line - self._newlines[index] - 1] + 1
 
-    def finish(self) -> str:
-        """Drain what is left (it still counts toward size and hash) and return the SHA-256."""
+    def close(self) -> None:
+        """End the hashing thread once every block read so far is hashed (also on errors)."""
         self._queue.put(None)
         self._hasher.join()
-        return self._hash.hexdigest()
 
-    def abandon(self) -> None:
-        self._queue.put(None)
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
 
 
 _NEWLINE = re.compile(b"\n")
@@ -205,8 +205,8 @@ def scan(
             "export it as UTF-8",
         ) from None
     finally:
-        source.abandon()
-    result.sha256 = source.finish()
+        source.close()
+    result.sha256 = source.sha256
     return result
 
 
