@@ -3,8 +3,9 @@
 - ``Slots``: at most ``cap`` uploads in flight per connector job. A slot is a table row
   (partition ``slots-<job id>``) taken with an ETag-conditional write and held as a lease:
   a worker that dies frees its slot when the lease expires.
-- ``TablePacer``: after a 429 the job's row in partition ``pace`` says until when every
-  worker waits, so one throttled worker slows the whole job down.
+- ``TablePacer``: after a 429 the job's ``pace`` row (in the same partition, so the query
+  that takes a slot reads it too) says until when every worker waits, so one throttled
+  worker slows the whole job down.
 Neither row holds anything but job ids, worker ids and times.
 """
 
@@ -14,8 +15,9 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -31,12 +33,19 @@ from shared import ledger as states
 log = logging.getLogger(__name__)
 
 PACE = "pace"
+"""RowKey of the job's slow-down row, in the job's slot partition."""
+
+
+def partition(job_id: str) -> str:
+    return f"slots-{job_id}"
 
 
 @dataclass
 class Slot:
     key: str
     etag: str
+    expires_at: float = 0.0
+    """When our lease runs out (monotonic clock), as far as this worker knows."""
 
 
 @dataclass
@@ -46,10 +55,13 @@ class Slots:
     cap: int
     lease_seconds: float
     holder: str = ""
+    clock: Callable[[], float] = time.monotonic
+    pace_until: datetime | None = None
+    """The job's slow-down as the last look at the partition found it (None: not slowed)."""
 
     def __post_init__(self) -> None:
         self.holder = self.holder or uuid.uuid4().hex
-        self.partition = f"slots-{self.job_id}"
+        self.partition = partition(self.job_id)
 
     def try_acquire(self) -> Slot | None:
         """One pass over the job's slots; None when all are held by live leases."""
@@ -60,6 +72,9 @@ class Slots:
             e["RowKey"]: e
             for e in self.table.query_entities("PartitionKey eq @p", parameters={"p": self.partition})
         }
+        pace = rows.get(PACE)
+        self.pace_until = pace["until"] if pace is not None else None
+        expires_at = self.clock() + self.lease_seconds
         keys = [f"{i:03d}" for i in range(self.cap)]
         random.shuffle(keys)  # spread workers over the slots instead of racing for the first
         lease = {"holder": self.holder, "expires": now + timedelta(seconds=self.lease_seconds)}
@@ -79,7 +94,7 @@ class Slots:
                     continue
             except (ResourceExistsError, ResourceModifiedError):
                 continue  # another worker took it first
-            return Slot(key, meta["etag"])
+            return Slot(key, meta["etag"], expires_at)
         return None
 
     def acquire(self, wait_seconds: float, sleep=time.sleep, clock=time.monotonic) -> Slot | None:
@@ -125,30 +140,37 @@ class Slots:
 class TablePacer:
     table: TableClient
     job_id: str
+    seen: Slots | None = None
+    """Slots whose query just read the pace row: the first check uses it instead of a read."""
 
     def paused_for(self) -> float:
+        if self.seen is not None and self.seen.cap > 0:
+            until, self.seen = self.seen.pace_until, None
+        else:
+            until = self._until()
+        return max(0.0, (until - states.now()).total_seconds()) if until else 0.0
+
+    def _until(self) -> datetime | None:
         try:
-            row = self.table.get_entity(PACE, self.job_id)
+            return self.table.get_entity(partition(self.job_id), PACE)["until"]
         except ResourceNotFoundError:
-            return 0.0
-        return max(0.0, (row["until"] - states.now()).total_seconds())
+            return None
 
     def slow_down(self, seconds: float) -> None:
         until = states.now() + timedelta(seconds=seconds)
-        try:
-            row = self.table.get_entity(PACE, self.job_id)
-            if row["until"] >= until:
-                return
-        except ResourceNotFoundError:
-            pass
-        self.table.upsert_entity({"PartitionKey": PACE, "RowKey": self.job_id, "until": until})
+        current = self._until()
+        if current is not None and current >= until:
+            return
+        self.table.upsert_entity({"PartitionKey": partition(self.job_id), "RowKey": PACE, "until": until})
         log.warning("job slowed down for %.0f s after throttling", seconds, extra={"job_id": self.job_id})
 
 
-def renew(slots: Slots, slot: Slot) -> Slot:
-    """Extend our lease before each POST; if it was lost meanwhile, carry on (cap + 1 briefly)."""
-    if not slot.key:
+def renew(slots: Slots, slot: Slot, needed_seconds: float) -> Slot:
+    """Make the lease outlast the next POST (``needed_seconds``); if it was lost meanwhile,
+    carry on (cap + 1 briefly). A lease just taken already does: no write for it."""
+    if not slot.key or slot.expires_at - slots.clock() >= needed_seconds:
         return slot
+    expires_at = slots.clock() + slots.lease_seconds
     try:
         meta = slots.table.update_entity(
             {
@@ -161,7 +183,7 @@ def renew(slots: Slots, slot: Slot) -> Slot:
             etag=slot.etag,
             match_condition=MatchConditions.IfNotModified,
         )
-        return Slot(slot.key, meta["etag"])
+        return Slot(slot.key, meta["etag"], expires_at)
     except (ResourceModifiedError, ResourceNotFoundError):
         log.warning("upload slot %s lease was lost", slot.key, extra={"job_id": slots.job_id})
         return slot

@@ -26,6 +26,7 @@ from shared.errors import Rejected
 from shared.ledger import Ledger
 from shared.messages import ChunkMessage
 from shared.quarantine import Quarantine
+from shared.readahead import read_ahead
 from shared.scan import MAX_BYTES, MAX_ROWS
 from shared.settings import Connector
 from shared.validation import Validation, validate
@@ -142,7 +143,11 @@ def plan_export(
             etag=etag, match_condition=MatchConditions.IfNotModified, max_concurrency=1
         )
         checked = validate(
-            stream.chunks(), blob.blob_name, connector, max_bytes=opts.max_bytes, max_rows=opts.max_rows
+            read_ahead(stream.chunks()),
+            blob.blob_name,
+            connector,
+            max_bytes=opts.max_bytes,
+            max_rows=opts.max_rows,
         )
     except Rejected as exc:
         checked = Validation(blob.blob_name, connector, rejected=exc)

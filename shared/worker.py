@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 RETENTION = ("keep", "archive", "delete")
 LAST_ERROR_CHARS = 1000
+LEASE_MARGIN_SECONDS = 30
+HEADER_CACHE_SIZE = 256
 
 
 @dataclass
@@ -66,6 +68,8 @@ class Uploader:
     """Send a message again with a visibility delay: throttling and the cap defer, not fail."""
     record_retry_seconds: tuple[float, ...] = (0.5, 1, 2, 4, 8)
     """Waits between ledger writes while Storage is unreachable (about 15 s in all)."""
+    _headers: dict[tuple, bytes] = field(default_factory=dict, repr=False)
+    """Header lines by export version (immutable for an ETag): a cache, not state."""
 
     def handle(self, msg: ChunkMessage, dequeue_count: int) -> str:
         """Returns the chunk's state; raises to hand the message back to the queue for a retry."""
@@ -137,19 +141,30 @@ class Uploader:
         return states.UPLOADED
 
     def _lease_seconds(self) -> float:
-        return sum(self.timeout) + self.policy.cap + 30
+        return sum(self.timeout) + self.policy.cap + LEASE_MARGIN_SECONDS
+
+    def _header(self, blob, msg: ChunkMessage, same_version: dict) -> bytes:
+        """The export's header line: one GET per export version, not one per chunk."""
+        key = (msg.container, msg.blob, msg.etag, msg.header_start, msg.header_end)
+        header = self._headers.get(key)
+        if header is None:
+            header = blob.download_blob(
+                offset=msg.header_start, length=msg.header_end - msg.header_start, **same_version
+            ).readall()
+            if len(self._headers) >= HEADER_CACHE_SIZE:
+                self._headers.clear()
+            self._headers[key] = header
+        return header
 
     def _upload(self, msg: ChunkMessage, job_id: str, slots: Slots, slot) -> int:
         blob = self.blobs.get_blob_client(msg.container, msg.blob)
         same_version = {"etag": msg.etag, "match_condition": MatchConditions.IfNotModified}
         held = [slot]
         try:
-            header = blob.download_blob(
-                offset=msg.header_start, length=msg.header_end - msg.header_start, **same_version
-            ).readall()
+            header = self._header(blob, msg, same_version)
 
             def post(token: str) -> None:
-                held[0] = renew(slots, held[0])
+                held[0] = renew(slots, held[0], sum(self.timeout) + LEASE_MARGIN_SECONDS)
                 rows = blob.download_blob(offset=msg.start, length=msg.end - msg.start, **same_version)
                 parts = itertools.chain([header], rows.chunks())
                 body = MultipartBody(parts, len(header) + msg.end - msg.start, _file_name(msg))
@@ -160,7 +175,7 @@ class Uploader:
                         telemetry.chunk_throttled(msg.connector)
                     raise
 
-            return send(post, self.tokens, self.policy, TablePacer(self.ledger.table, job_id))
+            return send(post, self.tokens, self.policy, TablePacer(self.ledger.table, job_id, slots))
         except ResourceModifiedError:
             raise UploadError(
                 f"{msg.blob} was replaced while it was being uploaded; the new version is planned "

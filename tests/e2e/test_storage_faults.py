@@ -46,7 +46,10 @@ def test_ledger_write_after_a_2xx_waits_out_a_storage_blip(bench, tmp_path):
 
 
 def test_a_slot_that_cannot_be_released_does_not_hide_the_upload(bench, tmp_path):
-    table = Flaky(bench.ledger.table, 1, lambda e: e["PartitionKey"].startswith("slots-") and not e["holder"])
+    def is_release(e) -> bool:
+        return e["PartitionKey"].startswith("slots-") and not e.get("holder")
+
+    table = Flaky(bench.ledger.table, 1, is_release)
     rid, messages = bench.plan(tmp_path, 700)
     before = bench.job_stats()["requests"]
     assert bench.uploader(ledger=Ledger(table), job_concurrency=4).handle(messages[0], 1) == states.UPLOADED
@@ -55,7 +58,7 @@ def test_a_slot_that_cannot_be_released_does_not_hide_the_upload(bench, tmp_path
     # The slot stays held until its lease ends, as designed; free it for the tests that follow.
     partition = f"slots-{bench.job}"
     for slot in bench.ledger.table.query_entities("PartitionKey eq @p", parameters={"p": partition}):
-        if slot["holder"]:
+        if slot.get("holder"):
             bench.ledger.table.update_entity(
                 {"PartitionKey": partition, "RowKey": slot["RowKey"], "holder": "", "expires": states.now()},
                 mode=UpdateMode.MERGE,

@@ -63,7 +63,7 @@ def test_throttling_honours_retry_after_and_slows_the_whole_job(stack, bench, tm
     assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
     after = bench.job_stats()
     assert after["rows"] - before["rows"] == 2100 and after["duplicate_rows"] == before["duplicate_rows"]
-    pace = bench.ledger.table.get_entity("pace", bench.job)  # the job-wide slow-down was recorded
+    pace = bench.ledger.table.get_entity(f"slots-{bench.job}", "pace")  # the job-wide slow-down was recorded
     assert pace["until"] is not None
     assert TablePacer(bench.ledger.table, bench.job).paused_for() <= 1.0
 
@@ -295,3 +295,35 @@ def test_through_the_host_a_throttled_and_flaky_api_still_gets_every_row_once(st
     assert after["rows"] - before["rows"] == 2800
     assert after["duplicate_rows"] == before["duplicate_rows"]
     assert after["rejected"] > before["rejected"]
+
+
+def test_a_chunk_costs_few_storage_round_trips(bench, tmp_path):
+    """Storage round trips are most of a chunk's own cost: the header line is read once per
+    export version, a fresh slot lease is not renewed, and the slow-down row comes with the
+    slot query instead of a read of its own."""
+    from urllib.parse import unquote, urlsplit
+
+    from azure.data.tables import TableServiceClient
+    from azure.storage.blob import BlobServiceClient
+
+    seen: list[tuple[str, str]] = []
+
+    def hook(request) -> None:
+        r = request.http_request
+        body = r.body if isinstance(r.body, (str, bytes)) and r.method == "POST" else ""
+        seen.append((r.method, unquote(urlsplit(r.url).path) + str(body)))  # a new entity: in its body
+
+    conn = bench.settings.values["ExportsStorage"]
+    blobs = BlobServiceClient.from_connection_string(conn, raw_request_hook=hook)
+    table = TableServiceClient.from_connection_string(conn, raw_request_hook=hook)
+    rid, messages = bench.plan(tmp_path, 2100)
+    up = bench.uploader(blobs=blobs, ledger=Ledger(table.get_table_client("ingestledger")), job_concurrency=4)
+    for m in messages:
+        assert up.handle(m, 1) == states.UPLOADED
+    assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
+    blob_reads = [p for method, p in seen if method == "GET" and "/ingestledger" not in p]
+    slot_writes = [p for method, p in seen if method != "GET" and "slots-" in p]
+    assert len(messages) > 1
+    assert len(blob_reads) == len(messages) + 1  # the rows of each chunk, the header once
+    assert len(slot_writes) == 2 * len(messages)  # take and release, no renewal
+    assert not [p for _, p in seen if "'pace'" in p]  # no read of the slow-down row on its own
