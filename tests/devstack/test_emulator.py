@@ -331,6 +331,17 @@ def test_duplicate_rows_are_counted_across_and_within_uploads(
     assert emulator.stats()["jobs"][OTHER_JOB_ID]["rows"] == 0
 
 
+def test_a_record_is_the_same_whether_quoted_or_not(emulator: Emulator, config: EmulatorConfig) -> None:
+    token = v1_token(emulator, config)
+    plain = b"a,b\n2024-05-01T08:00:00Z,View\n2024-05-01T08:01:00Z,Edit\n"
+    quoted = b'a,b\n"2024-05-01T08:00:00Z","View"\n2024-05-01T08:01:00Z,"Ed,it"\n'
+    assert upload(emulator, token, plain).status_code == 200
+    assert upload(emulator, token, quoted).status_code == 200
+    job = emulator.stats()["jobs"][JOB_ID]
+    assert job["rows"] == 4
+    assert job["duplicate_rows"] == 1  # the first rows are one record; "Ed,it" is not "Edit"
+
+
 def test_rejections_count_nothing(emulator: Emulator, config: EmulatorConfig) -> None:
     token = v1_token(emulator, config)
     data = encode_block(",", ROWS)
