@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,24 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "node": _cmd(["node", "--version"]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python_loop_seconds": python_loop_seconds(),
     }
+
+
+def python_loop_seconds() -> float:
+    """A fixed pure-Python loop, best of three: how fast this machine ran *at the time*.
+
+    Shared build machines vary: the same machine ran this loop in 0.9 s and in 2.5 s within
+    one hour. Results are comparable only where this number is close.
+    """
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(5_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
 
 
 def _cmd(argv: list[str]) -> str:

@@ -70,6 +70,7 @@ def run_ours(stack: Stack, export: Path, rows: int, concurrency: int, timeout: f
         return {
             "concurrency": concurrency,
             "seconds": round(seconds, 2),
+            **phases(run),
             "status": run["status"] if run else "timeout",
             "rows_accepted": stats["job"].get("rows", 0),
             "duplicate_rows": stats["job"].get("duplicate_rows", 0),
@@ -80,6 +81,14 @@ def run_ours(stack: Stack, export: Path, rows: int, concurrency: int, timeout: f
         }
     finally:
         stack.stop_host()
+
+
+def phases(run: dict | None) -> dict:
+    """Where the time went, from the ledger: validating and planning, then the uploads."""
+    if not run or not run.get("completed_at"):
+        return {}
+    received, planned, done = (run[k].timestamp() for k in ("received_at", "planned_at", "completed_at"))
+    return {"plan_seconds": round(planned - received, 2), "upload_seconds": round(done - planned, 2)}
 
 
 def run_sample(stack: Stack, export: Path, rows: int, records_per_call: int) -> dict:
@@ -164,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             stack.set_faults(latency_seconds=args.latency)
             results: dict = {
+                "python_loop_seconds_at_start": common.python_loop_seconds(),
                 "rows": args.rows,
                 "latency_seconds": args.latency,
                 "chunk_rows": args.chunk_rows,
