@@ -139,7 +139,12 @@ def run(args: argparse.Namespace) -> int:
     resume = Resume.for_file(Path(args.state_dir), export, args.job_id, args.chunk_rows)
     if resume.done:
         print(f"resuming: {len(resume.done)} of {len(planned.chunks)} chunks were accepted before")
-    progress = Progress(planned.rows, not args.no_progress)
+    if planned.invalid:
+        print(
+            f"{len(planned.invalid):,} invalid rows are not sent; `ehr-ingest validate {export}` "
+            "lists them with their row numbers and reasons"
+        )
+    progress = Progress(planned.rows_valid, not args.no_progress)
     try:
         result = push(
             export,

@@ -213,7 +213,14 @@ def plan_export(
     ledger.add_chunks(
         rid,
         (
-            {"index": c.index, "start": c.start, "end": c.end, "rows": c.rows, "first_row": c.first_row}
+            {
+                "index": c.index,
+                "start": c.start,
+                "end": c.end,
+                "rows": c.rows,
+                "first_row": c.first_row,
+                "skip": json.dumps(c.skip, separators=(",", ":")),
+            }
             for c in result.chunks
         ),
     )
@@ -232,6 +239,7 @@ def plan_export(
             rows=c.rows,
             chunks=len(result.chunks),
             first_row=c.first_row,
+            skip=c.skip,
         ).encode()
         for c in result.chunks
     ]

@@ -25,7 +25,7 @@ import requests
 from shared.retry import Deferred, LocalPacer, RetryPolicy, Tokens, send
 from shared.scan import Chunk, ScanResult, scan
 from shared.schema import schema_for
-from shared.upload import MultipartBody, UploadError, post_chunk
+from shared.upload import MultipartBody, UploadError, post_chunk, without
 
 READ_BLOCK = 8 * 1024 * 1024
 PIECE = 1024 * 1024
@@ -110,9 +110,10 @@ def push(
 
     def upload(chunk: Chunk) -> None:
         def post(token: str) -> None:
+            rows = file_blocks(export, chunk.start, chunk.end - chunk.start, PIECE)
             body = MultipartBody(
-                _chain([header], file_blocks(export, chunk.start, chunk.end - chunk.start, PIECE)),
-                len(header) + chunk.end - chunk.start,
+                _chain([header], without(rows, chunk.start, chunk.skip)),
+                len(header) + chunk.end - chunk.start - sum(e - s for s, e in chunk.skip),
                 f"{export.name}.part{chunk.index:05d}",
             )
             post_chunk(session, url, job_id, token, body, timeout)
@@ -139,7 +140,9 @@ def push(
                 errors[chunk.index] = (
                     f"{type(exc).__name__}: {exc}" if not isinstance(exc, UploadError) else str(exc)
                 )
-    return PushResult(planned.rows, accepted, len(planned.chunks), len(planned.chunks) - len(todo), errors)
+    return PushResult(
+        planned.rows_valid, accepted, len(planned.chunks), len(planned.chunks) - len(todo), errors
+    )
 
 
 def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -9,6 +9,7 @@ queue keeps only what still needs a look.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -55,6 +56,8 @@ def message_for(run: dict, chunk: dict) -> ChunkMessage:
     for f in dataclasses.fields(ChunkMessage):
         if f.name in known:
             values[f.name] = known[f.name]
+        elif f.name == "skip":  # a JSON list in the ledger; absent on chunks planned before it
+            values[f.name] = tuple(tuple(r) for r in json.loads(chunk.get("skip") or "[]"))
         elif f.name in chunk:
             values[f.name] = chunk[f.name]
         elif f.name in run and f.name != "v":

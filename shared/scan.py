@@ -36,14 +36,21 @@ MAX_LINE_CHARS = 1024 * 1024
 """No audit row comes near this; a longer line is a broken export (or no newlines at all)."""
 
 
+MAX_SKIPS = 100
+"""Invalid rows one chunk may step over before it is cut there; bounds the message size."""
+
+
 @dataclass(frozen=True)
 class Chunk:
     index: int
     start: int
     end: int
     rows: int
+    """Valid rows: what the chunk delivers."""
     first_row: int = 0
     """1-based number of the chunk's first data row (the header is not counted)."""
+    skip: tuple[tuple[int, int], ...] = ()
+    """Byte ranges of invalid rows inside [start, end), left out of the upload."""
 
 
 @dataclass
@@ -190,10 +197,10 @@ def scan(
 ) -> ScanResult:
     """Validate the header and every row; plan chunks of up to ``chunk_rows`` valid rows.
 
-    Invalid rows fall between chunks: a chunk ends before one and the next starts after
-    it, so every chunk stays one contiguous byte range of valid rows that a worker reads
-    with one ranged GET. What to do about the invalid rows (skip or reject) is the
-    caller's policy; only the limits and unreadable files raise ``Rejected`` here.
+    A chunk is one byte range (one ranged GET for the worker) with the byte ranges of the
+    invalid rows inside it listed in ``skip``, up to ``MAX_SKIPS``; the worker leaves those
+    out of the upload. What to do about invalid rows (skip or reject) is the caller's
+    policy; only the limits and unreadable files raise ``Rejected`` here.
     """
     source = _Source(blocks, name, max_bytes)
     try:
@@ -243,6 +250,7 @@ def _scan(
         rules = result.rules = RowRules.build(schema, columns, found, required, name)
         width, ti, values, key = rules.width, rules.time_index, rules.required_values, rules.duplicate_key
         in_chunk = first_row = start = 0
+        skip: list[tuple[int, int]] = []
         previous = reader.line_num
         last_ts = None
         for record in records:
@@ -268,14 +276,23 @@ def _scan(
                     start, first_row = offset(previous), rows
                 in_chunk += 1
                 if in_chunk == chunk_rows:
-                    chunks.append(Chunk(len(chunks), start, offset(reader.line_num), in_chunk, first_row))
+                    chunks.append(
+                        Chunk(len(chunks), start, offset(reader.line_num), in_chunk, first_row, tuple(skip))
+                    )
                     in_chunk = 0
+                    skip = []
                     _check_rows(rows, max_rows, name)
             else:
                 invalid.add(rows, *rules.why(record))
                 if in_chunk:
-                    chunks.append(Chunk(len(chunks), start, offset(previous), in_chunk, first_row))
-                    in_chunk = 0
+                    # Stepped over, not a cut: scattered invalid rows would otherwise split a
+                    # file into as many chunks (and API calls) as it has invalid rows.
+                    if len(skip) < MAX_SKIPS:
+                        skip.append((offset(previous), offset(reader.line_num)))
+                    else:
+                        _close(chunks, start, skip, in_chunk, first_row, offset(previous))
+                        in_chunk = 0
+                        skip = []
             previous = reader.line_num
     except csv.Error as exc:
         raise Rejected(
@@ -284,7 +301,7 @@ def _scan(
     result.rows = rows
     _check_rows(rows, max_rows, name)
     if in_chunk:
-        chunks.append(Chunk(len(chunks), start, offset(reader.line_num), in_chunk, first_row))
+        _close(chunks, start, skip, in_chunk, first_row, offset(reader.line_num))
     result.bytes = source.bom_length + source.total
     result.duplicates = duplicates.count()
     return result
@@ -324,6 +341,15 @@ class _Records:
                     record[-1] = last[:-2] if cr != -1 else last[:-1]
             self.line_num = n
             yield record
+
+
+def _close(
+    chunks: list[Chunk], start: int, skip: list[tuple[int, int]], rows: int, first_row: int, end: int
+) -> None:
+    """Close a chunk at ``end``; invalid rows right before it are left out of it, not skipped."""
+    while skip and skip[-1][1] == end:
+        end = skip.pop()[0]
+    chunks.append(Chunk(len(chunks), start, end, rows, first_row, tuple(skip)))
 
 
 def _check_rows(rows: int, max_rows: int, name: str) -> None:

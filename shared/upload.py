@@ -71,6 +71,30 @@ class MultipartBody:
         return b"".join(out)
 
 
+def without(blocks: Iterable[bytes], base: int, skip: Iterable[tuple[int, int]]) -> Iterator[bytes]:
+    """The bytes of ``blocks`` (which begin at file offset ``base``) less the ``skip`` ranges.
+
+    Streams: a skipped invalid row is cut out of whichever blocks it falls in, nothing is
+    buffered. ``skip`` holds ordered, non-overlapping [start, end) file offsets.
+    """
+    ranges = iter(skip)
+    hole = next(ranges, None)
+    position = base
+    for block in blocks:
+        end = position + len(block)
+        cursor = position
+        while hole is not None and hole[0] < end:
+            if hole[0] > cursor:
+                yield block[cursor - position : hole[0] - position]
+            cursor = max(cursor, min(hole[1], end))
+            if hole[1] > end:
+                break  # the hole goes on into the next block
+            hole = next(ranges, None)
+        if cursor < end:
+            yield block[cursor - position :]
+        position = end
+
+
 POOL_SIZE = 48
 
 

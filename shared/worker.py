@@ -37,7 +37,7 @@ from shared.ledger import Ledger
 from shared.messages import ChunkMessage
 from shared.retry import Deferred, RetryPolicy, send
 from shared.settings import Connector
-from shared.upload import MultipartBody, UploadError, post_chunk
+from shared.upload import MultipartBody, UploadError, post_chunk, without
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +166,8 @@ class Uploader:
             def post(token: str) -> None:
                 held[0] = renew(slots, held[0], sum(self.timeout) + LEASE_MARGIN_SECONDS)
                 rows = blob.download_blob(offset=msg.start, length=msg.end - msg.start, **same_version)
-                parts = itertools.chain([header], rows.chunks())
-                body = MultipartBody(parts, len(header) + msg.end - msg.start, _file_name(msg))
+                parts = itertools.chain([header], without(rows.chunks(), msg.start, msg.skip))
+                body = MultipartBody(parts, len(header) + msg.size, _file_name(msg))
                 try:
                     post_chunk(self.session, self.url, job_id, token, body, self.timeout)
                 except UploadError as err:

@@ -39,7 +39,9 @@ def push_args(stack, export, state_dir, job=None):
 
 def test_push_sends_every_row_once_retries_and_resumes(stack, env, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KEY_VAULT_VERIFY_CHALLENGE_RESOURCE", "false")  # a vault on 127.0.0.1
-    export = generate(tmp_path / "audit.csv", GenerateOptions(rows=1800, seed=uuid.uuid4().int % 10**9)).path
+    # 9 invalid rows scattered: stepped over inside the 4 chunks, never sent.
+    options = GenerateOptions(rows=1809, bad_rows=9, seed=uuid.uuid4().int % 10**9)
+    export = generate(tmp_path / "audit.csv", options).path
     job = stack.state["jobs"]["generic"]
     before = stack.emulator_stats()["jobs"][job]
     stack.set_faults(error_rate=0.3, error_status=503, retry_after_seconds=1, seed=5)
@@ -47,7 +49,8 @@ def test_push_sends_every_row_once_retries_and_resumes(stack, env, tmp_path, mon
         assert main(push_args(stack, export, tmp_path / "state")) == 0
     finally:
         stack.set_faults(error_rate=0)
-    assert "1,800 of 1,800 valid rows accepted" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1,800 of 1,800 valid rows accepted" in out and "9 invalid rows are not sent" in out
     after = stack.emulator_stats()["jobs"][job]
     assert after["rows"] - before["rows"] == 1800
     assert after["duplicate_rows"] == before["duplicate_rows"]

@@ -44,6 +44,8 @@ def test_invalid_rows_are_skipped_and_the_valid_ones_arrive_exactly_once(stack, 
     assert run["status"] == "complete", run.get("reason")
     assert run["rows"] == run["records_saved"] == export.valid_rows
     assert run["rows_skipped"] == 21 and run["rows_in_file"] == 3000
+    # Scattered invalid rows are stepped over inside chunks, not cut at: 5 chunks, not 26.
+    assert run["chunks"] == -(-export.valid_rows // stack.chunk_rows)
     after = stack.emulator_stats()["jobs"][job]
     assert after["rows"] - before["rows"] == export.valid_rows
     assert after["duplicate_rows"] == before["duplicate_rows"]

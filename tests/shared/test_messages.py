@@ -4,7 +4,8 @@ from dataclasses import replace
 import pytest
 
 from shared.errors import BadMessage
-from shared.messages import ChunkMessage
+from shared.messages import MAX_MESSAGE_BYTES, ChunkMessage
+from shared.scan import MAX_SKIPS
 
 MSG = ChunkMessage("r1", "generic", "exports", "generic/a.csv", '"0x1"', 0, 10, 2, 10, 50, 5, 3)
 
@@ -47,3 +48,22 @@ def test_a_message_stays_far_below_the_queue_limit():
     )
     msg = replace(msg, first_row=4_900_001)
     assert len(msg.encode().encode()) < 2048
+    holes = tuple((big + 1000 * i, big + 1000 * i + 500) for i in range(MAX_SKIPS))
+    assert len(replace(msg, skip=holes).encode().encode()) < MAX_MESSAGE_BYTES / 4 * 3 / 4
+
+
+def test_skipped_ranges_round_trip_and_version_2_messages_are_still_read():
+    msg = replace(MSG, skip=((12, 20), (30, 31)))
+    decoded = ChunkMessage.decode(msg.encode())
+    assert decoded.skip == ((12, 20), (30, 31)) and decoded.size == 40 - 9
+    v2 = {k: v for k, v in json.loads(MSG.encode()).items() if k != "skip"} | {"v": 2}
+    assert ChunkMessage.decode(json.dumps(v2)).skip == ()
+
+
+@pytest.mark.parametrize(
+    "skip",
+    [[[5, 20]], [[12, 60]], [[20, 12]], [[30, 40], [12, 20]], [[12, 20], [15, 25]], [[12, 12]], [[12]], "x"],
+)
+def test_skipped_ranges_must_be_ordered_inside_the_chunk(skip):
+    with pytest.raises(BadMessage):
+        ChunkMessage.decode(json.dumps({**json.loads(MSG.encode()), "skip": skip}))

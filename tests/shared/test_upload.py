@@ -39,3 +39,25 @@ def test_upload_session_honours_proxy_environment(monkeypatch):
     assert proxies.get("https") == "http://proxy.hospital.example:3128"
     bypass = session.merge_environment_settings("https://x.blob.core.windows.net/", {}, None, None, None)
     assert not bypass["proxies"].get("https")
+
+
+def test_without_cuts_the_skipped_ranges_out_of_any_blocking():
+    import random
+
+    from shared.upload import without
+
+    rng = random.Random(7)
+    for _ in range(500):
+        data = bytes(rng.randrange(256) for _ in range(rng.randint(1, 120)))
+        base = rng.randint(0, 50)
+        cuts = sorted(
+            rng.sample(range(base, base + len(data) + 1), k=min(len(data) + 1, 2 * rng.randint(0, 5)))
+        )
+        skip = [(a, b) for a, b in zip(cuts[::2], cuts[1::2], strict=False) if a < b]
+        blocks, i = [], 0
+        while i < len(data):
+            size = rng.randint(1, 25)
+            blocks.append(data[i : i + size])
+            i += size
+        expected = bytes(b for j, b in enumerate(data) if not any(a <= base + j < e for a, e in skip))
+        assert b"".join(without(blocks, base, skip)) == expected

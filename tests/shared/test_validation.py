@@ -43,11 +43,22 @@ def check(data, name="audit.csv", connector=GENERIC_CONNECTOR, block=7, **limits
     return outcome, report
 
 
+def uploaded_bytes(data, chunk):
+    """A chunk's byte range less the invalid rows it steps over."""
+    kept, position = [], chunk.start
+    for start, end in chunk.skip:
+        kept.append(data[position:start])
+        position = end
+    kept.append(data[position : chunk.end])
+    return b"".join(kept)
+
+
 def rows_of(data, outcome, delimiter=","):
-    """What the workers would upload: the rows inside every chunk's byte range."""
+    """What the workers would upload: the rows inside every chunk's byte range, less its skips."""
     out = []
     for c in outcome.result.chunks:
-        part = list(csv.reader(io.StringIO(data[c.start : c.end].decode(), newline=""), delimiter=delimiter))
+        text = uploaded_bytes(data, c).decode()
+        part = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
         part = [r for r in part if r]
         assert len(part) == c.rows
         out += part
@@ -144,6 +155,33 @@ def test_invalid_rows_are_skipped_between_chunks_with_a_reason(make_bad, code, r
     uploaded = rows_of(data, outcome)
     assert [r[1] for r in uploaded] == [f"eve{i}" for i in range(12) if i not in (3, 4, 8)]
     assert [c.first_row for c in outcome.result.chunks] == [1, 6, 10]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_scattered_invalid_rows_are_stepped_over_not_cut_at(newline):
+    bad = (2, 3, 7, 13)
+    body = [row(GENERIC, i, creation_time="x") if i in bad else row(GENERIC, i) for i in range(14)]
+    connector = Connector("generic", "healthcare", "job", chunk_rows=5, max_invalid_share=0.5)
+    data = make(body=body, newline=newline)
+    outcome, report = check(data, connector=connector, block=7)
+    assert outcome.accepted and report["rows_skipped"] == 4
+    chunks = outcome.result.chunks
+    # Rows 3-4 (1-based) inside the first chunk are stepped over; row 8 falls between the
+    # chunks and row 14 after the last, so neither is part of one.
+    assert [(c.rows, c.first_row, len(c.skip)) for c in chunks] == [(5, 1, 2), (5, 9, 0)]
+    assert chunks[-1].end < len(data)
+    assert [r[1] for r in rows_of(data, outcome)] == [f"eve{i}" for i in range(14) if i not in bad]
+
+
+def test_a_chunk_steps_over_at_most_max_skips_invalid_rows(monkeypatch):
+    monkeypatch.setattr("shared.scan.MAX_SKIPS", 2)
+    body = [row(GENERIC, i, creation_time="x") if i % 2 else row(GENERIC, i) for i in range(12)]
+    connector = Connector("generic", "healthcare", "job", chunk_rows=100, max_invalid_share=0.6)
+    data = make(body=body)
+    outcome, _ = check(data, connector=connector)
+    chunks = outcome.result.chunks
+    assert [(c.rows, len(c.skip)) for c in chunks] == [(3, 2), (3, 2)]
+    assert [r[1] for r in rows_of(data, outcome)] == [f"eve{i}" for i in range(0, 12, 2)]
 
 
 def test_invalid_row_policy_reject_refuses_the_file_with_row_numbers():
