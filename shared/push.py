@@ -22,6 +22,7 @@ from pathlib import Path
 
 import requests
 
+from shared.redact import redact_reply
 from shared.retry import Deferred, LocalPacer, RetryPolicy, Tokens, send
 from shared.scan import Chunk, ScanResult, scan
 from shared.schema import schema_for
@@ -116,7 +117,15 @@ def push(
                 len(header) + chunk.end - chunk.start - sum(e - s for s, e in chunk.skip),
                 f"{export.name}.part{chunk.index:05d}",
             )
-            post_chunk(session, url, job_id, token, body, timeout)
+            try:
+                post_chunk(session, url, job_id, token, body, timeout)
+            except UploadError as err:
+                if not err.api_said:
+                    raise
+                sent = without(
+                    file_blocks(export, chunk.start, chunk.end - chunk.start, PIECE), chunk.start, chunk.skip
+                )
+                raise redact_reply(err, sent, header, planned.delimiter) from None
 
         while True:
             try:

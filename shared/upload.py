@@ -16,12 +16,23 @@ class UploadError(Exception):
     """The API did not accept the chunk. ``retryable`` says whether trying again can help."""
 
     def __init__(
-        self, message: str, status: int | None, retryable: bool, retry_after: float | None = None
+        self,
+        message: str,
+        status: int | None,
+        retryable: bool,
+        retry_after: float | None = None,
+        api_said: str = "",
     ) -> None:
-        super().__init__(message)
+        super().__init__(f"{message}. API said: {api_said}" if api_said else message)
+        self.summary = message
         self.status = status
         self.retryable = retryable
         self.retry_after = retry_after
+        self.api_said = api_said
+        """The API's reply, raw: may quote a refused value until ``shared.redact`` has run."""
+
+    def with_api_said(self, text: str) -> UploadError:
+        return UploadError(self.summary, self.status, self.retryable, self.retry_after, text)
 
 
 class MultipartBody:
@@ -167,4 +178,4 @@ def classify(status: int, excerpt: str, retry_after: str | None, job_id: str) ->
         except ValueError:
             seconds = None
     retryable = status in (401, 408, 429) or status >= 500
-    return UploadError(f"HTTP {status}: {hint}. API said: {excerpt}", status, retryable, seconds)
+    return UploadError(f"HTTP {status}: {hint}", status, retryable, seconds, excerpt)

@@ -28,13 +28,14 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobServiceClient
 
+from shared import dialect, telemetry
 from shared import ledger as states
-from shared import telemetry
 from shared.entra import TokenError, TokenProvider
 from shared.errors import BadMessage
 from shared.gate import Slots, TablePacer, renew
 from shared.ledger import Ledger
 from shared.messages import ChunkMessage
+from shared.redact import redact_reply
 from shared.retry import Deferred, RetryPolicy, send
 from shared.settings import Connector
 from shared.upload import MultipartBody, UploadError, post_chunk, without
@@ -103,7 +104,7 @@ class Uploader:
                     self.defer_seconds * (1 + random.random()), "the job is at its cap of concurrent uploads"
                 )
             try:
-                posts = self._upload(msg, connector.job_id, slots, slot)
+                posts = self._upload(msg, connector.job_id, connector.kind, slots, slot)
             finally:
                 slots.release(slot)
         except Deferred as exc:
@@ -156,12 +157,13 @@ class Uploader:
             self._headers[key] = header
         return header
 
-    def _upload(self, msg: ChunkMessage, job_id: str, slots: Slots, slot) -> int:
+    def _upload(self, msg: ChunkMessage, job_id: str, kind: str, slots: Slots, slot) -> int:
         blob = self.blobs.get_blob_client(msg.container, msg.blob)
         same_version = {"etag": msg.etag, "match_condition": MatchConditions.IfNotModified}
         held = [slot]
         try:
             header = self._header(blob, msg, same_version)
+            delimiter = dialect.detect(msg.blob, kind, header.decode("utf-8-sig", "replace"))
 
             def post(token: str) -> None:
                 held[0] = renew(slots, held[0], sum(self.timeout) + LEASE_MARGIN_SECONDS)
@@ -173,7 +175,12 @@ class Uploader:
                 except UploadError as err:
                     if err.status == 429:
                         telemetry.chunk_throttled(msg.connector)
-                    raise
+                    if not err.api_said:
+                        raise
+                    # What the API said is stored and logged: first out with any value it quotes.
+                    sent = blob.download_blob(offset=msg.start, length=msg.end - msg.start, **same_version)
+                    rows = without(sent.chunks(), msg.start, msg.skip)
+                    raise redact_reply(err, rows, header, delimiter) from None
 
             return send(post, self.tokens, self.policy, TablePacer(self.ledger.table, job_id, slots))
         except ResourceModifiedError:

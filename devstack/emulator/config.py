@@ -51,6 +51,9 @@ class FaultConfig:
     """Share of Key Vault secret reads answered 503."""
     reset_rate: float = 0.0
     """Share of uploads whose connection is dropped without an answer (rows not accepted)."""
+    echo_values: bool = False
+    """Injected errors quote values of the block's first row, as a real reply might: what
+    the pipeline must keep out of its ledger and logs."""
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` when a value could not be applied sensibly."""
@@ -73,6 +76,11 @@ class FaultConfig:
             raise ConfigError(f"unknown fault settings: {', '.join(unknown)}")
         merged = asdict(self)
         for key, value in changes.items():
+            if known[key] in (bool, "bool"):
+                if not isinstance(value, bool):
+                    raise ConfigError(f"{key} must be true or false")
+                merged[key] = value
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{key} must be a number")
             if not math.isfinite(value):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from devstack.emulator.config import INGESTION_RESOURCE, EmulatorConfig
 from devstack.emulator.faults import FaultInjector
 from devstack.emulator.multipart import MultipartError, MultipartReader, boundary_from_content_type
-from devstack.emulator.records import BlockSummary, RecordError, summarize
+from devstack.emulator.records import BlockSummary, RecordError, first_record, summarize
 from devstack.emulator.tokens import TokenAuthority, TokenError, bearer_token
 from devstack.emulator.wire import Request, Response
 
@@ -124,6 +124,8 @@ class IngestionService:
             )
         if decision.status is not None:
             code, message = INJECTED.get(decision.status, INJECTED[500])
+            if self._faults.config.echo_values:
+                message += self._quote_first_row(request)
             headers = None
             if decision.status == 503 and self._faults.config.retry_after_seconds:
                 headers = {"Retry-After": str(self._faults.config.retry_after_seconds)}
@@ -179,6 +181,19 @@ class IngestionService:
         if summary is None:
             raise MultipartError("no part named 'file' in the multipart body")
         return summary, size
+
+    def _quote_first_row(self, request: Request) -> str:
+        """ " Row 1: 'value', 'value' refused.", from the first row's 7th and 19th fields."""
+        try:
+            boundary = boundary_from_content_type(request.header("Content-Type"))
+            for part in MultipartReader(request.body, boundary).parts():
+                if part.name == FILE_PART:
+                    fields = first_record(part.stream)
+                    quoted = ", ".join(f"'{fields[i]}'" for i in (6, 18) if i < len(fields))
+                    return f" Row 1: {quoted} refused."
+        except (MultipartError, RecordError):
+            pass
+        return ""
 
     def _reject_auth(self, message: str) -> Response:
         with self._lock:

@@ -110,6 +110,19 @@ def summarize(stream: BinaryIO) -> BlockSummary:
         text.detach()
 
 
+def first_record(stream: BinaryIO) -> list[str]:
+    """The fields of the first record after the header (an injected error quotes them)."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        first_line = text.readline()
+        reader = csv.reader(_lines(text), delimiter=detect_delimiter(first_line), strict=False)
+        return next(reader, [])
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise RecordError("the file part is not readable delimited text") from exc
+    finally:
+        text.detach()
+
+
 def _lines(text: io.TextIOWrapper) -> Iterator[str]:
     """Further lines of ``text`` for a record's ``csv`` reader.
 

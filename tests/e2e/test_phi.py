@@ -49,12 +49,13 @@ def test_no_marker_secret_or_token_anywhere(strict_stack, strict_pipeline, tmp_p
     runs["epic"] = wait_for(pipeline, pipeline.drop(epic.path, "epic"), ("complete",))
     runs["rejected"] = wait_for(pipeline, pipeline.drop(rejected.path, "generic"), ("rejected",))
     try:
-        stack.set_faults(error_rate=1, error_status=400)
+        # The API's reply quotes values of the refused rows, as a real one might.
+        stack.set_faults(error_rate=1, error_status=400, echo_values=True)
         runs["refused"] = wait_for(pipeline, pipeline.drop(refused.path, "generic"), ("failed",))
         stack.set_faults(error_rate=1, error_status=500)
         runs["poisoned"] = wait_for(pipeline, pipeline.drop(poisoned.path, "generic"), ("failed",))
     finally:
-        stack.set_faults(error_rate=0, error_status=503)
+        stack.set_faults(error_rate=0, error_status=503, echo_values=False)
     assert runs["generic"]["rows_skipped"] == 9
     report = pipeline.report_now()
     assert {f["status"] for f in report["files"]} >= {"complete", "rejected", "failed"}
@@ -74,6 +75,7 @@ def test_no_marker_secret_or_token_anywhere(strict_stack, strict_pipeline, tmp_p
     )
     texts["host log"] = (stack.log_dir / "host.log").read_text(errors="replace")
     assert "DEBUG" in texts["host log"]
+    assert "Row 1: '[value removed]', '[value removed]' refused" in texts["host log"]  # redacted, kept
     texts["test process log"] = "\n".join(r.getMessage() for r in caplog.records)
     texts["cli output"] = out.out + out.err
 
