@@ -35,6 +35,21 @@ def job_stats(stack: Stack, job: str) -> dict:
     return {"job": stats["jobs"].get(job, {}), "tokens": stats["tokens"], "keyvault": stats["keyvault"]}
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of a process (Linux /proc), 0 if it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, TypeError):
+        return 0.0
+
+
+def cpu_by_process(stack: Stack) -> dict[str, float]:
+    """The product (the function host) and its stand-ins for Azure share this machine's cores."""
+    pids = {**stack.state["pids"], "azurite": stack.state.get("azurite", {}).get("pid")}
+    return {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
+
+
 def run_ours(stack: Stack, export: Path, rows: int, concurrency: int, timeout: float) -> dict:
     """Host concurrency = batchSize + newBatchThreshold, set the Azure way: app settings."""
     batch = max(1, concurrency // 2)
@@ -58,6 +73,7 @@ def run_ours(stack: Stack, export: Path, rows: int, concurrency: int, timeout: f
         # The clock starts when the file is in the container, as the sample script's starts
         # with the file on its disk: the upload into storage is the hospital's, not ours.
         blob = pipeline.drop(export, "generic", name=f"c{concurrency}-{export.name}")
+        cpu_before = cpu_by_process(stack)
         started = time.monotonic()
         deadline = started + timeout
         while time.monotonic() < deadline:
@@ -66,11 +82,13 @@ def run_ours(stack: Stack, export: Path, rows: int, concurrency: int, timeout: f
                 break
             time.sleep(0.2)
         seconds = time.monotonic() - started
+        cpu = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in cpu_by_process(stack).items()}
         stats = job_stats(stack, job)
         return {
             "concurrency": concurrency,
             "seconds": round(seconds, 2),
             **phases(run),
+            "cpu_seconds": cpu,
             "status": run["status"] if run else "timeout",
             "rows_accepted": stats["job"].get("rows", 0),
             "duplicate_rows": stats["job"].get("duplicate_rows", 0),

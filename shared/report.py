@@ -330,7 +330,9 @@ class Reporter:
         stem = f"{until:%Y/%m/%d}/status-{until:%H%M%S}"
         if not self.container.exists():
             self.container.create_container()
-        for fmt, render in report_formats.RENDERERS.items():
+        # latest.json last: whoever sees it change (the HTTP function, `ehr-ingest report
+        # --latest`) then finds the HTML and CSV of the same report, not the previous one's.
+        for fmt, render in sorted(report_formats.RENDERERS.items(), key=lambda item: item[0] == "json"):
             body = render(report).encode("utf-8")
             settings = ContentSettings(content_type=CONTENT_TYPES[fmt])
             self.container.upload_blob(f"{stem}.{fmt}", body, overwrite=True, content_settings=settings)

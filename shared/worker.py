@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 RETENTION = ("keep", "archive", "delete")
 LAST_ERROR_CHARS = 1000
 LEASE_MARGIN_SECONDS = 30
+RENEW_MARGIN_SECONDS = 10
+"""A lease with less than one POST plus this left is renewed before the POST. The lease is
+taken with ``LEASE_MARGIN_SECONDS`` and the back-off cap on top, so a fresh one never is."""
 HEADER_CACHE_SIZE = 256
 
 
@@ -166,7 +169,7 @@ class Uploader:
             delimiter = dialect.detect(msg.blob, kind, header.decode("utf-8-sig", "replace"))
 
             def post(token: str) -> None:
-                held[0] = renew(slots, held[0], sum(self.timeout) + LEASE_MARGIN_SECONDS)
+                held[0] = renew(slots, held[0], sum(self.timeout) + RENEW_MARGIN_SECONDS)
                 rows = blob.download_blob(offset=msg.start, length=msg.end - msg.start, **same_version)
                 parts = itertools.chain([header], without(rows.chunks(), msg.start, msg.skip))
                 body = MultipartBody(parts, len(header) + msg.size, _file_name(msg))

@@ -327,3 +327,15 @@ def test_a_chunk_costs_few_storage_round_trips(bench, tmp_path):
     assert len(blob_reads) == len(messages) + 1  # the rows of each chunk, the header once
     assert len(slot_writes) == 2 * len(messages)  # take and release, no renewal
     assert not [p for _, p in seen if "'pace'" in p]  # no read of the slow-down row on its own
+
+
+def test_a_lease_running_short_is_renewed_before_the_post(bench):
+    from shared.gate import renew
+
+    slots = Slots(bench.ledger.table, bench.job, 4, 60)
+    slot = slots.try_acquire()
+    renewed = renew(slots, slot, 120)  # the next POST may outlast what is left: renew
+    assert renewed.etag != slot.etag and renewed.expires_at > slot.expires_at
+    assert renew(slots, renewed, 30) is renewed  # enough left: no write
+    slots.release(renewed)
+    assert slots.in_use() == 0
