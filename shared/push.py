@@ -110,22 +110,21 @@ def push(
     progress(skipped)
 
     def upload(chunk: Chunk) -> None:
+        def rows() -> Iterator[bytes]:
+            return without(
+                file_blocks(export, chunk.start, chunk.end - chunk.start, PIECE), chunk.start, chunk.skip
+            )
+
         def post(token: str) -> None:
-            rows = file_blocks(export, chunk.start, chunk.end - chunk.start, PIECE)
             body = MultipartBody(
-                _chain([header], without(rows, chunk.start, chunk.skip)),
-                len(header) + chunk.end - chunk.start - sum(e - s for s, e in chunk.skip),
-                f"{export.name}.part{chunk.index:05d}",
+                _chain([header], rows()), len(header) + chunk.size, f"{export.name}.part{chunk.index:05d}"
             )
             try:
                 post_chunk(session, url, job_id, token, body, timeout)
             except UploadError as err:
                 if not err.api_said:
                     raise
-                sent = without(
-                    file_blocks(export, chunk.start, chunk.end - chunk.start, PIECE), chunk.start, chunk.skip
-                )
-                raise redact_reply(err, sent, header, planned.delimiter) from None
+                raise redact_reply(err, rows(), header, planned.delimiter) from None
 
         while True:
             try:

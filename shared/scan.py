@@ -52,6 +52,11 @@ class Chunk:
     skip: tuple[tuple[int, int], ...] = ()
     """Byte ranges of invalid rows inside [start, end), left out of the upload."""
 
+    @property
+    def size(self) -> int:
+        """Bytes uploaded: the range less what it skips."""
+        return self.end - self.start - sum(e - s for s, e in self.skip)
+
 
 @dataclass
 class ScanResult:

@@ -14,7 +14,7 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import requests
@@ -166,13 +166,16 @@ class Uploader:
         held = [slot]
         try:
             header = self._header(blob, msg, same_version)
-            delimiter = dialect.detect(msg.blob, kind, header.decode("utf-8-sig", "replace"))
+
+            def rows() -> Iterator[bytes]:
+                sent = blob.download_blob(offset=msg.start, length=msg.end - msg.start, **same_version)
+                return without(sent.chunks(), msg.start, msg.skip)
 
             def post(token: str) -> None:
                 held[0] = renew(slots, held[0], sum(self.timeout) + RENEW_MARGIN_SECONDS)
-                rows = blob.download_blob(offset=msg.start, length=msg.end - msg.start, **same_version)
-                parts = itertools.chain([header], without(rows.chunks(), msg.start, msg.skip))
-                body = MultipartBody(parts, len(header) + msg.size, _file_name(msg))
+                body = MultipartBody(
+                    itertools.chain([header], rows()), len(header) + msg.size, _file_name(msg)
+                )
                 try:
                     post_chunk(self.session, self.url, job_id, token, body, self.timeout)
                 except UploadError as err:
@@ -181,9 +184,8 @@ class Uploader:
                     if not err.api_said:
                         raise
                     # What the API said is stored and logged: first out with any value it quotes.
-                    sent = blob.download_blob(offset=msg.start, length=msg.end - msg.start, **same_version)
-                    rows = without(sent.chunks(), msg.start, msg.skip)
-                    raise redact_reply(err, rows, header, delimiter) from None
+                    delimiter = dialect.detect(msg.blob, kind, header.decode("utf-8-sig", "replace"))
+                    raise redact_reply(err, rows(), header, delimiter) from None
 
             return send(post, self.tokens, self.policy, TablePacer(self.ledger.table, job_id, slots))
         except ResourceModifiedError:
