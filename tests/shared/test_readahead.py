@@ -26,37 +26,35 @@ def test_an_error_while_fetching_is_raised_after_the_blocks_before_it():
     assert got == [b"a", b"b"]
 
 
-def test_fetching_stays_at_most_depth_blocks_ahead():
-    fetched = 0
+class Counted:
+    """A source of ``n`` one-byte blocks that counts how many were fetched."""
 
-    def source():
-        nonlocal fetched
-        for _ in range(100):
-            fetched += 1
+    def __init__(self, n: int) -> None:
+        self.n, self.fetched = n, 0
+
+    def __iter__(self):
+        for _ in range(self.n):
+            self.fetched += 1
             yield b"x"
 
-    blocks = read_ahead(source(), depth=2)
+
+def test_fetching_stays_at_most_depth_blocks_ahead():
+    source = Counted(100)
+    blocks = read_ahead(source, depth=2)
     next(blocks)
     time.sleep(0.3)
     # One consumed, two waiting in the buffer, one in the fetcher's hand.
-    assert fetched <= 4
+    assert source.fetched <= 4
     blocks.close()
 
 
 def test_a_consumer_that_stops_early_stops_the_fetching():
-    fetched = 0
-
-    def source():
-        nonlocal fetched
-        for _ in range(10_000):
-            fetched += 1
-            yield b"x"
-
-    blocks = read_ahead(source(), depth=2)
+    source = Counted(10_000)
+    blocks = read_ahead(source, depth=2)
     next(blocks)
     blocks.close()
     deadline = time.monotonic() + 5
     while any(t.name == "read-ahead" for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not any(t.name == "read-ahead" for t in threading.enumerate())
-    assert fetched < 10
+    assert source.fetched < 10
