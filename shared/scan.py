@@ -281,9 +281,7 @@ def _scan(
                     start, first_row = offset(previous), rows
                 in_chunk += 1
                 if in_chunk == chunk_rows:
-                    chunks.append(
-                        Chunk(len(chunks), start, offset(reader.line_num), in_chunk, first_row, tuple(skip))
-                    )
+                    _close(chunks, start, skip, in_chunk, first_row, offset(reader.line_num))
                     in_chunk = 0
                     skip = []
                     _check_rows(rows, max_rows, name)

@@ -76,7 +76,7 @@ class FaultConfig:
             raise ConfigError(f"unknown fault settings: {', '.join(unknown)}")
         merged = asdict(self)
         for key, value in changes.items():
-            if known[key] in (bool, "bool"):
+            if known[key] == "bool":  # annotations are strings here (postponed evaluation)
                 if not isinstance(value, bool):
                     raise ConfigError(f"{key} must be true or false")
                 merged[key] = value
