@@ -6,7 +6,7 @@ import azure.functions as func
 import azurefunctions.extensions.bindings.blob as blob
 
 from shared import handlers
-from shared.settings import STORAGE_CONNECTION
+from shared.common.settings import STORAGE_CONNECTION
 
 app = func.FunctionApp()
 

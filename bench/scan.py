@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench import common
 from devstack.generate import GenerateOptions, iter_rows
-from shared.schema import GENERIC
+from shared.common.schema import GENERIC
 
 BLOCK = 8 * 1024 * 1024
 
@@ -41,7 +41,7 @@ def make_export(path: Path, rows: int, row_bytes: int) -> int:
 
 
 def measure(kind: str, path: Path) -> dict:
-    from shared.scan import scan  # imported before the clock starts, like csv
+    from shared.intake.scan import scan  # imported before the clock starts, like csv
 
     started = time.perf_counter()
     rows = 0

@@ -14,7 +14,7 @@ from azure.storage.blob import BlobServiceClient
 
 from devstack.generate import GenerateOptions, GenerateResult, default_extension, generate
 from devstack.stack import Stack
-from shared.report_formats import to_text
+from shared.reporting.report_formats import to_text
 
 
 @dataclass

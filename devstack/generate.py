@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from shared.schema import Schema, schema_for
+from shared.common.schema import Schema, schema_for
 
 DELIMITER_NAMES: dict[str, str] = {"comma": ",", "tab": "\t", "pipe": "|"}
 ALLOWED_DELIMITERS: dict[str, tuple[str, ...]] = {
@@ -288,7 +288,7 @@ class _Plan:
         keys = tuple(f.key for f in self.schema.fields)
         expected = _ORDER if self.kind == "healthcare" else _ORDER_EPIC
         if keys != expected:  # pragma: no cover - guards against a schema edit
-            raise RuntimeError("shared/schema.py changed; update devstack/generate.py")
+            raise RuntimeError("shared/common/schema.py changed; update devstack/generate.py")
         self.headers = [f.header for f in self.schema.fields]
         self.index = {k: i for i, k in enumerate(keys)}
 

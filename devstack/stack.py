@@ -24,7 +24,7 @@ import requests
 
 from devstack.azurite import Azurite
 from devstack.emulator.config import EmulatorConfig
-from shared.settings import SETTINGS
+from shared.common.settings import SETTINGS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORK = REPO_ROOT / ".work" / "stack"

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from shared.settings import Settings
+from shared.common.settings import Settings
 
 
 def settings_values(path: str | None) -> dict[str, str]:

@@ -27,7 +27,7 @@ class Failed(Exception):
 
 
 def _settings(settings) -> str:
-    from shared import clouds
+    from shared.delivery import clouds
 
     missing = [
         n
@@ -49,8 +49,8 @@ def _settings(settings) -> str:
 def _storage(settings) -> str:
     from azure.core.exceptions import ResourceNotFoundError
 
-    from shared.settings import STORAGE_CONNECTION
-    from shared.storage import connection
+    from shared.common.settings import STORAGE_CONNECTION
+    from shared.common.storage import connection
 
     notes = []
     try:
@@ -77,8 +77,8 @@ def _storage(settings) -> str:
 
 
 def _secret(settings) -> str:
-    from shared.certificate import msal_credential
-    from shared.vault import SecretCache
+    from shared.delivery.certificate import msal_credential
+    from shared.delivery.vault import SecretCache
 
     cache = SecretCache(settings)
     try:
@@ -98,8 +98,8 @@ def _secret(settings) -> str:
 
 
 def _token(settings) -> str:
-    from shared.entra import TokenProvider
-    from shared.vault import SecretCache
+    from shared.delivery.entra import TokenProvider
+    from shared.delivery.vault import SecretCache
 
     try:
         TokenProvider(settings, SecretCache(settings)).token()
@@ -115,8 +115,8 @@ def _token(settings) -> str:
 def _reachable(settings) -> str:
     import requests
 
-    from shared import clouds
-    from shared.upload import upload_session
+    from shared.delivery import clouds
+    from shared.delivery.upload import upload_session
 
     url = clouds.from_settings(settings)[1]
     host = urllib.parse.urlsplit(url).hostname or url

@@ -41,8 +41,8 @@ def _generate(args: argparse.Namespace) -> int:
 def _drop(args: argparse.Namespace) -> int:
     """Upload a file into the exports container under its connector's folder."""
     settings = context.apply(args.settings)
-    from shared.settings import STORAGE_CONNECTION
-    from shared.storage import connection
+    from shared.common.settings import STORAGE_CONNECTION
+    from shared.common.storage import connection
 
     path = Path(args.file)
     blob_name = str(PurePosixPath(args.connector) / (args.name or path.name))

@@ -86,13 +86,13 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from shared import clouds
-    from shared.entra import TokenProvider
-    from shared.errors import Rejected
+    from shared.common.errors import Rejected
+    from shared.common.settings import PUBLIC_INGESTION_SCOPE, Settings
+    from shared.delivery import clouds
+    from shared.delivery.entra import TokenProvider
+    from shared.delivery.upload import upload_session
+    from shared.delivery.vault import SecretCache
     from shared.push import Resume, plan, push
-    from shared.settings import PUBLIC_INGESTION_SCOPE, Settings
-    from shared.upload import upload_session
-    from shared.vault import SecretCache
 
     if args.ca_bundle:
         os.environ["REQUESTS_CA_BUNDLE"] = args.ca_bundle  # requests and MSAL both honour it

@@ -25,10 +25,10 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = context.apply(args.settings)
-    from shared.ledger import Ledger
-    from shared.replay import find_run, replay
-    from shared.settings import STORAGE_CONNECTION
-    from shared.storage import connection
+    from shared.common.ledger import Ledger
+    from shared.common.settings import STORAGE_CONNECTION
+    from shared.common.storage import connection
+    from shared.delivery.replay import find_run, replay
 
     conn = connection(STORAGE_CONNECTION)
     ledger = Ledger(conn.table_service().get_table_client(settings["LEDGER_TABLE"]))

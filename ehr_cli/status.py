@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from ehr_cli import context
-from shared.report_formats import when
+from shared.reporting.report_formats import when
 
 COLUMNS = ("received (UTC)", "connector", "file", "status", "rows", "saved", "chunks", "failed", "secs")
 
@@ -62,8 +62,8 @@ def table(entries: Iterable[dict[str, Any]]) -> str:
 def run(args: argparse.Namespace) -> int:
     context.apply(args.settings)
     from shared import handlers
-    from shared import ledger as states
-    from shared.report import file_entry
+    from shared.common import ledger as states
+    from shared.reporting.report import file_entry
 
     ledger = handlers.runtime().ledger
     runs = ledger.runs(since=states.now() - timedelta(days=args.days))

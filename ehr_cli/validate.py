@@ -1,6 +1,6 @@
 """`ehr-ingest validate` and `ehr-ingest suggest-mapping`: the blob stage's checks on a local file.
 
-No Azure and no settings are needed: the same ``shared.validation`` code the function runs
+No Azure and no settings are needed: the same ``shared.intake.validation`` code the function runs
 judges the file, so a file that passes here passes in the pipeline (with the same connector
 options). Output names rows by number and columns by name, never a field value.
 """
@@ -61,7 +61,7 @@ def _kind(args: argparse.Namespace, path: Path) -> str:
 
 
 def _connector(args: argparse.Namespace, kind: str):
-    from shared.settings import Connector
+    from shared.common.settings import Connector
 
     options: dict = {}
     if args.mapping:
@@ -101,7 +101,7 @@ def _validate(args: argparse.Namespace) -> int:
     Exit status: 0 when the pipeline would accept the file, 1 when it would reject it,
     2 on a usage error (a missing file, a bad mapping file or option).
     """
-    from shared.validation import validate
+    from shared.intake.validation import validate
 
     path = Path(args.file)
     try:
@@ -145,8 +145,8 @@ def _suggest(args: argparse.Namespace) -> int:
     fuzzily; unmatched columns and missing mandatory fields are listed. Paste the printed
     "mapping" into the connector's entry in CONNECTORS.
     """
-    from shared.mapping import suggest
-    from shared.schema import schema_for
+    from shared.common.schema import schema_for
+    from shared.intake.mapping import suggest
 
     path = Path(args.file)
     try:
@@ -174,8 +174,8 @@ def _suggest(args: argparse.Namespace) -> int:
 
 
 def _header(path: Path, kind: str) -> list[str]:
-    from shared import dialect
-    from shared.errors import Rejected
+    from shared.common import dialect
+    from shared.common.errors import Rejected
 
     try:
         with path.open("rb") as src:

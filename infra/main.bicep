@@ -36,7 +36,7 @@ param entraClientId string
 @allowed(['public', 'gcc', 'gcchigh', 'dod'])
 param cloud string = 'public'
 
-@description('App settings whose defaults (shared/settings.py) you change, by name, e.g. { "REPORT_SCHEDULE": "0 0 5 * * *", "INGESTION_URL": "https://webhook-gcc.ingestion.office365.us/api/signals" }. Not the container, queue and table names: the template creates those.')
+@description('App settings whose defaults (shared/common/settings.py) you change, by name, e.g. { "REPORT_SCHEDULE": "0 0 5 * * *", "INGESTION_URL": "https://webhook-gcc.ingestion.office365.us/api/signals" }. Not the container, queue and table names: the template creates those.')
 param settingOverrides object = {}
 
 // ---------------------------------------------------------------- scale
@@ -136,7 +136,7 @@ var names = {
   actionGroup: 'ag-${baseName}-${suffix}'
   vnet: 'vnet-${baseName}-${suffix}'
   deploymentContainer: 'app-package'
-  // Data names: the same defaults as shared/settings.py.
+  // Data names: the same defaults as shared/common/settings.py.
   exportsContainer: 'exports'
   quarantineContainer: 'quarantine'
   reportsContainer: 'reports'
@@ -237,7 +237,7 @@ module roles 'modules/roles.bicep' = {
 }
 
 // Every app setting the function app gets, in one place. tests/infra/test_drift.py checks
-// this list against shared/settings.py SETTINGS, local.settings.sample.json and the
+// this list against shared/common/settings.py SETTINGS, local.settings.sample.json and the
 // README table: a setting the code reads is added here (value or default), nothing else.
 var appSettings = union({
   // Functions host storage and the exports account: identity-based, no keys anywhere.
@@ -254,7 +254,7 @@ var appSettings = union({
   // Application Insights with Entra authentication (local auth is off).
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
-  // shared/settings.py
+  // shared/common/settings.py
   EXPORTS_CONTAINER: names.exportsContainer
   REPORTS_CONTAINER: names.reportsContainer
   CHUNK_QUEUE: names.chunkQueue

@@ -18,20 +18,22 @@ from functools import cached_property
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient
 
-from shared import clouds, report_formats, telemetry
-from shared import settings as config
-from shared.entra import TokenProvider
-from shared.errors import BadMessage
-from shared.ledger import Ledger
-from shared.messages import ChunkMessage
-from shared.plan import PlanOptions, PlanOutcome, plan_export
-from shared.quarantine import Quarantine
-from shared.report import CONTENT_TYPES, Reporter
-from shared.retry import RetryPolicy
-from shared.storage import connection
-from shared.upload import upload_session
-from shared.vault import SecretCache
-from shared.worker import RETENTION, Uploader
+from shared.common import settings as config
+from shared.common import telemetry
+from shared.common.errors import BadMessage
+from shared.common.ledger import Ledger
+from shared.common.messages import ChunkMessage
+from shared.common.storage import connection
+from shared.delivery import clouds
+from shared.delivery.entra import TokenProvider
+from shared.delivery.retry import RetryPolicy
+from shared.delivery.upload import upload_session
+from shared.delivery.vault import SecretCache
+from shared.delivery.worker import RETENTION, Uploader
+from shared.intake.plan import PlanOptions, PlanOutcome, plan_export
+from shared.intake.quarantine import Quarantine
+from shared.reporting import report_formats
+from shared.reporting.report import CONTENT_TYPES, Reporter
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import requests
 
-from shared.redact import redact_reply
-from shared.retry import Deferred, LocalPacer, RetryPolicy, Tokens, send
-from shared.scan import Chunk, ScanResult, scan
-from shared.schema import schema_for
-from shared.upload import MultipartBody, UploadError, post_chunk, without
+from shared.common.schema import schema_for
+from shared.delivery.redact import redact_reply
+from shared.delivery.retry import Deferred, LocalPacer, RetryPolicy, Tokens, send
+from shared.delivery.upload import MultipartBody, UploadError, post_chunk, without
+from shared.intake.scan import Chunk, ScanResult, scan
 
 READ_BLOCK = 8 * 1024 * 1024
 PIECE = 1024 * 1024

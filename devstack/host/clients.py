@@ -1,6 +1,6 @@
 """Storage clients per connection name, resolved exactly as the product resolves them.
 
-Why through ``shared.storage.Connection``: a binding's ``connection`` names app settings (a
+Why through ``shared.common.storage.Connection``: a binding's ``connection`` names app settings (a
 connection string, or ``<name>__blobServiceUri`` ... with managed identity), and the dev host
 must accept the same settings the app will have in Azure, no more.
 
@@ -21,7 +21,7 @@ from azure.core.exceptions import HttpResponseError, ServiceRequestError, Servic
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
 
-from shared.storage import Connection
+from shared.common.storage import Connection
 
 T = TypeVar("T")
 

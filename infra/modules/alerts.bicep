@@ -1,7 +1,7 @@
 // Alert rules on Application Insights, all to one action group (email): poison messages,
 // failed runs, stale exports, function errors. Log-query alerts, because Storage's own queue
-// metrics are hourly and account-wide. The queries match the app's traces (shared/plan.py,
-// shared/worker.py) and its custom events (RunStarted, FileRejected, ChunkPoisoned).
+// metrics are hourly and account-wide. The queries match the app's traces (shared/intake/plan.py,
+// shared/delivery/worker.py) and its custom events (RunStarted, FileRejected, ChunkPoisoned).
 param baseName string
 param actionGroupName string
 param location string

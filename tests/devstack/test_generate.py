@@ -25,7 +25,7 @@ from devstack.generate import (
     iter_rows,
     run,
 )
-from shared.schema import EPIC, GENERIC, schema_for
+from shared.common.schema import EPIC, GENERIC, schema_for
 
 STRPTIME = {
     "iso": "%Y-%m-%dT%H:%M:%SZ",

@@ -27,7 +27,7 @@ def env(stack):
     with pytest.MonkeyPatch.context() as mp:
         for key in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "REQUESTS_CA_BUNDLE"):
             mp.setenv(key, stack.settings[key])
-        from shared.settings import Settings
+        from shared.common.settings import Settings
 
         yield Settings(stack.settings)
 

@@ -15,8 +15,8 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from devstack.generate import GenerateOptions, GenerateResult, generate
-from shared.quarantine import REPORT_SUFFIX
-from shared.schema import EMPLOYEE_KEYS, PATIENT_KEYS, schema_for
+from shared.common.schema import EMPLOYEE_KEYS, PATIENT_KEYS, schema_for
+from shared.intake.quarantine import REPORT_SUFFIX
 
 MARKER = "ZphiQ"
 """Every marker starts with this; searching for it finds any marker, whole or cut short."""

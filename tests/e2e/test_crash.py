@@ -20,7 +20,7 @@ from devstack.azurite import Azurite
 from devstack.demo import Pipeline
 from devstack.generate import GenerateOptions, generate
 from devstack.stack import Stack
-from shared import ledger as states
+from shared.common import ledger as states
 
 pytestmark = pytest.mark.e2e
 

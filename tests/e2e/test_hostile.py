@@ -16,7 +16,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from devstack.generate import GenerateOptions, generate
-from shared.messages import ChunkMessage
+from shared.common.messages import ChunkMessage
 from tests.e2e.test_phi import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -47,7 +47,7 @@ def test_odd_blob_names_are_uploaded_once_under_their_own_name(strict_stack, str
             container.upload_blob(name, data, overwrite=True)
     except HttpResponseError:
         # Azurite resolves "generic/../" in the URL and refuses the request's signature: such a
-        # name cannot be dropped at all (the planner refuses it too: tests/shared/test_plan.py).
+        # name cannot be dropped at all (the planner refuses it too: tests/shared/intake/test_plan.py).
         assert ".." in name
         assert pipeline.runs() == [] or all(not r["blob"].endswith("traversal.csv") for r in pipeline.runs())
         return

@@ -6,8 +6,8 @@ import uuid
 
 from azure.data.tables import TableServiceClient
 
-from shared import ledger as states
-from shared.ledger import Ledger
+from shared.common import ledger as states
+from shared.common.ledger import Ledger
 
 
 def test_has_open_chunk_sees_only_unfinished_chunks(stack):

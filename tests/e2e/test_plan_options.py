@@ -13,10 +13,10 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from devstack.generate import GenerateOptions, generate
-from shared.ledger import Ledger
-from shared.plan import PlanOptions, plan_export
-from shared.quarantine import Quarantine
-from shared.settings import parse_connectors
+from shared.common.ledger import Ledger
+from shared.common.settings import parse_connectors
+from shared.intake.plan import PlanOptions, plan_export
+from shared.intake.quarantine import Quarantine
 
 pytestmark = pytest.mark.e2e
 

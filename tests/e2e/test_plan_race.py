@@ -14,8 +14,8 @@ import uuid
 import pytest
 
 from devstack.generate import GenerateOptions, generate
-from shared import ledger as states
-from shared.plan import plan_export
+from shared.common import ledger as states
+from shared.intake.plan import plan_export
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +48,7 @@ def test_concurrent_plans_of_one_event_fan_out_once(bench, tmp_path):
 
 
 def test_a_plan_that_died_during_its_fan_out_can_be_replayed(bench, tmp_path):
-    from shared.replay import replay
+    from shared.delivery.replay import replay
 
     rid, _ = bench.plan(tmp_path, 1400)  # planned, its messages taken off the queue
     bench.ledger.update_run(rid, status=states.PLANNING)  # as if it died before marking it uploading

@@ -15,7 +15,9 @@ from tests.e2e.test_pipeline import wait_for_run
 
 pytestmark = pytest.mark.e2e
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "shared" / "report.schema.json").read_text())
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "shared" / "reporting" / "report.schema.json").read_text()
+)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import pytest
 from azure.core.exceptions import ServiceRequestError
 from azure.data.tables import UpdateMode
 
-from shared import ledger as states
-from shared.ledger import Ledger
+from shared.common import ledger as states
+from shared.common.ledger import Ledger
 
 pytestmark = pytest.mark.e2e
 

@@ -24,10 +24,10 @@ def test_no_marker_in_telemetry_or_in_process_logs(stack, bench, tmp_path, caplo
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-    from shared import telemetry
-    from shared.messages import ChunkMessage
-    from shared.plan import plan_export
-    from shared.retry import RetryPolicy
+    from shared.common import telemetry
+    from shared.common.messages import ChunkMessage
+    from shared.delivery.retry import RetryPolicy
+    from shared.intake.plan import plan_export
 
     reader = InMemoryMetricReader()
     telemetry.use_meter_provider(MeterProvider(metric_readers=[reader]))

@@ -13,8 +13,8 @@ import pytest
 
 from devstack.generate import GenerateOptions, generate
 from ehr_cli.main import main
-from shared import ledger as states
-from shared.retry import RetryPolicy
+from shared.common import ledger as states
+from shared.delivery.retry import RetryPolicy
 
 pytestmark = pytest.mark.e2e
 

@@ -16,15 +16,15 @@ import pytest
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from devstack.generate import GenerateOptions, generate
-from shared import ledger as states
-from shared.entra import TokenProvider
-from shared.gate import Slots, TablePacer
-from shared.ledger import Ledger
-from shared.messages import ChunkMessage
-from shared.replay import replay
-from shared.retry import RetryPolicy
-from shared.settings import Connector, Settings
-from shared.vault import SecretCache
+from shared.common import ledger as states
+from shared.common.ledger import Ledger
+from shared.common.messages import ChunkMessage
+from shared.common.settings import Connector, Settings
+from shared.delivery.entra import TokenProvider
+from shared.delivery.gate import Slots, TablePacer
+from shared.delivery.replay import replay
+from shared.delivery.retry import RetryPolicy
+from shared.delivery.vault import SecretCache
 from tests.e2e.upload_bench import Bench
 
 pytestmark = pytest.mark.e2e
@@ -330,7 +330,7 @@ def test_a_chunk_costs_few_storage_round_trips(bench, tmp_path):
 
 
 def test_a_lease_running_short_is_renewed_before_the_post(bench):
-    from shared.gate import renew
+    from shared.delivery.gate import renew
 
     slots = Slots(bench.ledger.table, bench.job, 4, 60)
     slot = slots.try_acquire()

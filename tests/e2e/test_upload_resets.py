@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared import ledger as states
+from shared.common import ledger as states
 
 pytestmark = pytest.mark.e2e
 

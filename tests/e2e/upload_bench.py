@@ -10,16 +10,16 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from devstack.generate import GenerateOptions, generate
-from shared import ledger as states
-from shared.entra import TokenProvider
-from shared.ledger import Ledger
-from shared.messages import ChunkMessage
-from shared.plan import plan_export
-from shared.retry import RetryPolicy
-from shared.settings import Settings
-from shared.upload import upload_session
-from shared.vault import SecretCache
-from shared.worker import Uploader
+from shared.common import ledger as states
+from shared.common.ledger import Ledger
+from shared.common.messages import ChunkMessage
+from shared.common.settings import Settings
+from shared.delivery.entra import TokenProvider
+from shared.delivery.retry import RetryPolicy
+from shared.delivery.upload import upload_session
+from shared.delivery.vault import SecretCache
+from shared.delivery.worker import Uploader
+from shared.intake.plan import plan_export
 
 FAST = RetryPolicy(attempts=3, base=0.05, cap=0.2, budget=10)
 

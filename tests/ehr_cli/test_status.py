@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ehr_cli.main import build_parser
 from ehr_cli.status import table
-from shared.report import file_entry
-from tests.shared.test_report import chunks, ledger, run
+from shared.reporting.report import file_entry
+from tests.shared.reporting.test_report import chunks, ledger, run
 
 
 def test_table_of_recent_runs_newest_first():

@@ -1,7 +1,7 @@
 """Settings drift: every setting the code reads is set by Bicep (main.bicep ``appSettings``),
 listed in local.settings.sample.json and in README's settings table, and nothing else is.
 
-The list of settings is read at test time from ``shared.settings.SETTINGS`` and the storage
+The list of settings is read at test time from ``shared.common.settings.SETTINGS`` and the storage
 connection names, so a setting added there shows up here without editing this test.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import re
 
-from shared.settings import SETTINGS, STORAGE_CONNECTION
+from shared.common.settings import SETTINGS, STORAGE_CONNECTION
 from tests.infra.bicep import resolve, unquote
 from tests.infra.conftest import INFRA, ROOT
 
-# Identity-based storage connections, resolved by the Functions host and shared/storage.py.
+# Identity-based storage connections, resolved by the Functions host and shared/common/storage.py.
 CONNECTIONS = {
     f"{STORAGE_CONNECTION}__{key}"
     for key in ("blobServiceUri", "queueServiceUri", "tableServiceUri", "credential", "clientId")

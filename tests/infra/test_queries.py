@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import re
 
-from shared.settings import parse_connectors
+from shared.common.settings import parse_connectors
 from tests.infra.conftest import INFRA, ROOT
 
 STARTSWITH = re.compile(r'message startswith "([^"]+)"')
 
 
 def logged_prefixes() -> str:
-    return "\n".join(p.read_text() for p in sorted((ROOT / "shared").glob("*.py")))
+    return "\n".join(p.read_text() for p in sorted((ROOT / "shared").rglob("*.py")))
 
 
 def test_trace_prefixes_in_kql_are_logged_by_the_code():

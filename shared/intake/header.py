@@ -1,0 +1,57 @@
+"""Match an export's header line to the connector schema."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from shared.common.errors import Rejected
+from shared.common.schema import Schema, normalise
+
+
+def match(
+    schema: Schema, columns: list[str], name: str, mapping: Mapping[str, str] | None = None
+) -> dict[str, int]:
+    """Column index of every schema field present; rejects the file if a mandatory one is missing.
+
+    ``mapping`` (the hospital's column name -> canonical key, as in the portal's mapping
+    step) wins over the documented header names; both match case- and whitespace-insensitively.
+    A column name is the hospital's, not a patient's, so naming it in an error is safe.
+    """
+    mapped = {normalise(column): key for column, key in (mapping or {}).items()}
+    documented = {normalise(f.header): f.key for f in schema.fields}
+    seen: set[str] = set()
+    found: dict[str, int] = {}
+    for index, column in enumerate(columns):
+        norm = normalise(column)
+        if not norm:
+            continue  # an unnamed column (a trailing delimiter): not a field, not uploaded as one
+        if norm in seen:
+            first = next(i for i, c in enumerate(columns) if normalise(c) == norm)
+            # Named only if it is a known field name: a file without a header has data here.
+            if norm in mapped or norm in documented:
+                what = f"column {column.strip()!r} appears twice in the header"
+            else:
+                what = f"columns {first + 1} and {index + 1} of the header have the same name"
+            raise Rejected("header", f"{name}: {what} (is the first line a header?)")
+        seen.add(norm)
+        key = mapped.get(norm) or documented.get(norm)
+        if key is None:
+            continue
+        if key in found:
+            raise Rejected(
+                "header",
+                f"{name}: columns {columns[found[key]].strip()!r} and {column.strip()!r} both map to "
+                f"{schema.field(key).header}",
+            )
+        found[key] = index
+    missing = [f.header for f in schema.mandatory if f.key not in found]
+    if missing:
+        hint = ""
+        if len(columns) == 1:
+            hint = " The header has a single column: is the file's delimiter the one its extension implies?"
+        raise Rejected(
+            "missing-columns",
+            f"{name}: mandatory column(s) missing from the header: {', '.join(missing)}. "
+            f"The {schema.kind} connector refuses the whole file without them.{hint}",
+        )
+    return found

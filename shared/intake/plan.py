@@ -1,0 +1,385 @@
+"""The blob stage: validate an export and fan out one queue message per chunk.
+
+Safe to repeat at every step: the run id is derived from the blob's name and ETag, chunk
+rows are created only if absent, and a chunk message sent twice is uploaded once because
+the worker checks the ledger first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import PurePosixPath
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobClient, ContainerClient, ContentSettings
+from azure.storage.queue import QueueClient
+
+from shared.common import ledger as states
+from shared.common import telemetry
+from shared.common.errors import Rejected
+from shared.common.ledger import Ledger
+from shared.common.messages import ChunkMessage
+from shared.common.settings import Connector
+from shared.intake.quarantine import Quarantine
+from shared.intake.readahead import read_ahead
+from shared.intake.scan import MAX_BYTES, MAX_ROWS, Chunk, ScanResult
+from shared.intake.validation import Validation, validate
+
+log = logging.getLogger(__name__)
+
+READ_BLOCK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    run_id: str
+    status: str
+    rows: int = 0
+    chunks: int = 0
+    reason: str = ""
+
+
+def connector_for(blob_name: str, connectors: dict[str, Connector]) -> Connector:
+    """The first folder of the blob's path names its connector (exports/<connector>/...)."""
+    if any(seg in (".", "..") for seg in blob_name.replace("\\", "/").split("/")):
+        # URLs resolve these segments, so "epic/../generic/x.csv" would be read from one folder
+        # and planned for another connector.
+        raise Rejected(
+            "unsafe-name",
+            f"{blob_name} has a '.' or '..' path segment; rename it as <connector>/<file>",
+        )
+    parts = PurePosixPath(blob_name).parts
+    if len(parts) < 2:
+        raise Rejected(
+            "no-connector-folder",
+            f"{blob_name} is not in a connector folder; drop exports as <connector>/<file> "
+            f"(configured connectors: {', '.join(sorted(connectors)) or 'none'})",
+        )
+    if parts[0] not in connectors:
+        raise Rejected(
+            "unknown-connector",
+            f"{blob_name}: folder {parts[0]!r} is not a configured connector "
+            f"(configured: {', '.join(sorted(connectors)) or 'none'})",
+        )
+    return connectors[parts[0]]
+
+
+FANOUT_LEASE_SECONDS = 120
+"""How long a plan that reached the fan-out keeps other invocations of the same event from
+sending the chunk messages again; after that (its invocation died) a new event plans again,
+or ``ehr-ingest replay --pending`` sends what is missing."""
+
+
+@dataclass
+class PlanOptions:
+    """Where rejected files and reports go, and the limits (overridable for tests only)."""
+
+    quarantine: Quarantine | None = None
+    reports: ContainerClient | None = None
+    skip_duplicate_content: bool = True
+    max_bytes: int = MAX_BYTES
+    max_rows: int = MAX_ROWS
+    send_concurrency: int = 16
+
+
+def plan_export(
+    blob: BlobClient,
+    connectors: dict[str, Connector],
+    ledger: Ledger,
+    queue: QueueClient,
+    options: PlanOptions | None = None,
+) -> PlanOutcome:
+    """Plan one export: each step either moves the run on or answers why it stops here."""
+    opts = options or PlanOptions()
+    try:
+        props = blob.get_blob_properties()
+    except ResourceNotFoundError:
+        log.info("export no longer exists; nothing to do", extra={"file_name": blob.blob_name})
+        return PlanOutcome("", "gone")
+    run = _Run(blob, props.etag, ledger, opts)
+    if (planned := run.already_planned()) is not None:
+        return planned
+    if (started := run.open(props.size)) is None:
+        return PlanOutcome(run.rid, states.PLANNING)
+    checked = run.validate(props.size, connectors)
+    if not checked.accepted:
+        return _reject(blob, run.etag, run.rid, checked, ledger, opts, run.ctx)
+    if (duplicate := run.duplicate_of_earlier_content(checked)) is not None:
+        return duplicate
+    if not run.record_plan(started, checked):
+        return PlanOutcome(run.rid, states.PLANNING)
+    run.fan_out(queue, checked)
+    return run.started(checked)
+
+
+@dataclass
+class _Run:
+    """One invocation's view of the run it plans; the steps of ``plan_export`` in order."""
+
+    blob: BlobClient
+    etag: str
+    ledger: Ledger
+    opts: PlanOptions
+
+    def __post_init__(self) -> None:
+        self.rid = states.run_id(self.blob.container_name, self.blob.blob_name, self.etag)
+        self.ctx: dict[str, str] = {"run_id": self.rid, "file_name": self.blob.blob_name}
+
+    def already_planned(self) -> PlanOutcome | None:
+        """A repeated event for a version already planned (or rejected) does nothing again."""
+        existing = self.ledger.get_run(self.rid)
+        if not existing or existing["status"] == states.PLANNING:
+            return None
+        if existing["status"] == states.REJECTED and existing.get("quarantined"):
+            Quarantine.remove_original(self.blob, self.etag)  # a previous attempt died before deleting it
+        log.info("export already planned; nothing to do", extra=self.ctx)
+        return PlanOutcome(self.rid, existing["status"], existing.get("rows", 0), existing.get("chunks", 0))
+
+    def open(self, size: int) -> dict | None:
+        """Create the run row and return the version this invocation plans from, or None
+        while another invocation is sending this export's chunk messages.
+
+        Of two invocations planning the same event at once, only the first to write its plan
+        over that version sends the messages (``record_plan``)."""
+        self.ledger.create_run(
+            self.rid,
+            status=states.PLANNING,
+            container=self.blob.container_name,
+            blob=self.blob.blob_name,
+            etag=self.etag,
+            size=size,
+            received_at=states.now(),
+        )
+        started = self.ledger.get_run_entity(self.rid)
+        fanout_at = started.get("fanout_at") if started is not None else None
+        if fanout_at is not None and states.now() - fanout_at < timedelta(seconds=FANOUT_LEASE_SECONDS):
+            log.info(
+                "another invocation is sending this export's chunk messages; nothing to do", extra=self.ctx
+            )
+            return None
+        return started
+
+    def validate(self, size: int, connectors: dict[str, Connector]) -> Validation:
+        """The connector from the folder, the size limit, then one streaming scan of the blob
+        (pinned to this version's ETag, so a file overwritten meanwhile fails the read)."""
+        connector: Connector | None = None
+        try:
+            connector = connector_for(self.blob.blob_name, connectors)
+            self.ctx["connector"] = connector.name
+            if size > self.opts.max_bytes:
+                raise Rejected(
+                    "too-large",
+                    f"{self.blob.blob_name} is {size:,} bytes, more than the connector limit of "
+                    f"{self.opts.max_bytes:,} bytes (3 GB)",
+                )
+            log.info("scanning export", extra=self.ctx)
+            stream = self.blob.download_blob(
+                etag=self.etag, match_condition=MatchConditions.IfNotModified, max_concurrency=1
+            )
+            return validate(
+                read_ahead(stream.chunks()),
+                self.blob.blob_name,
+                connector,
+                max_bytes=self.opts.max_bytes,
+                max_rows=self.opts.max_rows,
+            )
+        except Rejected as exc:
+            return Validation(self.blob.blob_name, connector, rejected=exc)
+
+    def duplicate_of_earlier_content(self, checked: Validation) -> PlanOutcome | None:
+        """The same bytes dropped twice (under another name) are uploaded once.
+
+        An earlier run with failed chunks cannot complete: dropping the file again is how an
+        operator retries it, so this run takes the content over."""
+        if not self.opts.skip_duplicate_content:
+            return None
+        result, connector = _accepted(checked)
+        other = self.ledger.claim_content(result.sha256, self.rid, self.blob.blob_name)
+        if (
+            other is not None
+            and not _can_complete(self.ledger, other["run_id"])
+            and self.ledger.take_over_content(other, self.rid, self.blob.blob_name)
+        ):
+            other = None
+        if other is None:
+            return None
+        reason = (
+            f"{self.blob.blob_name} has the same content (SHA-256) as {other.get('blob')}, already "
+            f"planned as run {other.get('run_id')}; nothing uploaded"
+        )
+        self.ledger.update_run(
+            self.rid,
+            status=states.DUPLICATE,
+            connector=connector.name,
+            sha256=result.sha256,
+            duplicate_of=other.get("run_id", ""),
+            reason=reason,
+            completed_at=states.now(),
+        )
+        log.warning(
+            "duplicate content skipped: %s", reason, extra={**self.ctx, "duplicate_of": other["run_id"]}
+        )
+        return PlanOutcome(self.rid, states.DUPLICATE, reason=reason)
+
+    def record_plan(self, started: dict, checked: Validation) -> bool:
+        """Write the validation report, then the plan over the version ``open`` read (False if
+        another invocation wrote first), then the chunk rows (created only if absent)."""
+        result, connector = _accepted(checked)
+        report_path = ""
+        if self.opts.reports is not None:  # every accepted file: skipped rows, duplicates, the plan
+            report_path = _write_report(
+                self.opts.reports, f"validation/{self.blob.blob_name}.{self.rid[:12]}.json", checked, self.rid
+            )
+        plan = dict(
+            connector=connector.name,
+            job_id=connector.job_id,
+            rows=result.rows_valid,
+            rows_in_file=result.rows,
+            rows_skipped=len(result.invalid),
+            skipped_by_reason=json.dumps(result.invalid.counts()),
+            duplicate_rows=result.duplicates,
+            validation_report=report_path,
+            chunks=len(result.chunks),
+            sha256=result.sha256,
+            delimiter=result.delimiter,
+            header_start=result.header_start,
+            header_end=result.header_end,
+            planned_at=states.now(),
+            fanout_at=states.now(),
+        )
+        if not self.ledger.update_run_if_unchanged(started, **plan):
+            log.info("another invocation planned this export first; nothing to do", extra=self.ctx)
+            return False
+        self.ledger.add_chunks(self.rid, (_chunk_row(c) for c in result.chunks))
+        return True
+
+    def fan_out(self, queue: QueueClient, checked: Validation) -> None:
+        """One message per chunk (byte ranges, no values), then the run is uploading."""
+        result, connector = _accepted(checked)
+        messages = [
+            ChunkMessage(
+                run_id=self.rid,
+                connector=connector.name,
+                container=self.blob.container_name,
+                blob=self.blob.blob_name,
+                etag=self.etag,
+                header_start=result.header_start,
+                header_end=result.header_end,
+                index=c.index,
+                start=c.start,
+                end=c.end,
+                rows=c.rows,
+                chunks=len(result.chunks),
+                first_row=c.first_row,
+                skip=c.skip,
+            ).encode()
+            for c in result.chunks
+        ]
+        send_all(queue, messages, self.opts.send_concurrency)
+        self.ledger.update_run(self.rid, status=states.UPLOADING)
+
+    def started(self, checked: Validation) -> PlanOutcome:
+        """Say so in telemetry and the log: counts only."""
+        result, connector = _accepted(checked)
+        telemetry.run_started(self.rid, connector.name, self.blob.blob_name, result.rows, len(result.chunks))
+        log.info(
+            "export planned: %d rows in %d chunks, %d invalid rows skipped, %d duplicate rows",
+            result.rows_valid,
+            len(result.chunks),
+            len(result.invalid),
+            result.duplicates,
+            extra={
+                **self.ctx,
+                "rows": result.rows_valid,
+                "chunks": len(result.chunks),
+                "rows_skipped": len(result.invalid),
+                "duplicate_rows": result.duplicates,
+            },
+        )
+        return PlanOutcome(self.rid, states.UPLOADING, result.rows_valid, len(result.chunks))
+
+
+def _accepted(checked: Validation) -> tuple[ScanResult, Connector]:
+    assert checked.result is not None and checked.connector is not None
+    return checked.result, checked.connector
+
+
+def _chunk_row(c: Chunk) -> dict:
+    return {
+        "index": c.index,
+        "start": c.start,
+        "end": c.end,
+        "rows": c.rows,
+        "first_row": c.first_row,
+        "skip": json.dumps(c.skip, separators=(",", ":")),
+    }
+
+
+def send_all(queue: QueueClient, messages: list[str], concurrency: int) -> None:
+    """Send concurrently: thousands of chunks would otherwise wait on one round trip each.
+
+    The SDK client is thread-safe. A failure raises after the others finish; the trigger's
+    retry sends all again, and the worker skips chunks the ledger already has as uploaded.
+    """
+    if len(messages) <= 1 or concurrency <= 1:
+        for m in messages:
+            queue.send_message(m)
+        return
+    with ThreadPoolExecutor(min(concurrency, len(messages)), thread_name_prefix="fanout") as pool:
+        for _ in pool.map(queue.send_message, messages):
+            pass
+
+
+def _reject(blob, etag, rid, checked: Validation, ledger: Ledger, opts: PlanOptions, ctx) -> PlanOutcome:
+    """Quarantine the file with its report, record why, then remove the original."""
+    exc = checked.rejected
+    assert exc is not None
+    quarantined = ""
+    if opts.quarantine is not None:
+        quarantined = opts.quarantine.copy_in(blob, etag, checked.report_json(run_id=rid))
+    r = checked.result
+    ledger.update_run(
+        rid,
+        status=states.REJECTED,
+        reason_code=exc.code,
+        reason=exc.message,
+        rows_in_file=r.rows if r else 0,
+        rows_invalid=len(r.invalid) if r else 0,
+        invalid_by_reason=json.dumps(r.invalid.counts()) if r else "{}",
+        quarantined=quarantined,
+        completed_at=states.now(),
+    )
+    if quarantined:
+        Quarantine.remove_original(blob, etag)
+    log.warning(
+        "export rejected: %s",
+        exc.message,
+        extra={**ctx, "reason_code": exc.code, "quarantined": quarantined},
+    )
+    telemetry.file_rejected(rid, blob.blob_name, exc.code, exc.message, ctx.get("connector"))
+    return PlanOutcome(rid, states.REJECTED, reason=exc.message)
+
+
+def _can_complete(ledger: Ledger, other_rid: str) -> bool:
+    run = ledger.get_run(other_rid)
+    if run is None or run["status"] not in (states.PLANNING, states.UPLOADING, states.COMPLETE):
+        return False
+    return not any(c["state"] == states.FAILED for c in ledger.chunks(other_rid))
+
+
+def _write_report(container: ContainerClient, name: str, checked: Validation, rid: str) -> str:
+    with contextlib.suppress(ResourceExistsError):
+        container.create_container()
+    container.upload_blob(
+        name,
+        checked.report_json(run_id=rid),
+        overwrite=True,
+        content_settings=ContentSettings(content_type="application/json"),
+    )
+    return f"{container.container_name}/{name}"

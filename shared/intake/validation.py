@@ -1,0 +1,137 @@
+"""Validate an export as its connector requires, and say why in a machine-readable report.
+
+One function runs the scan and applies the connector's invalid-row policy, for the blob
+stage and for ``ehr-ingest validate`` alike, so both always agree. The report names the
+file, row numbers, columns and counts: never a field value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from shared.common.errors import Rejected
+from shared.common.schema import schema_for
+from shared.common.settings import Connector
+from shared.intake.scan import MAX_BYTES, MAX_ROWS, ScanResult, scan
+
+REPORT_SCHEMA = "ehr-ingest-validation/1"
+
+
+@dataclass
+class Validation:
+    name: str
+    connector: Connector | None
+    """None when the file is in no configured connector's folder."""
+    result: ScanResult | None = None
+    rejected: Rejected | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.rejected is None
+
+    def summary(self) -> dict[str, Any]:
+        """The verdict without the per-row list: file-level reasons and counts."""
+        r = self.result
+        rows_total = r.rows if r else 0
+        rows_invalid = len(r.invalid) if r else 0
+        return {
+            "schema": REPORT_SCHEMA,
+            "file": self.name,
+            "connector": self.connector.name if self.connector else None,
+            "kind": self.connector.kind if self.connector else None,
+            "accepted": self.accepted,
+            "rows_total": rows_total,
+            "rows_valid": rows_total - rows_invalid,
+            "rows_invalid": rows_invalid,
+            "invalid_row_policy": self.connector.invalid_rows if self.connector else None,
+            "rows_skipped": rows_invalid if self.accepted else 0,
+            "invalid_by_reason": r.invalid.counts() if r else {},
+            "duplicate_rows": r.duplicates if r else 0,
+            "sha256": r.sha256 if r and r.sha256 else None,
+            "chunks": len(r.chunks) if r and self.accepted else 0,
+            "reasons": (
+                [{"code": self.rejected.code, "message": self.rejected.message}] if self.rejected else []
+            ),
+            "row_numbers": "1-based data rows; the header is not counted",
+        }
+
+    def invalid_rows(self) -> Iterator[dict[str, Any]]:
+        """Per invalid row its number, code and reason, generated one at a time."""
+        r = self.result
+        if r is None or r.rules is None:
+            return
+        for number, code, detail in r.invalid:
+            yield {"row": number, "code": code, "reason": r.rules.reason(code, detail, r.columns)}
+
+    def report(self) -> dict[str, Any]:
+        """The whole machine-readable report as one object (fine for tests and small files)."""
+        return {**self.summary(), "invalid_rows": list(self.invalid_rows())}
+
+    def report_json(self, **extra: Any) -> Iterator[bytes]:
+        """The same report as JSON text in pieces of about 64 KB: memory stays flat even when
+        millions of rows are invalid, so it can be streamed into a blob or to stdout."""
+        head = json.dumps({**self.summary(), **extra}, indent=1)
+        piece = [head[: head.rindex("}")].rstrip() + ',\n "invalid_rows": [']
+        size, sep = 0, "\n  "
+        for entry in self.invalid_rows():
+            text = sep + json.dumps(entry)
+            piece.append(text)
+            size += len(text)
+            sep = ",\n  "
+            if size > 65536:
+                yield "".join(piece).encode()
+                piece, size = [], 0
+        piece.append("\n ]\n}\n")
+        yield "".join(piece).encode()
+
+
+def validate(
+    blocks: Iterable[bytes],
+    name: str,
+    connector: Connector,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_rows: int = MAX_ROWS,
+) -> Validation:
+    """Scan and judge a file; never raises ``Rejected`` (the verdict is in the result)."""
+    outcome = Validation(name, connector)
+    try:
+        outcome.result = scan(
+            blocks,
+            name,
+            schema_for(connector.kind),
+            connector.chunk_rows,
+            mapping=connector.mapping,
+            required=connector.required,
+            max_bytes=max_bytes,
+            max_rows=max_rows,
+        )
+        judge(outcome.result, name, connector)
+    except Rejected as exc:
+        outcome.rejected = exc
+    return outcome
+
+
+def judge(result: ScanResult, name: str, connector: Connector) -> None:
+    """Apply the connector's policy to a complete scan; raises ``Rejected`` with the reason."""
+    invalid = len(result.invalid)
+    if result.rows == 0:
+        raise Rejected("no-rows", f"{name} has a header but no data rows")
+    if invalid and connector.invalid_rows == "reject":
+        raise Rejected(
+            "invalid-rows",
+            f"{name} has {invalid:,} invalid row(s) of {result.rows:,} and connector "
+            f"{connector.name} rejects files with any; see the report for row numbers and reasons",
+        )
+    if invalid == result.rows:
+        raise Rejected("invalid-rows", f"{name}: none of its {result.rows:,} rows is valid")
+    if invalid / result.rows > connector.max_invalid_share:
+        raise Rejected(
+            "too-many-invalid-rows",
+            f"{name} has {invalid:,} invalid row(s) of {result.rows:,} ({invalid / result.rows:.1%}), "
+            f"more than connector {connector.name} allows ({connector.max_invalid_share:.1%}); "
+            "see the report for row numbers and reasons",
+        )

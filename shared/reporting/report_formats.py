@@ -1,0 +1,384 @@
+"""The report in the forms people read: JSON (machines), HTML (a phone), CSV (a spreadsheet), text.
+
+Pure functions of the report dict. Every value that came from outside (a file name, a reason)
+is escaped for its format: HTML-escaped in the page, formula-neutralised in the CSV, so a file
+named ``<script>...`` or ``=HYPERLINK(...)`` stays text wherever it is opened.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from html import escape
+from typing import Any
+
+FILE_COLUMNS = (
+    "connector",
+    "file_name",
+    "run_id",
+    "received_at",
+    "completed_at",
+    "status",
+    "rows",
+    "rows_valid",
+    "records_saved",
+    "rows_skipped",
+    "skipped_by_reason",
+    "duplicate_rows",
+    "chunks",
+    "chunks_uploaded",
+    "chunks_retried",
+    "chunks_failed",
+    "chunks_poisoned",
+    "retries",
+    "throttled",
+    "duplicate_of",
+    "reason_code",
+    "reason",
+    "quarantined",
+    "duration_seconds",
+    "rows_per_second",
+)
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def when(value: str | None) -> str:
+    """A timestamp for people: to the second, UTC (the JSON keeps full precision)."""
+    return re.sub(r"\.\d+Z$", "Z", value) if value else "-"
+
+
+def to_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=False) + "\n"
+
+
+# CSV ---------------------------------------------------------------------------------------
+def csv_cell(value: Any) -> str:
+    """A cell a spreadsheet will not evaluate: text starting with = + - @ gets an apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        value = "; ".join(f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, bool | int | float):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def to_csv(report: dict[str, Any]) -> str:
+    """One row per file, each with the report's period and overall status."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["report_from", "report_to", "report_status", *FILE_COLUMNS])
+    period = report["period"]
+    for f in report["files"]:
+        writer.writerow(
+            [csv_cell(period["from"]), csv_cell(period["to"]), csv_cell(report["status"])]
+            + [csv_cell(f.get(c)) for c in FILE_COLUMNS]
+        )
+    return out.getvalue()
+
+
+# text (terminal) -------------------------------------------------------------------------------
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], left: int = 1) -> list[str]:
+    cells = [[str(h) for h in headers]] + [[_num(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+
+    return [line(cells[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in cells[1:]]
+
+
+def _short(text: str, width: int = 44) -> str:
+    return text if len(text) <= width else "..." + text[-(width - 3) :]
+
+
+def to_text(report: dict[str, Any]) -> str:
+    period = report["period"]
+    lines = [f"Status report {when(period['from'])} .. {when(period['to'])}: {report['status']}"]
+    lines += [f"  ! {r}" for r in report["reasons"]]
+    lines.append("")
+    lines += _table(
+        (
+            "connector",
+            "files",
+            "rows",
+            "valid",
+            "saved",
+            "skipped",
+            "chunks ok",
+            "failed",
+            "dups",
+            "last file",
+        ),
+        (
+            (
+                c["name"],
+                c["files"],
+                c["rows"],
+                c["rows_valid"],
+                c["records_saved"],
+                c["rows_skipped"],
+                f"{c['chunks_uploaded']}/{c['chunks']}",
+                c["chunks_failed"] + c["chunks_poisoned"],
+                c["duplicate_files"],
+                (when(c["last_received_at"])[:16] if c["last_received_at"] else "never")
+                + (" STALE" if c["stale"] else ""),
+            )
+            for c in report["connectors"]
+        ),
+    )
+    lines.append("")
+    lines += _table(
+        ("file", "status", "rows", "saved", "skipped", "chunks ok", "retried", "secs", "rows/s"),
+        (
+            (
+                _short(f["file_name"]),
+                f["status"],
+                f["rows"],
+                f["records_saved"],
+                f["rows_skipped"],
+                f"{f['chunks_uploaded']}/{f['chunks']}",
+                f["chunks_retried"],
+                f["duration_seconds"],
+                f["rows_per_second"],
+            )
+            for f in report["files"]
+        ),
+        left=2,
+    )
+    if not report["files"]:
+        lines.append("(no files in this period)")
+    return "\n".join(lines) + "\n"
+
+
+# HTML ---------------------------------------------------------------------------------------------
+_CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:1rem;
+color:#1b1b1b;background:#fff;max-width:80rem}
+h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.1rem;margin:1.6rem 0 .4rem}
+.status{display:inline-block;padding:.15rem .6rem;border-radius:.3rem;font-weight:700;border:2px solid}
+.OK{color:#0b5d1e;background:#e3f4e6;border-color:#0b5d1e}
+.WARNING{color:#6b4700;background:#fff3d6;border-color:#6b4700}
+.FAILED{color:#8a1010;background:#fde4e4;border-color:#8a1010}
+.NONE{color:#444;background:#eee;border-color:#777}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
+table{border-collapse:collapse;min-width:100%;font-variant-numeric:tabular-nums}
+caption{text-align:left;font-weight:600;padding:.3rem 0}
+th,td{border:1px solid #bbb;padding:.3rem .5rem;text-align:right;white-space:nowrap}
+th[scope=row],td.text,thead th{text-align:left}
+thead th{background:#f0f0f0}
+dl.totals{display:grid;grid-template-columns:repeat(auto-fill,minmax(9rem,1fr));gap:.4rem;margin:0}
+dl.totals div{border:1px solid #ccc;border-radius:.3rem;padding:.4rem}
+dl.totals dt{font-size:.8rem;color:#444}dl.totals dd{margin:0;font-size:1.2rem;font-weight:600}
+ul.reasons li{margin:.2rem 0}
+footer{margin-top:2rem;font-size:.8rem;color:#555}
+"""
+
+
+def _h(value: Any) -> str:
+    return escape(_num(value) if not isinstance(value, str) else value, quote=True)
+
+
+def _badge(status: str) -> str:
+    return f'<span class="status {_h(status)}">{_h(status)}</span>'
+
+
+def _html_table(
+    caption: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], row_header: int = 0
+) -> str:
+    """Accessible: caption, column headers with scope, the first cell a row header."""
+    head = "".join(f'<th scope="col">{_h(h)}</th>' for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for i, value in enumerate(row):
+            if isinstance(value, tuple):  # (status,) renders as a badge
+                content, cls = _badge(value[0]), ' class="text"'
+            else:
+                content, cls = _h(value), ' class="text"' if isinstance(value, str) else ""
+            if i == row_header:
+                cells.append(f'<th scope="row">{content}</th>')
+            else:
+                cells.append(f"<td{cls}>{content}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    if not body:
+        body.append(f'<tr><td class="text" colspan="{len(headers)}">none</td></tr>')
+    label = _h(caption)
+    return (
+        f'<div class="scroll" role="region" aria-label="{label}" tabindex="0"><table>'
+        f"<caption>{label}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _skipped(by_reason: dict[str, int]) -> str:
+    return "; ".join(f"{k}: {v:,}" for k, v in by_reason.items()) or "-"
+
+
+def to_html(report: dict[str, Any]) -> str:
+    """One self-contained page (no script, no outside resource: the endpoint's CSP forbids
+    both), its sections in the order an operator reads them: why, totals, then detail."""
+    period = report["period"]
+    title = f"EHR ingestion status {period['to'][:10]}: {report['status']}"
+    return _html_page(
+        title,
+        _html_header(report),
+        (
+            ("why", "Reasons", _html_reasons(report["reasons"])),
+            ("tot", "Totals", _html_totals(report)),
+            ("con", "Connectors", _html_rows("Per connector", _CONNECTOR_COLUMNS, report["connectors"])),
+            ("fil", "Files", _html_rows("Per file", _FILE_COLUMNS, report["files"])),
+            (
+                "his",
+                "History",
+                _html_rows(
+                    f"Last {len(report['history'])} days (by day received, UTC)",
+                    _DAY_COLUMNS,
+                    report["history"],
+                ),
+            ),
+        ),
+        f"Schema {_h(report['schema'])}, generated {_h(when(report['generated_at']))}. "
+        "Counts, file names and run ids only: no patient or employee values.",
+    )
+
+
+Column = tuple[str, Callable[[dict[str, Any]], Any]]
+"""A table column: its heading and how a cell is read from one item. A 1-tuple cell renders
+as a status badge."""
+
+
+def _uploaded(item: dict[str, Any]) -> str:
+    return f"{item['chunks_uploaded']:,} of {item['chunks']:,}"
+
+
+def _last_received(c: dict[str, Any]) -> str:
+    received = when(c["last_received_at"]) if c["last_received_at"] else "never"
+    return received + (" (stale)" if c["stale"] else "")
+
+
+_CONNECTOR_COLUMNS: tuple[Column, ...] = (
+    ("connector", lambda c: c["name"]),
+    ("status", lambda c: (c["status"],)),
+    ("files", lambda c: c["files"]),
+    ("rows", lambda c: c["rows"]),
+    ("valid", lambda c: c["rows_valid"]),
+    ("RecordsSaved", lambda c: c["records_saved"]),
+    ("skipped", lambda c: c["rows_skipped"]),
+    ("chunks uploaded", _uploaded),
+    ("retried", lambda c: c["chunks_retried"]),
+    ("failed", lambda c: c["chunks_failed"]),
+    ("poisoned", lambda c: c["chunks_poisoned"]),
+    ("duplicates", lambda c: c["duplicate_files"]),
+    ("rejected", lambda c: c["rejected_files"]),
+    ("last file received", _last_received),
+)
+
+_FILE_COLUMNS: tuple[Column, ...] = (
+    ("file", lambda f: f["file_name"]),
+    ("connector", lambda f: f["connector"]),
+    ("status", lambda f: (f["outcome"],)),
+    ("received", lambda f: when(f["received_at"])),
+    ("rows", lambda f: f["rows"]),
+    ("valid", lambda f: f["rows_valid"]),
+    ("RecordsSaved", lambda f: f["records_saved"]),
+    ("skipped by reason", lambda f: _skipped(f["skipped_by_reason"])),
+    ("chunks uploaded", _uploaded),
+    ("retried", lambda f: f["chunks_retried"]),
+    ("failed", lambda f: f["chunks_failed"]),
+    ("poisoned", lambda f: f["chunks_poisoned"]),
+    ("throttled", lambda f: f["throttled"]),
+    ("seconds", lambda f: f["duration_seconds"]),
+    ("rows/s", lambda f: f["rows_per_second"]),
+    ("reason", lambda f: _file_reason(f)),
+)
+
+_DAY_COLUMNS: tuple[Column, ...] = (
+    ("day", lambda d: d["date"]),
+    ("status", lambda d: (d["status"],)),
+    ("files", lambda d: d["files"]),
+    ("rows", lambda d: d["rows"]),
+    ("RecordsSaved", lambda d: d["records_saved"]),
+    ("skipped", lambda d: d["rows_skipped"]),
+    ("rejected", lambda d: d["rejected_files"]),
+    ("duplicates", lambda d: d["duplicate_files"]),
+    ("chunks failed", lambda d: d["chunks_failed"]),
+)
+
+
+def _html_rows(caption: str, columns: Sequence[Column], items: Iterable[dict[str, Any]]) -> str:
+    return _html_table(
+        caption, [heading for heading, _ in columns], ([cell(i) for _, cell in columns] for i in items)
+    )
+
+
+def _html_header(report: dict[str, Any]) -> str:
+    period = report["period"]
+    return (
+        "<h1>EHR audit-log ingestion: status report</h1>"
+        f"<p>Overall status: {_badge(report['status'])}</p>"
+        f"<p>From <time>{_h(when(period['from']))}</time> to <time>{_h(when(period['to']))}</time> (UTC). "
+        f"A connector with no export in {report['stale_after_hours']:g} hours is flagged stale.</p>"
+    )
+
+
+def _html_reasons(reasons: list[str]) -> str:
+    items = "".join(f"<li>{_h(r)}</li>" for r in reasons) or "<li>Nothing to report.</li>"
+    return f'<ul class="reasons">{items}</ul>'
+
+
+def _html_totals(report: dict[str, Any]) -> str:
+    totals = report["totals"]
+    facts = (
+        ("files", totals["files"]),
+        ("rows", totals["rows"]),
+        ("valid rows", totals["rows_valid"]),
+        ("RecordsSaved", totals["records_saved"]),
+        ("rows skipped", totals["rows_skipped"]),
+        ("chunks failed", totals["chunks_failed"] + totals["chunks_poisoned"]),
+        ("rejected files", totals["rejected_files"]),
+        ("duplicate files", totals["duplicate_files"]),
+        ("poison queue", report["poison_queue_length"]),
+    )
+    items = "".join(f"<div><dt>{_h(k)}</dt><dd>{_h(v)}</dd></div>" for k, v in facts)
+    return f'<dl class="totals">{items}</dl>'
+
+
+def _html_page(title: str, header: str, sections: Iterable[tuple[str, str, str]], footer: str) -> str:
+    """The page around the parts: each section labelled by its heading for screen readers."""
+    body = "".join(
+        f'<section aria-labelledby="{sid}"><h2 id="{sid}">{_h(heading)}</h2>{content}</section>'
+        for sid, heading, content in sections
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_h(title)}</title><style>{_CSS}</style></head><body>"
+        f"<header>{header}</header><main>{body}</main><footer>{footer}</footer>"
+        "</body></html>\n"
+    )
+
+
+def _file_reason(f: dict[str, Any]) -> str:
+    reason = f.get("reason") or (f"same content as run {f['duplicate_of']}" if f.get("duplicate_of") else "-")
+    if f.get("quarantined"):
+        reason += f" (moved to {f['quarantined']})"
+    return reason
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {"json": to_json, "html": to_html, "csv": to_csv}

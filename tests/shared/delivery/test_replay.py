@@ -1,0 +1,33 @@
+from shared.common.messages import ChunkMessage
+from shared.delivery.replay import message_for
+
+RUN = {
+    "RowKey": "r1",
+    "chunks": 3,
+    "connector": "generic",
+    "container": "exports",
+    "blob": "generic/a.csv",
+    "etag": '"0x1"',
+    "header_start": 0,
+    "header_end": 10,
+    "status": "failed",
+}
+CHUNK = {
+    "PartitionKey": "r1",
+    "RowKey": "00001",
+    "index": 1,
+    "start": 10,
+    "end": 50,
+    "rows": 5,
+    "first_row": 6,
+}
+
+
+def test_a_replayed_message_is_the_one_the_planner_sent_skips_included():
+    msg = message_for(RUN, {**CHUNK, "skip": "[[12,20],[30,31]]"})
+    assert ChunkMessage.decode(msg.encode()) == msg
+    assert msg.skip == ((12, 20), (30, 31)) and msg.size == 31
+
+
+def test_chunks_planned_before_skips_replay_without_any():
+    assert message_for(RUN, CHUNK).skip == ()

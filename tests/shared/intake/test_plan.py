@@ -1,0 +1,34 @@
+import pytest
+
+from shared.common.errors import Rejected
+from shared.common.settings import Connector
+from shared.intake.plan import connector_for
+
+CONNECTORS = {"generic": Connector("generic", "healthcare", "job")}
+
+
+def test_folder_picks_connector():
+    assert connector_for("generic/2026/a.csv", CONNECTORS).name == "generic"
+
+
+@pytest.mark.parametrize(
+    ("name", "code"), [("a.csv", "no-connector-folder"), ("cerner/a.csv", "unknown-connector")]
+)
+def test_unknown_or_missing_folder_rejected(name, code):
+    with pytest.raises(Rejected) as err:
+        connector_for(name, CONNECTORS)
+    assert err.value.code == code and "generic" in err.value.message
+
+
+# issue 9: a path traversal must not pick the connector of a folder the file is not in
+@pytest.mark.parametrize(
+    "name", ["generic/../x.csv", "epic/../generic/x.csv", "generic/./x.csv", "generic\\..\\x.csv"]
+)
+def test_dot_segments_are_rejected(name):
+    with pytest.raises(Rejected) as err:
+        connector_for(name, CONNECTORS)
+    assert err.value.code == "unsafe-name"
+
+
+def test_dots_inside_a_name_are_fine():
+    assert connector_for("generic/audit..2026.csv", CONNECTORS).name == "generic"

@@ -1,0 +1,65 @@
+import csv
+import io
+
+import pytest
+
+from shared.common.errors import Rejected
+from shared.common.schema import EPIC, GENERIC
+from shared.intake.scan import scan
+
+
+def export(schema, rows, delimiter=",", newline="\n", bom=False, tricky_row=None):
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator=newline)
+    writer.writerow([f.header for f in schema.fields])
+    for i in range(rows):
+        values = [f"r{i}c{j}" for j in range(len(schema.fields))]
+        values[0] = f"2026-11-22T08:{i // 60 % 60:02d}:{i % 60:02d}Z"
+        if i == tricky_row:
+            values[9] = f'12 "Main"{delimiter} Street\r\nApt é{delimiter}4'
+        writer.writerow(values)
+    return (("\ufeff" if bom else "") + out.getvalue()).encode()
+
+
+def blocks(data, size):
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("block", [1, 7, 1000, 1 << 20])
+@pytest.mark.parametrize(("bom", "newline"), [(False, "\n"), (True, "\r\n")])
+def test_chunks_cover_every_row_once_on_record_boundaries(block, bom, newline):
+    data = export(GENERIC, 10, newline=newline, bom=bom, tricky_row=4)
+    result = scan(blocks(data, block), "x.csv", GENERIC, chunk_rows=3)
+    assert result.rows == 10 and [c.rows for c in result.chunks] == [3, 3, 3, 1]
+    assert result.header_start == (3 if bom else 0)
+    assert result.chunks[0].start == result.header_end and result.chunks[-1].end == len(data)
+    parsed = []
+    for c in result.chunks:
+        parsed += list(csv.reader(io.StringIO(data[c.start : c.end].decode(), newline="")))
+    assert [r[1] for r in parsed] == [f"r{i}c1" for i in range(10)]
+    assert "Street" in parsed[4][9]
+
+
+def test_epic_pipe_txt_and_trailing_empty_line():
+    data = export(EPIC, 5, delimiter="|") + b"\n"
+    result = scan(blocks(data, 64), "epic.txt", EPIC, chunk_rows=100)
+    assert result.delimiter == "|" and result.rows == 5 and len(result.chunks) == 1
+
+
+def test_sha256_of_whole_content():
+    import hashlib
+
+    data = export(GENERIC, 3, bom=True)
+    assert scan([data], "x.csv", GENERIC, 10).sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_invalid_utf8_rejected_with_position():
+    data = export(GENERIC, 2) + b"\xff\xfe bad"
+    with pytest.raises(Rejected) as err:
+        scan(blocks(data, 50), "x.csv", GENERIC, 10)
+    assert err.value.code == "encoding"
+
+
+def test_empty_file_rejected():
+    with pytest.raises(Rejected, match="empty"):
+        scan([], "x.csv", GENERIC, 10)
