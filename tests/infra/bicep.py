@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -82,3 +83,65 @@ def resolve(template: dict[str, Any], value: Any) -> Any:
             return None
         current = current[key]
     return resolve(template, current)
+
+
+class Refused(Exception):
+    """What Resource Manager raises evaluating the expression: a missing property or index."""
+
+
+def evaluate(template: dict[str, Any], node: Any, params: dict[str, Any]) -> Any:
+    """Evaluate a small subset of Bicep expressions as Resource Manager would, with the given
+    parameter values (defaults otherwise): literals, parameters, variables, ``? :`` (only the
+    chosen branch, as ARM's if()), ``&&``, ``||``, ``==``, ``!=``, property and index access,
+    and the functions contains, toLower, string and json. pycep writes a string literal and a
+    name the same way, so a string is a name when the template declares it."""
+    declared = template.get("parameters") or {}
+    variables = template.get("variables") or {}
+
+    def ev(n: Any) -> Any:
+        if isinstance(n, str):
+            if n in params:
+                return params[n]
+            if n in declared:
+                return ev(declared[n]["default"])
+            if n in variables:
+                return ev(variables[n]["value"])
+            return n
+        if isinstance(n, list):
+            return [ev(x) for x in n]
+        if not isinstance(n, dict):
+            return n
+        if "operator" in n:
+            kind, ops = n["operator"]["type"], n["operator"]["operands"]
+            if kind == "conditional":
+                return ev(ops["true_value"]) if ev(ops["condition"]) else ev(ops["false_value"])
+            left = ev(ops["operand_1"])
+            if kind == "and":
+                return bool(left) and bool(ev(ops["operand_2"]))
+            if kind == "or":
+                return bool(left) or bool(ev(ops["operand_2"]))
+            if kind == "equals":
+                return left == ev(ops["operand_2"])
+            if kind == "not_equals":
+                return left != ev(ops["operand_2"])
+            if kind in ("property_accessor", "index_accessor"):
+                key = ops["operand_2"] if kind == "property_accessor" else ev(ops["operand_2"])
+                try:
+                    return left[key]
+                except (KeyError, IndexError, TypeError):
+                    raise Refused(f"The language expression property '{key}' doesn't exist") from None
+            raise NotImplementedError(kind)
+        if "function" in n:
+            kind, args = n["function"]["type"], n["function"]["parameters"]
+            if kind == "contains":
+                return ev(args["item_to_find"]) in ev(args["container"])
+            if kind == "to_lower":
+                return str(ev(args["string_to_change"])).lower()
+            if kind == "string":
+                return str(ev(args["value_to_convert"]))
+            if kind == "json":
+                return json.loads(ev(args["arg_1"]))
+            raise NotImplementedError(kind)
+        return {unquote(k): ev(v) for k, v in n.items()}
+
+    return ev(node)

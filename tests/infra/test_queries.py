@@ -13,7 +13,7 @@ STARTSWITH = re.compile(r'message startswith "([^"]+)"')
 
 
 def logged_prefixes() -> str:
-    return "\n".join(p.read_text() for p in sorted((ROOT / "shared").glob("*.py")))
+    return "\n".join(p.read_text() for p in sorted((ROOT / "shared").rglob("*.py")))
 
 
 def test_trace_prefixes_in_kql_are_logged_by_the_code():
@@ -34,7 +34,6 @@ def test_trace_prefixes_in_kql_are_logged_by_the_code():
     assert found >= 4
 
 
-def test_parameters_file_connectors_are_valid():
-    params = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
-    connectors = parse_connectors(json.dumps(params["connectors"]["value"]))
+def test_connectors_file_is_valid():
+    connectors = parse_connectors((INFRA / "connectors.json").read_text())
     assert connectors
