@@ -35,7 +35,9 @@ LOCAL_ONLY = {"FUNCTIONS_WORKER_RUNTIME"}
 # identity; without these the Functions host (and shared/storage.py) use the developer's own
 # sign-in (DefaultAzureCredential: Azure CLI, ...), so the sample leaves them out.
 IDENTITY_ONLY_IN_AZURE = {
-    f"{conn}__{key}" for conn in (STORAGE_CONNECTION, "AzureWebJobsStorage") for key in ("credential", "clientId")
+    f"{conn}__{key}"
+    for conn in (STORAGE_CONNECTION, "AzureWebJobsStorage")
+    for key in ("credential", "clientId")
 }
 # host.json values overridden by app settings (AzureFunctionsJobHost__path__to__key): read by
 # the Functions host (and the local host), optional everywhere.

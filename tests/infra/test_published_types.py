@@ -166,7 +166,8 @@ def test_the_check_sees_a_wrong_property(templates):
     """The walk is not vacuous: a misspelt property at any depth is found."""
     array, body = published()["Microsoft.Storage/storageAccounts@2023-05-01"]
     problems: list[str] = []
-    check(array, body, {"name": "x", "properties": {"networkAcls": {"bypas": "AzureServices"}}}, "", "t", problems)
+    wrong = {"name": "x", "properties": {"networkAcls": {"bypas": "AzureServices"}}}
+    check(array, body, wrong, "", "t", problems)
     assert problems == ["t: properties.networkAcls.bypas is not a property of the published type"]
 
 
@@ -177,5 +178,5 @@ def test_known_gaps_are_still_gaps_and_still_used(templates):
         versions = [k for k in published() if k.startswith(rtype + "@")]
         assert versions
         for key in versions:
-            array, body = published()[key]
+            _, body = published()[key]
             assert prop not in body.get("properties", {}), f"{key} now publishes {prop}: drop the gap"

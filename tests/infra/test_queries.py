@@ -3,7 +3,6 @@ what the code actually logs: a renamed log message would otherwise silence an al
 
 from __future__ import annotations
 
-import json
 import re
 
 from shared.settings import parse_connectors
