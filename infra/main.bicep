@@ -170,7 +170,9 @@ var names = {
 // access tiers overview): there, EXPORT_RETENTION=archive would leave every export Hot with
 // only a warning. The deployment refuses the combination instead, whether the value comes
 // from exportRetention or from settingOverrides. ARM evaluates only the branch a condition
-// picks, and no object has the property named by the message, so the error names it.
+// picks, and no object has the property named by the message, so the error names it
+// ("The language expression property '...' doesn't exist"). any() keeps the Bicep compiler
+// from typing the empty object and refusing the access at build time.
 var archiveTierMissing = [
   'Standard_ZRS'
   'Standard_GZRS'
@@ -178,7 +180,7 @@ var archiveTierMissing = [
 ]
 var effectiveRetention = toLower(string(contains(settingOverrides, 'EXPORT_RETENTION') ? settingOverrides.EXPORT_RETENTION : exportRetention))
 var archiveImpossible = (effectiveRetention == 'archive') && contains(archiveTierMissing, exportsStorageSku)
-var refusal = json('{}')
+var refusal = any(json('{}'))
 var checkedExportsSku = archiveImpossible ? refusal['EXPORT_RETENTION=archive needs exportsStorageSku Standard_GRS or Standard_RAGRS: the Archive tier does not exist on ZRS, GZRS or RA-GZRS accounts'] : exportsStorageSku
 
 // ---------------------------------------------------------------- modules

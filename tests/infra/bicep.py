@@ -94,7 +94,7 @@ def evaluate(template: dict[str, Any], node: Any, params: dict[str, Any]) -> Any
     """Evaluate a small subset of Bicep expressions as Resource Manager would, with the given
     parameter values (defaults otherwise): literals, parameters, variables, for-loops, ``? :``
     (only the chosen branch, as ARM's if()), ``&&``, ``||``, ``==``, ``!=``, ``+``, property and
-    index access, string interpolation of loop names, and the functions concat, contains,
+    index access, string interpolation of loop names, and the functions any, concat, contains,
     toLower, string and json. pycep writes a string literal and a name the same way, so a
     string is a name when the template (or the loop) declares it."""
     declared = template.get("parameters") or {}
@@ -156,6 +156,8 @@ def evaluate(template: dict[str, Any], node: Any, params: dict[str, Any]) -> Any
                 return str(ev(args["string_to_change"], scope)).lower()
             if kind == "string":
                 return str(ev(args["value_to_convert"], scope))
+            if kind == "any":
+                return ev(args["value"], scope)
             if kind == "json":
                 return json.loads(ev(args["arg_1"], scope))
             raise NotImplementedError(kind)

@@ -15,6 +15,7 @@ import yaml
 
 from tests.infra.bicep import Refused, evaluate, module_params, only, resources
 from tests.infra.conftest import INFRA, ROOT
+from tests.infra.test_drift import bicep_settings
 
 REFERENCE = Path(os.environ.get("EHR_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
 AZD_SCHEMA = REFERENCE / "azd-azure.yaml.schema.json"
@@ -53,13 +54,16 @@ def test_the_type_warning_is_silenced_on_that_line_only():
 
 
 # ------------------------------------------------------------------ 2. archive needs LRS/GRS
+def allowed(main, name: str) -> list:
+    return next(d["argument"] for d in main["parameters"][name]["decorators"] if d["type"] == "allowed")
+
+
 def sku_for(main, **params):
     return evaluate(main, main["variables"]["checkedExportsSku"]["value"], params)
 
 
 def test_archive_retention_cannot_be_deployed_without_an_archive_tier(main):
-    skus = [d["argument"] for d in main["parameters"]["exportsStorageSku"]["decorators"] if d["type"] == "allowed"][0]
-    retentions = [d["argument"] for d in main["parameters"]["exportRetention"]["decorators"] if d["type"] == "allowed"][0]
+    skus, retentions = allowed(main, "exportsStorageSku"), allowed(main, "exportRetention")
     assert set(retentions) == {"keep", "archive", "delete"}
     assert set(skus) - NO_ARCHIVE_TIER, "some allowed SKU must support archive"
     for sku, retention in itertools.product(skus, retentions):
@@ -85,13 +89,13 @@ def test_the_exports_account_gets_the_checked_sku(main, templates):
 
 
 def test_retention_setting_comes_from_the_parameter(main):
-    from tests.infra.test_drift import bicep_settings
-
     assert bicep_settings(main)["EXPORT_RETENTION"] == "exportRetention"
 
 
 def test_archive_limit_is_documented_where_the_setting_is():
-    rows = [line for line in readme_section("Settings").splitlines() if line.startswith("| `EXPORT_RETENTION`")]
+    rows = [
+        line for line in readme_section("Settings").splitlines() if line.startswith("| `EXPORT_RETENTION`")
+    ]
     assert len(rows) == 1 and "GZRS" in rows[0] and "Standard_GRS" in rows[0]
 
 
@@ -112,7 +116,9 @@ def test_operators_ip_ranges_reach_the_app_under_private_networking(main, templa
     assert len({r["name"] for r in rules}) == 3
     assert evaluate(fa, restrictions["true_value"], {"operatorAllowedIpRanges": []})[0]["tag"] == "ServiceTag"
     assert evaluate(fa, site["ipSecurityRestrictionsDefaultAction"], {"privateNetworking": True}) == "Deny"
-    assert module_params(main["modules"]["functionApp"])["operatorAllowedIpRanges"] == "operatorAllowedIpRanges"
+    assert (
+        module_params(main["modules"]["functionApp"])["operatorAllowedIpRanges"] == "operatorAllowedIpRanges"
+    )
     assert main["parameters"]["operatorAllowedIpRanges"]["default"] == []
     text = (INFRA / "modules" / "function-app.bicep").read_text()
     assert "serves no HTTP traffic" not in text
@@ -123,7 +129,10 @@ def test_app_subnet_has_an_explicit_outbound_path(templates):
     net = templates["modules/network.bicep"]
     nat = only(net, "Microsoft.Network/natGateways")
     assert nat["sku"] == {"name": "Standard"}
-    subnets = {s["name"]: s["properties"] for s in only(net, "Microsoft.Network/virtualNetworks")["properties"]["subnets"]}
+    subnets = {
+        s["name"]: s["properties"]
+        for s in only(net, "Microsoft.Network/virtualNetworks")["properties"]["subnets"]
+    }
     assert subnets["app"]["natGateway"]["id"]["operator"]["operands"]["operand_1"] == "nat"
     assert all(s["defaultOutboundAccess"] is False for s in subnets.values())
 
