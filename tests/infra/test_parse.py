@@ -48,20 +48,23 @@ AZD_VALUE = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)(?:=([^}]*))?\}$")
 
 
 def test_parameters_file_matches_main(main):
-    """main.parameters.json is azd's: every value comes from the azd environment, a default
-    (after ``=``) is one the parameter allows, and every required parameter is given."""
+    """main.parameters.json is azd's: a value from the azd environment is one ``${NAME}`` or
+    ``${NAME=default}``, a default (or a literal) is one the parameter allows, and every
+    required parameter is given."""
     params = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
     declared = main["parameters"]
     assert set(params) <= set(declared), set(params) - set(declared)
     required = {name for name, p in declared.items() if p["default"] is None}
     assert required <= set(params), required - set(params)
     for name, entry in params.items():
-        m = AZD_VALUE.match(str(entry["value"]))
-        assert m, f"{name}: not an azd environment value: {entry['value']!r}"
+        value = entry["value"]
+        if isinstance(value, str) and "${" in value:
+            m = AZD_VALUE.match(value)
+            assert m, f"{name}: not one azd environment value: {value!r}"
+            value = m.group(2)
         allowed = [d["argument"] for d in declared[name]["decorators"] if d["type"] == "allowed"]
-        if allowed and m.group(2) is not None:
-            default = m.group(2)
-            assert default in [str(a) for a in allowed[0]] or default.lower() in ("true", "false"), name
+        if allowed and value is not None:
+            assert str(value) in [str(a) for a in allowed[0]] or str(value).lower() in ("true", "false"), name
     assert params["baseName"]["value"] == "${AZURE_ENV_NAME}"
     assert params["location"]["value"] == "${AZURE_LOCATION}"
 
