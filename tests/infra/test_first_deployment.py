@@ -197,3 +197,15 @@ def test_readme_gives_azd_up_first_then_the_cli():
 def test_maximum_instance_count_has_no_preview_floor(main):
     bounds = {d["type"]: d["argument"] for d in main["parameters"]["maximumInstanceCount"]["decorators"]}
     assert bounds["min_value"] == 1 and bounds["max_value"] == 1000
+
+
+# ------------------------------------------------------------------ 7. sampling in OpenTelemetry mode
+def test_host_json_carries_no_setting_opentelemetry_mode_ignores():
+    """In OpenTelemetry mode the host reads only the connection string, the authentication
+    string and an OTLP endpoint: an applicationInsights block would promise sampling and live
+    metrics filters that do not happen."""
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["telemetryMode"] == "OpenTelemetry"
+    assert "applicationInsights" not in host.get("logging", {})
+    paragraph = readme_section("Application Insights")
+    assert "not sampled" in paragraph and "rate-limited" in paragraph and "host.json has no say" in paragraph
