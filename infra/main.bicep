@@ -1,5 +1,7 @@
 // The whole EHR audit-log ingestion system, deployed into one (empty) resource group:
-//   az deployment group create -g <rg> -f infra/main.bicep -p @infra/main.parameters.json
+//   azd up                      (azure.yaml; parameters from main.parameters.json and the azd
+//                                environment; the post-deploy hook runs scripts/post-deploy.sh)
+//   az deployment group create -g <rg> -f infra/main.bicep -p baseName=... entraClientId=... alertEmail=...
 // One module per concern under modules/. After `func azure functionapp publish`, run
 // scripts/post-deploy.sh to create the Event Grid subscription that feeds the blob trigger.
 //
@@ -23,8 +25,8 @@ param tags object = {
 }
 
 // ---------------------------------------------------------------- the connectors (app settings)
-@description('Connectors, as in the CONNECTORS app setting: [{ name, kind: healthcare|epic, job_id, chunk_rows }].')
-param connectors array
+@description('Connectors, as in the CONNECTORS app setting: [{ name, kind: healthcare|epic, job_id, chunk_rows }]. Default: infra/connectors.json, which both azd and the az CLI path read.')
+param connectors array = loadJsonContent('connectors.json')
 
 @description('Tenant (directory) id of the Entra app the Purview connector was created with.')
 param entraTenantId string = tenant().tenantId
@@ -40,8 +42,8 @@ param cloud string = 'public'
 param settingOverrides object = {}
 
 // ---------------------------------------------------------------- scale
-@description('Flex Consumption: most instances the app scales out to (40-1000).')
-@minValue(40)
+@description('Flex Consumption: most instances the app scales out to (1-1000; the platform default is 100).')
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
@@ -76,7 +78,7 @@ param softDeleteDays int = 7
 @maxValue(730)
 param logRetentionDays int = 90
 
-@description('Storage redundancy of the exports account. Geo-redundant by default; choose Standard_ZRS where data must stay in one region.')
+@description('Storage redundancy of the exports account. Geo-redundant by default; choose Standard_ZRS where data must stay in one region. exportRetention=archive needs Standard_GRS or Standard_RAGRS (no Archive tier on ZRS, GZRS, RA-GZRS).')
 @allowed([
   'Standard_GZRS'
   'Standard_RAGZRS'
@@ -85,6 +87,21 @@ param logRetentionDays int = 90
   'Standard_ZRS'
 ])
 param exportsStorageSku string = 'Standard_GZRS'
+
+@description('EXPORT_RETENTION: what happens to an export once every chunk is uploaded (keep, archive, delete). archive needs exportsStorageSku Standard_GRS or Standard_RAGRS; any other SKU fails the deployment.')
+@allowed([
+  'keep'
+  'archive'
+  'delete'
+])
+param exportRetention string = 'keep'
+
+@description('Storage redundancy of the Functions host\'s own account: Standard_LRS exists in every region; Standard_ZRS only where the region has availability zones.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+])
+param hostStorageSku string = 'Standard_LRS'
 
 // ---------------------------------------------------------------- alerts
 @description('Email address the alerts are sent to.')
@@ -101,6 +118,9 @@ param privateNetworking bool = false
 
 @description('With privateNetworking: public IP ranges (CIDR) still allowed to drop files into the exports account, e.g. the EHR server\'s egress address. Empty = private endpoint only.')
 param exportsAllowedIpRanges array = []
+
+@description('With privateNetworking: public IP ranges (CIDR) allowed to call the app, e.g. the operators\' egress address for the HTTP status report (a function key is still required). Empty = Event Grid only; then read the report from the reports container.')
+param operatorAllowedIpRanges array = []
 
 @description('With privateNetworking: address space of the new VNet and its two subnets.')
 param vnetAddressPrefix string = '10.40.0.0/16'
@@ -145,6 +165,24 @@ var names = {
   secretName: 'ingestion-client-secret'
 }
 
+// ---------------------------------------------------------------- archive needs an LRS/GRS account
+// The Archive access tier does not exist on ZRS, GZRS or RA-GZRS accounts (Azure Storage
+// access tiers overview): there, EXPORT_RETENTION=archive would leave every export Hot with
+// only a warning. The deployment refuses the combination instead, whether the value comes
+// from exportRetention or from settingOverrides. ARM evaluates only the branch a condition
+// picks, and no object has the property named by the message, so the error names it
+// ("The language expression property '...' doesn't exist"). any() keeps the Bicep compiler
+// from typing the empty object and refusing the access at build time.
+var archiveTierMissing = [
+  'Standard_ZRS'
+  'Standard_GZRS'
+  'Standard_RAGZRS'
+]
+var effectiveRetention = toLower(string(contains(settingOverrides, 'EXPORT_RETENTION') ? settingOverrides.EXPORT_RETENTION : exportRetention))
+var archiveImpossible = (effectiveRetention == 'archive') && contains(archiveTierMissing, exportsStorageSku)
+var refusal = any(json('{}'))
+var checkedExportsSku = archiveImpossible ? refusal['EXPORT_RETENTION=archive needs exportsStorageSku Standard_GRS or Standard_RAGRS: the Archive tier does not exist on ZRS, GZRS or RA-GZRS accounts'] : exportsStorageSku
+
 // ---------------------------------------------------------------- modules
 module identity 'modules/identity.bicep' = {
   name: 'identity'
@@ -172,7 +210,7 @@ module exportsStorage 'modules/exports-storage.bicep' = {
     name: names.exportsStorage
     location: location
     tags: tags
-    sku: exportsStorageSku
+    sku: checkedExportsSku
     exportsContainer: names.exportsContainer
     quarantineContainer: names.quarantineContainer
     reportsContainer: names.reportsContainer
@@ -195,6 +233,7 @@ module hostStorage 'modules/host-storage.bicep' = {
     tags: tags
     deploymentContainer: names.deploymentContainer
     privateNetworking: privateNetworking
+    sku: hostStorageSku
   }
 }
 
@@ -284,7 +323,7 @@ var appSettings = union({
   UPLOAD_RETRY_BUDGET_SECONDS: '240'
   JOB_MAX_CONCURRENT_UPLOADS: '8'
   UPLOAD_SLOT_WAIT_SECONDS: '30'
-  EXPORT_RETENTION: 'keep'
+  EXPORT_RETENTION: exportRetention
   ENTRA_CERTIFICATE_NAME: ''
   // issue 6: status report and telemetry (the Python worker exports with OpenTelemetry)
   REPORT_STALE_HOURS: '26'
@@ -306,6 +345,7 @@ module functionApp 'modules/function-app.bicep' = {
     appSettings: appSettings
     privateNetworking: privateNetworking
     appSubnetId: privateNetworking ? network.outputs.appSubnetId : ''
+    operatorAllowedIpRanges: operatorAllowedIpRanges
   }
   // The identity must hold its storage roles before the host first starts.
   dependsOn: [

@@ -1,7 +1,9 @@
 // Alert rules on Application Insights, all to one action group (email): poison messages,
 // failed runs, stale exports, function errors. Log-query alerts, because Storage's own queue
-// metrics are hourly and account-wide. The queries match the app's traces (shared/intake/plan.py,
-// shared/delivery/worker.py) and its custom events (RunStarted, FileRejected, ChunkPoisoned).
+// metrics are hourly and account-wide. The queries read what the OpenTelemetry pipeline
+// writes: the app's log records as traces (customDimensions from `extra`), its custom events
+// (RunStarted, FileRejected, ChunkPoisoned) as customEvents, and the Functions host's own
+// "Executed ... (Failed" trace for failed invocations.
 param baseName string
 param actionGroupName string
 param location string
@@ -51,10 +53,17 @@ union isfuzzy=true
 '''
 var receivedQuery = replace(receivedQueryTemplate, '{hours}', string(staleExportHours))
 
-// A function invocation that failed (raised).
+// A function invocation that failed (raised). The Functions host logs every completion as
+// "Executed 'Functions.<name>' (Failed, Id=..., Duration=...ms)" at Error level, in the
+// Application Insights SDK mode and in OpenTelemetry mode alike: that trace is the signal.
+// The host's invocation span is kept as a second source: in OpenTelemetry mode it is exported
+// as a dependency of type InProc (an internal span; azure-functions-dotnet-worker issue 3513),
+// in the SDK mode as a request; `requests` alone stays empty in OpenTelemetry mode.
 var functionErrorQuery = '''
-requests
-| where success == false
+union isfuzzy=true
+    (traces | where severityLevel >= 3 and message matches regex @"^Executed '[^']+' \(Failed"),
+    (dependencies | where type == "InProc" and success == false),
+    (requests | where success == false)
 '''
 
 var rules = [

@@ -1,4 +1,4 @@
-// Flex Consumption plan and the function app: Python 3.11, the user-assigned identity for
+// Flex Consumption plan and the function app: Python 3.13, the user-assigned identity for
 // everything (host storage, deployment package, exports, Key Vault, telemetry), HTTPS only,
 // FTP(S) and basic publishing credentials off. App settings come in as one object.
 param planName string
@@ -13,6 +13,13 @@ param instanceMemoryMB int
 param appSettings object
 param privateNetworking bool
 param appSubnetId string
+@description('With privateNetworking: public IP ranges (CIDR) allowed to call the app, e.g. operators reading the HTTP status report.')
+param operatorAllowedIpRanges array
+
+// azd (azure.yaml, service `ingest`) finds the app it deploys to by this tag.
+var serviceTag = {
+  'azd-service-name': 'ingest'
+}
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: Flex Consumption zone redundancy exists only in some regions; the work is durable in Storage (queue, ledger) and resumes on another instance, so a zone outage delays exports, it loses none
@@ -29,10 +36,11 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
-// With private networking the app still takes inbound HTTPS from one source: Event Grid,
-// which delivers blob events to the blobs extension webhook and cannot reach a private
-// endpoint. Everything else is denied.
-var eventGridOnly = [
+// With private networking the app takes inbound HTTPS from Event Grid, which delivers blob
+// events to the blobs extension webhook and cannot reach a private endpoint, and from the
+// operators' address ranges (the HTTP status report, function key still required).
+// Everything else is denied.
+var eventGrid = [
   {
     name: 'AllowEventGrid'
     action: 'Allow'
@@ -41,15 +49,22 @@ var eventGridOnly = [
     priority: 100
   }
 ]
+var operatorRules = [for (range, i) in operatorAllowedIpRanges: {
+  name: 'AllowOperators${i}'
+  action: 'Allow'
+  tag: 'Default'
+  ipAddress: range
+  priority: 200 + i
+}]
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: Event Grid, the one caller, cannot present a client certificate to the blobs extension webhook; the webhook needs the blobs_extension system key
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero on demand; pending work waits durably in Storage (Event Grid retries, queue messages), so no instance has to stay warm
-  // checkov:skip=CKV_AZURE_213: the app serves no HTTP traffic to probe (queue, Event Grid and timer triggers only); failed invocations raise the function-errors alert
-  // checkov:skip=CKV_AZURE_222: the blob trigger's Event Grid webhook must reach the app, and Event Grid cannot deliver to a private endpoint; with privateNetworking inbound is limited to the AzureEventGrid service tag, and every endpoint needs a function or system key
+  // checkov:skip=CKV_AZURE_213: a health-check probe would keep a scale-to-zero Flex Consumption app awake; its one HTTP function is the on-demand status report (function key), and failed invocations raise the function-errors alert
+  // checkov:skip=CKV_AZURE_222: the blob trigger's Event Grid webhook must reach the app, and Event Grid cannot deliver to a private endpoint; with privateNetworking inbound is limited to the AzureEventGrid service tag and operatorAllowedIpRanges, and every endpoint needs a function or system key
   name: appName
   location: location
-  tags: tags
+  tags: union(tags, serviceTag)
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
@@ -71,7 +86,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       ftpsState: 'Disabled'
       http20Enabled: true
       remoteDebuggingEnabled: false
-      ipSecurityRestrictions: privateNetworking ? eventGridOnly : []
+      ipSecurityRestrictions: privateNetworking ? concat(eventGrid, operatorRules) : []
       ipSecurityRestrictionsDefaultAction: privateNetworking ? 'Deny' : 'Allow'
       scmIpSecurityRestrictionsUseMain: false
     }
@@ -88,7 +103,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       }
       runtime: {
         name: 'python'
-        version: '3.11'
+        version: '3.13'
       }
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
@@ -111,10 +126,15 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
   properties: appSettings
 }
 
-// No FTP and no basic-auth (publishing profile) deployments: publish with Entra credentials.
+// No FTP and no basic-auth (publishing profile) deployments: publish with Entra credentials
+// (`func azure functionapp publish` and `azd deploy` both use them on Flex Consumption).
 resource ftp 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
   parent: app
   name: 'ftp'
+  // Resource Manager refuses this resource without a location ("The parameter location has
+  // an invalid value"), although the published type omits it (bicep-types-az 1317, 1529, 1571).
+  #disable-next-line BCP037
+  location: location
   properties: {
     allow: false
   }
@@ -123,6 +143,10 @@ resource ftp 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01'
 resource scm 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
   parent: app
   name: 'scm'
+  // Resource Manager refuses this resource without a location ("The parameter location has
+  // an invalid value"), although the published type omits it (bicep-types-az 1317, 1529, 1571).
+  #disable-next-line BCP037
+  location: location
   properties: {
     allow: false
   }

@@ -6,10 +6,12 @@ param location string
 param tags object
 param deploymentContainer string
 param privateNetworking bool
+@description('Redundancy of the host account: Standard_LRS exists in every region, Standard_ZRS only in regions with availability zones.')
+param sku string
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_43: the name is 'st' + baseName (3-10 lowercase letters or digits) + 'h' + 6 characters of uniqueString: always 11-19 lowercase letters and digits
-  // checkov:skip=CKV_AZURE_206: host state (leases, timer status) and the deployment package are rebuilt by a redeploy; zone-redundant is enough and avoids geo-replicating transient state
+  // checkov:skip=CKV_AZURE_206: host state (leases, timer status) and the deployment package are rebuilt by a redeploy, so geo-replication buys nothing; the hostStorageSku parameter is Standard_LRS by default (every region has it) or Standard_ZRS where the region has zones
   // checkov:skip=CKV_AZURE_35: default action is Deny with privateNetworking; without it the Flex Consumption host reaches its storage over the public endpoint (Functions is not a trusted service), with Entra auth only
   // checkov:skip=CKV_AZURE_59: public network access is off with privateNetworking; without it access is Entra-only over TLS 1.2 (shared keys disabled)
   name: name
@@ -17,7 +19,7 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   tags: tags
   kind: 'StorageV2'
   sku: {
-    name: 'Standard_ZRS'
+    name: sku
   }
   properties: {
     accessTier: 'Hot'

@@ -2,6 +2,12 @@
 // for the app's outbound VNet integration (delegated to Microsoft.App/environments, as Flex
 // Consumption requires) and a subnet for private endpoints of both storage accounts (blob,
 // queue, table) and Key Vault, each registered in its private DNS zone.
+//
+// Outbound: the app's subnet has no default outbound access (private subnets are Azure's
+// default for new VNets, and it is set here explicitly), so a NAT gateway with one static
+// public IP carries what has no private endpoint: Entra ID (tokens), the Purview ingestion
+// API and Application Insights ingestion. Storage and Key Vault go through their private
+// endpoints. The static address is the one to give a partner's allow-list.
 param name string
 param location string
 param tags object
@@ -77,6 +83,36 @@ resource nsg 'Microsoft.Network/networkSecurityGroups@2023-11-01' = {
   }
 }
 
+resource natIp 'Microsoft.Network/publicIPAddresses@2023-11-01' = {
+  name: 'pip-${name}-nat'
+  location: location
+  tags: tags
+  sku: {
+    name: 'Standard'
+  }
+  properties: {
+    publicIPAllocationMethod: 'Static'
+    publicIPAddressVersion: 'IPv4'
+  }
+}
+
+resource nat 'Microsoft.Network/natGateways@2023-11-01' = {
+  name: 'nat-${name}'
+  location: location
+  tags: tags
+  sku: {
+    name: 'Standard'
+  }
+  properties: {
+    idleTimeoutInMinutes: 10
+    publicIpAddresses: [
+      {
+        id: natIp.id
+      }
+    ]
+  }
+}
+
 resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = {
   name: name
   location: location
@@ -92,6 +128,10 @@ resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = {
         name: 'app'
         properties: {
           addressPrefix: appSubnetPrefix
+          defaultOutboundAccess: false
+          natGateway: {
+            id: nat.id
+          }
           networkSecurityGroup: {
             id: nsg.id
           }
@@ -109,6 +149,7 @@ resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = {
         name: 'private-endpoints'
         properties: {
           addressPrefix: privateEndpointSubnetPrefix
+          defaultOutboundAccess: false
           networkSecurityGroup: {
             id: nsg.id
           }
@@ -177,3 +218,4 @@ resource dnsGroups 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2023
 
 output vnetId string = vnet.id
 output appSubnetId string = vnet.properties.subnets[0].id
+output outboundIp string = natIp.properties.ipAddress

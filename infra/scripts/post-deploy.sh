@@ -9,6 +9,9 @@
 #
 # deployment-name is the --name given to `az deployment group create` (README: ehr-ingest);
 # the script reads the app, topic and container names from that deployment's outputs.
+# As azd's postdeploy hook (azure.yaml) it finds them in the azd environment instead: azd
+# stores each output of main.bicep there under the output's name (upper-cased where it cannot
+# match the template's casing), and hooks see them as environment variables.
 set -euo pipefail
 
 rg=${1:?usage: post-deploy.sh <resource-group> [deployment-name]}
@@ -21,8 +24,16 @@ interval=${KEY_WAIT_SECONDS:-10}
 command -v az >/dev/null || { echo "the Azure CLI (az) is required" >&2; exit 1; }
 
 output() {
-  az deployment group show --resource-group "$rg" --name "$deployment" \
-    --query "properties.outputs.$1.value" --output tsv
+  local upper
+  upper=$(printf '%s' "$1" | tr '[:lower:]' '[:upper:]')
+  if [ -n "${!1:-}" ]; then
+    printf '%s\n' "${!1}"
+  elif [ -n "${!upper:-}" ]; then
+    printf '%s\n' "${!upper}"
+  else
+    az deployment group show --resource-group "$rg" --name "$deployment" \
+      --query "properties.outputs.$1.value" --output tsv
+  fi
 }
 app=$(output functionAppName)
 host=$(output functionAppHostName)

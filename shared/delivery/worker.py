@@ -329,7 +329,12 @@ class Uploader:
         except ResourceNotFoundError:
             return
         except AzureError as exc:
-            log.warning("export retention (%s) failed: %s", self.retention, type(exc).__name__, extra=ctx)
+            log.error(
+                "export retention (%s) failed: %s",
+                self.retention,
+                getattr(exc, "error_code", None) or type(exc).__name__,
+                extra=ctx,
+            )
             return
         self.ledger.update_run(run["RowKey"], retention=self.retention)
         log.info("export %s after upload", "deleted" if self.retention == "delete" else "archived", extra=ctx)

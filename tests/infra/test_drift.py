@@ -27,8 +27,18 @@ PLATFORM_IN_AZURE = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",  # Entra auth for it (local auth off)
     "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",  # the Python worker's OpenTelemetry export
 }
-# Local only: Flex Consumption rejects it as an app setting (functionAppConfig.runtime instead).
+# Local only: Flex Consumption rejects it as an app setting (functionAppConfig.runtime instead),
+# so it is in local.settings.sample.json for `func start` and not in README's settings table
+# (which lists what a deployment may set); the README says so in prose.
 LOCAL_ONLY = {"FUNCTIONS_WORKER_RUNTIME"}
+# Azure only: the managed identity the connections use. `func start` on a laptop has no managed
+# identity; without these the Functions host (and shared/common/storage.py) use the developer's own
+# sign-in (DefaultAzureCredential: Azure CLI, ...), so the sample leaves them out.
+IDENTITY_ONLY_IN_AZURE = {
+    f"{conn}__{key}"
+    for conn in (STORAGE_CONNECTION, "AzureWebJobsStorage")
+    for key in ("credential", "clientId")
+}
 # host.json values overridden by app settings (AzureFunctionsJobHost__path__to__key): read by
 # the Functions host (and the local host), optional everywhere.
 HOST_JSON_OVERRIDE = "AzureFunctionsJobHost__"
@@ -106,17 +116,37 @@ def test_platform_settings_are_deployed(main):
 
 def test_sample_lists_exactly_the_settings():
     sample = sample_settings()
-    assert not REQUIRED - sample, f"add to local.settings.sample.json: {sorted(REQUIRED - sample)}"
+    missing = REQUIRED - IDENTITY_ONLY_IN_AZURE - sample
+    assert not missing, f"add to local.settings.sample.json: {sorted(missing)}"
     extra = unread(sample, PLATFORM_IN_AZURE, LOCAL_ONLY)
     assert not extra, f"in local.settings.sample.json but read by nothing: {sorted(extra)}"
 
 
+def test_sample_works_with_your_own_sign_in():
+    """Issue 15 finding 3: with ``__credential=managedidentity`` the Functions host and the
+    blob extension ask for a managed identity, which a laptop does not have; the sample must
+    leave the identity choice to the developer's sign-in, and say nothing about one."""
+    values = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    assert not IDENTITY_ONLY_IN_AZURE & set(values)
+    assert not [k for k, v in values.items() if str(v).strip().lower() == "managedidentity"]
+    assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
+
+
 def test_readme_documents_exactly_the_settings():
     readme = readme_settings()
-    documented = REQUIRED | PLATFORM_IN_AZURE | LOCAL_ONLY
+    documented = REQUIRED | PLATFORM_IN_AZURE
     assert not documented - readme, f"add to README's settings table: {sorted(documented - readme)}"
-    extra = unread(readme, PLATFORM_IN_AZURE, LOCAL_ONLY)
+    extra = unread(readme, PLATFORM_IN_AZURE)
     assert not extra, f"in README's table but read by nothing: {sorted(extra)}"
+
+
+def test_readme_table_omits_what_flex_consumption_refuses():
+    """Issue 15 finding 13: FUNCTIONS_WORKER_RUNTIME must not be an app setting on Flex
+    Consumption, so the settings table (what a deployment may set) does not offer it."""
+    assert not LOCAL_ONLY & readme_settings()
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    assert "FUNCTIONS_WORKER_RUNTIME" in section.split("\n|", 1)[0], "say in prose where it belongs"
 
 
 def test_bicep_literals_match_code_defaults(main):

@@ -43,16 +43,37 @@ def test_module_outputs_exist(main, templates):
         assert output in templates[module["detail"]["path"]]["outputs"], f"{symbol}.outputs.{output}"
 
 
+# azd's substitution in main.parameters.json: ${NAME} or ${NAME=default}.
+AZD_VALUE = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)(?:=([^}]*))?\}$")
+
+
 def test_parameters_file_matches_main(main):
+    """main.parameters.json is azd's: a value from the azd environment is one ``${NAME}`` or
+    ``${NAME=default}``, a default (or a literal) is one the parameter allows, and every
+    required parameter is given."""
     params = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
     declared = main["parameters"]
     assert set(params) <= set(declared), set(params) - set(declared)
     required = {name for name, p in declared.items() if p["default"] is None}
     assert required <= set(params), required - set(params)
     for name, entry in params.items():
+        value = entry["value"]
+        if isinstance(value, str) and "${" in value:
+            m = AZD_VALUE.match(value)
+            assert m, f"{name}: not one azd environment value: {value!r}"
+            value = m.group(2)
         allowed = [d["argument"] for d in declared[name]["decorators"] if d["type"] == "allowed"]
-        if allowed:
-            assert entry["value"] in allowed[0], name
+        if allowed and value is not None:
+            assert str(value) in [str(a) for a in allowed[0]] or str(value).lower() in ("true", "false"), name
+    assert params["baseName"]["value"] == "${AZURE_ENV_NAME}"
+    assert params["location"]["value"] == "${AZURE_LOCATION}"
+
+
+def test_connectors_file_is_the_default(main):
+    """Both paths (azd and the az CLI) read the connectors from infra/connectors.json."""
+    default = main["parameters"]["connectors"]["default"]["function"]
+    assert default["type"] == "load_json_content"
+    assert (INFRA / default["parameters"]["file_path"]).is_file()
 
 
 def test_workbook_and_queries_present(templates):

@@ -35,7 +35,7 @@ elif args[:3] == ["functionapp", "keys", "list"]:
 """
 
 
-def run(tmp_path, *args):
+def run(tmp_path, *args, env=None):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     az = bin_dir / "az"
@@ -47,6 +47,7 @@ def run(tmp_path, *args):
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "FAKE_AZ_LOG": str(log),
         "KEY_WAIT_SECONDS": "0",
+        **(env or {}),
     }
     proc = subprocess.run(
         [BASH, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=60, check=False
@@ -103,3 +104,30 @@ def test_webhook_names_the_blob_triggered_function():
             blob_functions.append(kinds["function_name"].args[0].value)
     default = re.search(r"FUNCTION_NAME:-(\w+)", SCRIPT.read_text()).group(1)
     assert blob_functions == [default]
+
+
+AZD_OUTPUTS = {
+    "functionAppName": "func-azd",
+    "functionAppHostName": "func-azd.azurewebsites.net",
+    "systemTopicName": "evgt-azd",
+    "exportsContainer": "exports",
+}
+
+
+def test_as_azd_hook_reads_the_names_from_the_azd_environment(tmp_path):
+    """azure.yaml's postdeploy hook: azd stores main.bicep's outputs in its environment (under
+    the template's casing) and gives them to the hook; no deployment name is needed."""
+    proc, calls = run(tmp_path, "rg-ehr", env=AZD_OUTPUTS)
+    assert proc.returncode == 0, proc.stderr
+    assert not [c for c in calls if c[:3] == ["deployment", "group", "show"]]
+    [create] = [c for c in calls if c[:3] == ["eventgrid", "system-topic", "event-subscription"]]
+    assert create[create.index("--system-topic-name") + 1] == "evgt-azd"
+    assert create[create.index("--endpoint") + 1].startswith("https://func-azd.azurewebsites.net/runtime/")
+
+
+def test_as_azd_hook_also_reads_upper_cased_names(tmp_path):
+    proc, calls = run(tmp_path, "rg-ehr", env={k.upper(): v for k, v in AZD_OUTPUTS.items()})
+    assert proc.returncode == 0, proc.stderr
+    assert not [c for c in calls if c[:3] == ["deployment", "group", "show"]]
+    [create] = [c for c in calls if c[:3] == ["eventgrid", "system-topic", "event-subscription"]]
+    assert create[create.index("--system-topic-name") + 1] == "evgt-azd"
