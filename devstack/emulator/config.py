@@ -84,6 +84,11 @@ class FaultConfig:
                     raise ConfigError(f"{key} must be true or false")
                 merged[key] = value
                 continue
+            if known[key] == "str":
+                if not isinstance(value, str) or len(value) > 64:
+                    raise ConfigError(f"{key} must be text of at most 64 characters")
+                merged[key] = value
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{key} must be a number")
             if not math.isfinite(value):
