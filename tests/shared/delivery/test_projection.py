@@ -89,3 +89,40 @@ def test_a_row_that_does_not_fit_the_header_stops_the_upload():
     shape = Projection.for_header(line, "x.csv", connector)
     with pytest.raises(ValueError, match="row 1 of the chunk has 2 fields"):
         shape.write(line, [b"a,b\n"], io.BytesIO())
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_records_come_out_as_csv_reads_them_less_the_dropped_columns(seed):
+    """Quoted and unquoted lines mixed, quotes, delimiters, CR and LF inside quoted fields."""
+    import random
+
+    rnd = random.Random(seed)
+    delimiter = rnd.choice([",", "|", "\t"])
+    newline = rnd.choice(["\n", "\r\n"])
+    alphabet = ["a", "b", "é", " ", '"', delimiter, "\n", "\r\n", "x"]
+    headers = ["Extra A", *(f.header for f in GENERIC.fields), "Extra B"]
+    records = []
+    for i in range(60):
+        row = [
+            "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 6)))
+            if rnd.random() < 0.3
+            else f"v{i}{j}"
+            for j in range(len(headers))
+        ]
+        records.append(row)
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator=newline).writerows([headers, *records])
+    data = out.getvalue().encode()
+    line, rows = (
+        split(data) if newline == "\n" else (data[: data.index(b"\r\n") + 2], data[data.index(b"\r\n") + 2 :])
+    )
+    shape = Projection.for_header(
+        line,
+        {",": "x.csv", "|": "x.psv", "\t": "x.tsv"}[delimiter],
+        Connector(name="c", kind="healthcare", job_id="j"),
+    )
+    sent = io.BytesIO()
+    counts = shape.write(line, [rows[i : i + 13] for i in range(0, len(rows), 13)], sent)
+    got = list(csv.reader(io.StringIO(sent.getvalue().decode(), newline=""), delimiter=delimiter))
+    assert counts.rows == 60 and got[0] == headers[1:-1]
+    assert got[1:] == [r[1:-1] for r in records]
