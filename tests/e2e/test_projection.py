@@ -1,4 +1,5 @@
-"""Minimum necessary: only the schema's columns and the allowed events leave the hospital.
+"""Minimum necessary: only the schema's columns and the allowed events leave the hospital
+(named to sort after test_pipeline.py, which counts the session's token requests).
 
 Exports carry two extra PHI columns (``Patient SSN`` before the schema's columns, ``Diagnosis``
 after them) whose every value holds a marker. Through the function host, in-process through
