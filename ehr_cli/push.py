@@ -14,6 +14,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from ehr_cli.connector_file import UsageError, build, connector_options
+
 SECRET_ENV = "EHR_INGEST_APP_SECRET"  # noqa: S105 (a variable name, not a secret)
 
 
@@ -35,13 +37,22 @@ def register(subparsers) -> None:
     )
     p.add_argument("--job-id", required=True, help="the connector's job id from the Purview portal")
     p.add_argument("--file", required=True, help="the export file (.csv/.psv/.tsv, or Epic .txt)")
-    p.add_argument("--kind", choices=["healthcare", "epic"], default="healthcare", help="connector kind")
+    p.add_argument(
+        "--kind",
+        choices=["healthcare", "epic"],
+        help="connector kind (default: the mapping file's, or healthcare)",
+    )
     p.add_argument("--cloud", default="public", help="public, gcc, gcchigh or dod")
     p.add_argument("--authority-host", default="", help="override the cloud's Entra authority host")
     p.add_argument("--ingestion-url", default="", help="override the cloud's ingestion API URL")
     p.add_argument("--ca-bundle", help="CA file to trust (a TLS-inspecting proxy's CA); default: system")
     p.add_argument("--concurrency", type=int, default=4, help="chunks uploaded at once (default 4)")
     p.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk (default 100000)")
+    p.add_argument(
+        "--mapping",
+        help="JSON file: {column: field} or a whole connector entry (mapping, columns, events...), "
+        "as validate takes; only the schema's columns and the allowed events are sent",
+    )
     p.add_argument(
         "--state-dir",
         default=str(Path.home() / ".ehr-ingest" / "push"),
@@ -87,6 +98,7 @@ class Progress:
 
 def run(args: argparse.Namespace) -> int:
     from shared.common.errors import Rejected
+    from shared.common.header import unsent
     from shared.common.settings import PUBLIC_INGESTION_SCOPE, Settings
     from shared.delivery import clouds
     from shared.delivery.entra import TokenProvider
@@ -132,11 +144,18 @@ def run(args: argparse.Namespace) -> int:
 
     export = Path(args.file)
     try:
-        planned = plan(export, args.kind, args.chunk_rows)
+        options, named_kind = connector_options(args.mapping)
+        kind = args.kind or named_kind or "healthcare"
+        connector = build("push", kind, args.job_id, {**options, "chunk_rows": args.chunk_rows})
+    except UsageError as exc:
+        print(f"ehr-ingest push: {exc}", file=sys.stderr)
+        return 2
+    try:
+        planned = plan(export, connector)
     except Rejected as exc:
         print(f"ehr-ingest push: file rejected, nothing sent: {exc.message}", file=sys.stderr)
         return 2
-    resume = Resume.for_file(Path(args.state_dir), export, args.job_id, args.chunk_rows)
+    resume = Resume.for_file(Path(args.state_dir), export, connector)
     if resume.done:
         print(f"resuming: {len(resume.done)} of {len(planned.chunks)} chunks were accepted before")
     if planned.invalid:
@@ -144,12 +163,17 @@ def run(args: argparse.Namespace) -> int:
             f"{len(planned.invalid):,} invalid rows are not sent; `ehr-ingest validate {export}` "
             "lists them with their row numbers and reasons"
         )
-    progress = Progress(planned.rows_valid, not args.no_progress)
+    if planned.rows_filtered:
+        print(f"{planned.rows_filtered:,} rows are events the events filter leaves out; they are not sent")
+    dropped = unsent(planned.columns, planned.found) if connector.columns == "schema" else []
+    if dropped:
+        print(f"columns not sent (no schema field): {', '.join(dropped)}")
+    progress = Progress(planned.rows_to_send, not args.no_progress)
     try:
         result = push(
             export,
             planned,
-            args.job_id,
+            connector,
             url,
             TokenProvider(settings, secrets),  # type: ignore[arg-type]
             resume,

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from ehr_cli.connector_file import UsageError, build, connector_options
+
 READ_BLOCK = 8 * 1024 * 1024
 EXIT_ACCEPTED, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 MAX_LISTED = 20
@@ -52,41 +54,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_suggest)
 
 
-class UsageError(Exception):
-    pass
-
-
 def _kind(args: argparse.Namespace, path: Path) -> str:
     return args.kind or ("epic" if path.suffix.lower() == ".txt" else "healthcare")
 
 
 def _connector(args: argparse.Namespace, kind: str):
-    from shared.common.settings import Connector
-
-    options: dict = {}
-    if args.mapping:
-        try:
-            loaded = json.loads(Path(args.mapping).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read mapping file {args.mapping}: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise UsageError("the mapping file must hold a JSON object")
-        if isinstance(loaded.get("mapping"), dict):  # a whole connector entry
-            options = {
-                k: loaded[k]
-                for k in ("mapping", "invalid_rows", "max_invalid_share", "required")
-                if k in loaded
-            }
-            kind = args.kind or loaded.get("kind", kind)
-        else:
-            options = {"mapping": loaded}
+    options, named_kind = connector_options(args.mapping)
     for name in ("invalid_rows", "max_invalid_share", "chunk_rows"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
-    try:
-        return Connector(name="local", kind=kind, job_id="", **options)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(str(exc)) from None
+    return build("local", args.kind or named_kind or kind, "", options)
 
 
 def _blocks(path: Path):
@@ -130,8 +107,13 @@ def _print_report(report: dict, invalid_rows: Iterator[dict]) -> None:
         f"{report['rows_invalid']:,} invalid ({report['invalid_row_policy']} policy), "
         f"{report['duplicate_rows']:,} repeating an earlier employee+patient+timestamp"
     )
+    if report["rows_filtered"]:
+        by_event = ", ".join(f"{e}: {n:,}" for e, n in report["filtered_by_event"].items())
+        print(f"  {report['rows_filtered']:,} valid rows left out by the events filter ({by_event})")
+    if report["columns_dropped"]:
+        print(f"  columns not sent (no schema field): {', '.join(report['columns_dropped'])}")
     if report["accepted"]:
-        print(f"  would upload {report['rows_valid']:,} rows in {report['chunks']:,} chunk(s)")
+        print(f"  would upload {report['rows_to_send']:,} rows in {report['chunks']:,} chunk(s)")
     for row in itertools.islice(invalid_rows, MAX_LISTED):
         print(f"  row {row['row']:,}: {row['reason']}")
     if report["rows_invalid"] > MAX_LISTED:

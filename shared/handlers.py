@@ -43,6 +43,20 @@ class Runtime:
     settings: config.Settings
 
     @cached_property
+    def connector_config(self) -> tuple[dict[str, config.Connector], dict[str, str]]:
+        """The connectors that parse, and why each other one does not. A bad entry is logged
+        once, when the worker starts, and its files are refused with the reason, while the
+        other connectors go on."""
+        connectors, problems = self.settings.working_connectors()
+        for name, problem in problems.items():
+            log.error("connector %s is not used until CONNECTORS is fixed: %s", name, problem)
+        return connectors, problems
+
+    @property
+    def connectors(self) -> dict[str, config.Connector]:
+        return self.connector_config[0]
+
+    @cached_property
     def storage(self):
         return connection(config.STORAGE_CONNECTION)
 
@@ -70,7 +84,7 @@ class Runtime:
             ledger=self.ledger,
             tokens=TokenProvider(s, SecretCache(s)),
             session=upload_session(),
-            connectors=s.connectors,
+            connectors=self.connectors,
             url=clouds.from_settings(s)[1],
             timeout=(float(s["UPLOAD_CONNECT_TIMEOUT_SECONDS"]), float(s["UPLOAD_READ_TIMEOUT_SECONDS"])),
             max_dequeue_count=_max_dequeue_count(),
@@ -88,6 +102,7 @@ class Runtime:
             quarantine=Quarantine(service.get_container_client(self.settings["QUARANTINE_CONTAINER"])),
             reports=service.get_container_client(self.settings["REPORTS_CONTAINER"]),
             skip_duplicate_content=self.settings.flag("SKIP_DUPLICATE_CONTENT"),
+            misconfigured=self.connector_config[1],
         )
 
     @cached_property
@@ -120,6 +135,7 @@ def runtime() -> Runtime:
         if _runtime is None:
             _runtime = Runtime(config.load())
             telemetry.configure(_runtime.settings)
+            _runtime.connector_config  # noqa: B018  (a bad connector is said at start, not at its first file)
         return _runtime
 
 
@@ -133,7 +149,7 @@ def reset() -> None:
 
 def on_export(client: BlobClient) -> PlanOutcome:
     rt = runtime()
-    return plan_export(client, rt.settings.connectors, rt.ledger, rt.queue, rt.plan_options)
+    return plan_export(client, rt.connectors, rt.ledger, rt.queue, rt.plan_options)
 
 
 def on_chunk(body: bytes, dequeue_count: int) -> str:

@@ -23,6 +23,8 @@ from pathlib import Path
 import requests
 
 from shared.common.schema import schema_for
+from shared.common.settings import Connector
+from shared.delivery.projection import Payload, Projection
 from shared.delivery.redact import redact_reply
 from shared.delivery.retry import Deferred, LocalPacer, RetryPolicy, Tokens, send
 from shared.delivery.upload import MultipartBody, UploadError, post_chunk, without
@@ -56,9 +58,13 @@ class Resume:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def for_file(cls, state_dir: Path, export: Path, job_id: str, chunk_rows: int) -> Resume:
+    def for_file(cls, state_dir: Path, export: Path, connector: Connector) -> Resume:
+        """Keyed by the file version, the job and whatever moves chunk boundaries (chunk size,
+        mapping, required fields, the event filter)."""
         st = export.stat()
-        key = f"{export.resolve()}\n{st.st_size}\n{st.st_mtime_ns}\n{job_id}\n{chunk_rows}"
+        c = connector
+        layout = repr((c.chunk_rows, sorted(c.mapping.items()), c.required, c.events))
+        key = f"{export.resolve()}\n{st.st_size}\n{st.st_mtime_ns}\n{c.job_id}\n{layout}"
         path = state_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
         done: set[int] = set()
         if path.exists():
@@ -83,14 +89,24 @@ class PushResult:
     errors: dict[int, str]
 
 
-def plan(export: Path, kind: str, chunk_rows: int) -> ScanResult:
-    return scan(file_blocks(export), export.name, schema_for(kind), chunk_rows)
+def plan(export: Path, connector: Connector) -> ScanResult:
+    """The blob stage's scan with the connector's mapping, required fields and event filter.
+    Invalid rows are left out, not judged: push has no quarantine to send a file to."""
+    return scan(
+        file_blocks(export),
+        export.name,
+        schema_for(connector.kind),
+        connector.chunk_rows,
+        mapping=connector.mapping,
+        required=connector.required,
+        events=connector.events,
+    )
 
 
 def push(
     export: Path,
     planned: ScanResult,
-    job_id: str,
+    connector: Connector,
     url: str,
     tokens: Tokens,
     resume: Resume,
@@ -105,6 +121,7 @@ def push(
     policy = policy or RetryPolicy(attempts=6, budget=600)
     pacer = LocalPacer()
     header = b"".join(file_blocks(export, planned.header_start, planned.header_end - planned.header_start))
+    shape = Projection.for_header(header, export.name, connector)
     todo = [c for c in planned.chunks if c.index not in resume.done]
     skipped = sum(c.rows for c in planned.chunks if c.index in resume.done)
     progress(skipped)
@@ -115,23 +132,23 @@ def push(
                 file_blocks(export, chunk.start, chunk.end - chunk.start, PIECE), chunk.start, chunk.skip
             )
 
-        def post(token: str) -> None:
-            body = MultipartBody(
-                _chain([header], rows()), len(header) + chunk.size, f"{export.name}.part{chunk.index:05d}"
-            )
-            try:
-                post_chunk(session, url, job_id, token, body, timeout)
-            except UploadError as err:
-                if not err.api_said:
-                    raise
-                raise redact_reply(err, rows(), header, planned.delimiter) from None
+        with Payload.build(shape, header, rows, chunk.size, chunk.rows) as payload:
 
-        while True:
-            try:
-                send(post, tokens, policy, pacer)
-                break
-            except Deferred as exc:  # throttled past the budget: nothing else to do but wait
-                time.sleep(min(exc.seconds, 300))
+            def post(token: str) -> None:
+                body = MultipartBody(payload.parts(), payload.length, f"{export.name}.part{chunk.index:05d}")
+                try:
+                    post_chunk(session, url, connector.job_id, token, body, timeout)
+                except UploadError as err:
+                    if not err.api_said:
+                        raise
+                    raise redact_reply(err, payload.rows(), payload.header, shape.delimiter) from None
+
+            while True:
+                try:
+                    send(post, tokens, policy, pacer)
+                    break
+                except Deferred as exc:  # throttled past the budget: nothing else to do but wait
+                    time.sleep(min(exc.seconds, 300))
         resume.add(chunk.index)
         progress(chunk.rows)
 
@@ -149,10 +166,5 @@ def push(
                     f"{type(exc).__name__}: {exc}" if not isinstance(exc, UploadError) else str(exc)
                 )
     return PushResult(
-        planned.rows_valid, accepted, len(planned.chunks), len(planned.chunks) - len(todo), errors
+        planned.rows_to_send, accepted, len(planned.chunks), len(planned.chunks) - len(todo), errors
     )
-
-
-def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield from first
-    yield from rest

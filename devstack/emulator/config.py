@@ -54,6 +54,9 @@ class FaultConfig:
     echo_values: bool = False
     """Injected errors quote values of the block's first row, as a real reply might: what
     the pipeline must keep out of its ledger and logs."""
+    watch: str = ""
+    """Not a fault: count the uploaded records whose text holds this string (a marker a test
+    put in columns that must never leave the hospital). Only the count is kept."""
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` when a value could not be applied sensibly."""
@@ -79,6 +82,11 @@ class FaultConfig:
             if known[key] == "bool":  # annotations are strings here (postponed evaluation)
                 if not isinstance(value, bool):
                     raise ConfigError(f"{key} must be true or false")
+                merged[key] = value
+                continue
+            if known[key] == "str":
+                if not isinstance(value, str) or len(value) > 64:
+                    raise ConfigError(f"{key} must be text of at most 64 characters")
                 merged[key] = value
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -18,8 +18,12 @@ from devstack.emulator.multipart import MultipartError, MultipartReader, boundar
 from devstack.emulator.records import BlockSummary, RecordError, first_record, summarize
 from devstack.emulator.tokens import TokenAuthority, TokenError, bearer_token
 from devstack.emulator.wire import Request, Response
+from shared.common.schema import SCHEMAS, normalise
 
 FILE_PART = "file"
+SCHEMA_HEADERS = frozenset(normalise(f.header) for s in SCHEMAS.values() for f in s.fields)
+"""Every column name the two connectors read (the connector documentation, as
+``shared.common.schema`` holds it), as the portal matches them: case- and space-insensitive."""
 INJECTED = {
     400: ("BadRequest", "The file's columns do not match the connector's mapping (injected fault)."),
     403: ("Forbidden", "The application is not authorized for this connector (injected fault)."),
@@ -40,6 +44,11 @@ class JobState:
     duplicate_rows: int = 0
     in_flight: int = 0
     peak_in_flight: int = 0
+    non_schema_columns: int = 0
+    """Header columns that are no field of either connector schema: a failure of minimum
+    necessary (the connector would not read them, so they should never have been sent)."""
+    ragged_rows: int = 0
+    watched_rows: int = 0
     digests: set[int] = field(default_factory=set, repr=False)
 
     def as_dict(self) -> dict[str, int]:
@@ -53,6 +62,9 @@ class JobState:
             "duplicate_rows": self.duplicate_rows,
             "in_flight": self.in_flight,
             "peak_in_flight": self.peak_in_flight,
+            "non_schema_columns": self.non_schema_columns,
+            "ragged_rows": self.ragged_rows,
+            "watched_rows": self.watched_rows,
         }
 
 
@@ -142,6 +154,9 @@ class IngestionService:
                     job.digests.add(digest)
             job.rows += summary.rows
             job.bytes += size
+            job.non_schema_columns += sum(normalise(c) not in SCHEMA_HEADERS for c in summary.header)
+            job.ragged_rows += summary.ragged
+            job.watched_rows += summary.watched
             job.accepted += 1
             self._counts["accepted"] += 1
         return Response.json(200, {"jobId": job_id, "rowsReceived": summary.rows})
@@ -176,7 +191,7 @@ class IngestionService:
                 continue
             if summary is not None:
                 raise MultipartError("more than one part named 'file'")
-            summary = summarize(part.stream)
+            summary = summarize(part.stream, self._faults.config.watch)
             size = part.stream.raw.bytes_read  # type: ignore[attr-defined]
         if summary is None:
             raise MultipartError("no part named 'file' in the multipart body")

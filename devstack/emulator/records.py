@@ -32,6 +32,12 @@ class BlockSummary:
     delimiter: str
     columns: int
     digests: list[int] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
+    """The column names (names are the hospital's, not a patient's)."""
+    ragged: int = 0
+    """Records whose field count differs from the header's."""
+    watched: int = 0
+    """Records holding the watched text (``FaultConfig.watch``)."""
 
     @property
     def rows(self) -> int:
@@ -69,7 +75,7 @@ def record_digest(fields: list[str]) -> int:
     return hash(SEPARATOR.join(fields))
 
 
-def summarize(stream: BinaryIO) -> BlockSummary:
+def summarize(stream: BinaryIO, watch: str = "") -> BlockSummary:
     """Parse a block (UTF-8, optional BOM, any newline style) and digest each record.
 
     A line without a quote is one whole record whose fields are its text between
@@ -91,16 +97,20 @@ def summarize(stream: BinaryIO) -> BlockSummary:
         header = next(
             csv.reader(itertools.chain([first_line], _lines(text)), delimiter=delimiter, strict=False)
         )
-        summary = BlockSummary(delimiter=delimiter, columns=len(header))
-        digests = summary.digests
+        summary = BlockSummary(delimiter=delimiter, columns=len(header), header=header)
+        digests, width = summary.digests, len(header)
         for line in text:
             if '"' in line:
                 reader = csv.reader(itertools.chain((line,), _lines(text)), delimiter=delimiter, strict=False)
                 fields = next(reader, [])
                 if fields:
                     digests.append(record_digest(fields))
+                    summary.ragged += len(fields) != width
+                    summary.watched += bool(watch) and any(watch in f for f in fields)
             elif record := line.rstrip("\r\n"):
                 digests.append(hash(record.replace(delimiter, SEPARATOR)))
+                summary.ragged += record.count(delimiter) + 1 != width
+                summary.watched += bool(watch) and watch in record
         return summary
     except UnicodeDecodeError as exc:
         raise RecordError(f"the file part is not valid UTF-8 (byte offset ~{exc.start})") from exc

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared.common.events import EventFilter, parse_events
 from shared.common.schema import Schema, normalise, schema_for
 
 STORAGE_CONNECTION = "ExportsStorage"
@@ -25,7 +26,10 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "REPORTS_CONTAINER": ("reports", "Container the status reports are written to."),
     "CHUNK_QUEUE": ("ehr-chunks", "Queue of chunk messages; failed ones go to <name>-poison."),
     "LEDGER_TABLE": ("ingestledger", "Table holding one row per run and per chunk."),
-    "CONNECTORS": (None, "JSON list of connectors: name, kind (healthcare|epic), job_id, chunk_rows."),
+    "CONNECTORS": (
+        None,
+        "JSON list of connectors: name, kind (healthcare|epic), job_id and options (README).",
+    ),
     "ENTRA_TENANT_ID": (None, "Tenant (directory) id of the Entra app the connector was created with."),
     "ENTRA_CLIENT_ID": (None, "Application (client) id of that Entra app."),
     "ENTRA_AUTHORITY_HOST": ("", "Entra authority host for the app's tokens; empty: the CLOUD's."),
@@ -111,6 +115,7 @@ DEFAULT_CHUNK_ROWS = 100_000
 DEFAULT_REQUIRED = ("event_name", "employee_upn")
 """Fields a row is useless without. The timestamp is always required (and must parse)."""
 INVALID_ROW_POLICIES = ("skip", "reject")
+COLUMN_POLICIES = ("schema", "all")
 DEFAULT_MAX_INVALID_SHARE = 0.01
 
 
@@ -129,6 +134,13 @@ class Connector:
     """Above this share of invalid rows the file is rejected whatever the policy."""
     required: tuple[str, ...] = DEFAULT_REQUIRED
     """Fields that must be non-empty in every row (canonical keys)."""
+    columns: str = "schema"
+    """``schema`` uploads only the connector schema's columns the file has (minimum necessary:
+    a column the connector does not read never leaves); ``all`` uploads the file's columns
+    unchanged, for a hospital that decides so."""
+    events: EventFilter | None = None
+    """Event Names to send (``include``) or leave out (``exclude``); None sends every event.
+    Given in CONNECTORS as ``{"include": [...]}`` or ``{"exclude": [...]}``."""
 
     def __post_init__(self) -> None:
         schema = schema_for(self.kind)
@@ -148,6 +160,11 @@ class Connector:
         if not isinstance(self.mapping, dict):
             raise ValueError(f"connector {self.name}: mapping must be an object of column -> field")
         object.__setattr__(self, "mapping", resolve_mapping(schema, self.mapping, self.name))
+        if self.columns not in COLUMN_POLICIES:
+            raise ValueError(
+                f"connector {self.name}: columns must be one of {COLUMN_POLICIES}, not {self.columns!r}"
+            )
+        object.__setattr__(self, "events", parse_events(self.events, f"connector {self.name}"))
 
 
 def resolve_mapping(schema: Schema, mapping: dict[str, str], where: str) -> dict[str, str]:
@@ -164,21 +181,36 @@ def resolve_mapping(schema: Schema, mapping: dict[str, str], where: str) -> dict
     return resolved
 
 
-def parse_connectors(text: str) -> dict[str, Connector]:
+def parse_connectors(text: str, problems: dict[str, str] | None = None) -> dict[str, Connector]:
+    """The connectors of the CONNECTORS setting.
+
+    Without ``problems`` any bad entry raises ``ValueError`` (the doctor, the command line).
+    With it, a bad entry is left out and its reason kept under its name, so the other
+    connectors go on working and that connector's files are refused with the reason."""
     try:
         items = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"CONNECTORS is not valid JSON: {exc.msg} at position {exc.pos}") from None
-    if not isinstance(items, list):
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise ValueError("CONNECTORS must be a JSON list of connector objects")
     connectors: dict[str, Connector] = {}
     for item in items:
         try:
-            c = Connector(**item)
-        except TypeError as exc:
-            raise ValueError(f"CONNECTORS entry {item.get('name')!r}: {exc}") from None
+            c = connector_from(item)
+        except ValueError as exc:
+            if problems is None:
+                raise
+            problems[str(item.get("name"))] = str(exc)
+            continue
         connectors[c.name] = c
     return connectors
+
+
+def connector_from(item: dict) -> Connector:
+    try:
+        return Connector(**item)
+    except TypeError as exc:
+        raise ValueError(f"CONNECTORS entry {item.get('name')!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -201,6 +233,11 @@ class Settings:
     @property
     def connectors(self) -> dict[str, Connector]:
         return parse_connectors(self["CONNECTORS"])
+
+    def working_connectors(self) -> tuple[dict[str, Connector], dict[str, str]]:
+        """The connectors that parse, and why each other one does not (by name)."""
+        problems: dict[str, str] = {}
+        return parse_connectors(self["CONNECTORS"], problems), problems
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:

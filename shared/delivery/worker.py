@@ -10,7 +10,6 @@ the chunk is sent again). Each repeats only that one chunk.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import random
 import time
@@ -28,14 +27,15 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobServiceClient
 
-from shared.common import dialect, telemetry
 from shared.common import ledger as states
-from shared.common.errors import BadMessage
+from shared.common import telemetry
+from shared.common.errors import BadMessage, Rejected
 from shared.common.ledger import Ledger
 from shared.common.messages import ChunkMessage
 from shared.common.settings import Connector
 from shared.delivery.entra import TokenError, TokenProvider
 from shared.delivery.gate import Slots, TablePacer, renew
+from shared.delivery.projection import Payload, Projection, Sent
 from shared.delivery.redact import redact_reply
 from shared.delivery.retry import Deferred, RetryPolicy, send
 from shared.delivery.upload import MultipartBody, UploadError, post_chunk, without
@@ -74,6 +74,7 @@ class Uploader:
     """Waits between ledger writes while Storage is unreachable (about 15 s in all)."""
     _headers: dict[tuple, bytes] = field(default_factory=dict, repr=False)
     """Header lines by export version (immutable for an ETag): a cache, not state."""
+    _shapes: dict[tuple, Projection] = field(default_factory=dict, repr=False)
 
     def handle(self, msg: ChunkMessage, dequeue_count: int) -> str:
         """Returns the chunk's state; raises to hand the message back to the queue for a retry."""
@@ -107,7 +108,7 @@ class Uploader:
                     self.defer_seconds * (1 + random.random()), "the job is at its cap of concurrent uploads"
                 )
             try:
-                posts = self._upload(msg, connector.job_id, connector.kind, slots, slot)
+                posts, sent = self._upload(msg, connector, slots, slot)
             finally:
                 slots.release(slot)
         except Deferred as exc:
@@ -132,15 +133,26 @@ class Uploader:
             attempts=entity.get("attempts", 0) + posts,
             uploaded_at=states.now(),
             duration_ms=duration_ms,
+            rows_sent=sent.rows,
+            rows_filtered=sent.filtered,
             last_error="",
         )
+        if sent.rows != msg.rows:
+            log.warning(
+                "chunk sent %d rows where the plan counted %d (the connector's events setting changed "
+                "since the file was planned); the ledger keeps what was sent",
+                sent.rows,
+                msg.rows,
+                extra={**ctx, "rows": sent.rows, "rows_planned": msg.rows},
+            )
         log.info(
             "chunk uploaded: %d rows in %d ms",
-            msg.rows,
+            sent.rows,
             duration_ms,
-            extra={**ctx, "rows": msg.rows, "duration_ms": duration_ms, "posts": posts},
-        )
-        telemetry.chunk_uploaded(msg.connector, msg.rows, duration_ms, entity.get("attempts", 0) + posts - 1)
+            extra={**ctx, "rows": sent.rows, "rows_filtered": sent.filtered, "duration_ms": duration_ms,
+                   "posts": posts},
+        )  # fmt: skip
+        telemetry.chunk_uploaded(msg.connector, sent.rows, duration_ms, entity.get("attempts", 0) + posts - 1)
         self.complete_if_done(msg.run_id)
         return states.UPLOADED
 
@@ -160,34 +172,52 @@ class Uploader:
             self._headers[key] = header
         return header
 
-    def _upload(self, msg: ChunkMessage, job_id: str, kind: str, slots: Slots, slot) -> int:
+    def _projection(self, msg: ChunkMessage, header: bytes, connector: Connector) -> Projection:
+        """What of this export version leaves (``shared.delivery.projection``), worked out once."""
+        key = (msg.container, msg.blob, msg.etag, msg.header_start, connector.name)
+        shape = self._shapes.get(key)
+        if shape is None:
+            try:
+                shape = Projection.for_header(header, msg.blob, connector)
+            except (Rejected, UnicodeDecodeError) as exc:
+                reason = exc.message if isinstance(exc, Rejected) else "its header is not UTF-8"
+                raise UploadError(f"{msg.blob}: {reason}", None, retryable=False) from None
+            if len(self._shapes) >= HEADER_CACHE_SIZE:
+                self._shapes.clear()
+            self._shapes[key] = shape
+        return shape
+
+    def _upload(self, msg: ChunkMessage, connector: Connector, slots: Slots, slot) -> tuple[int, Sent]:
         blob = self.blobs.get_blob_client(msg.container, msg.blob)
         same_version = {"etag": msg.etag, "match_condition": MatchConditions.IfNotModified}
         held = [slot]
         try:
             header = self._header(blob, msg, same_version)
+            shape = self._projection(msg, header, connector)
 
             def rows() -> Iterator[bytes]:
                 sent = blob.download_blob(offset=msg.start, length=msg.end - msg.start, **same_version)
                 return without(sent.chunks(), msg.start, msg.skip)
 
-            def post(token: str) -> None:
-                held[0] = renew(slots, held[0], sum(self.timeout) + RENEW_MARGIN_SECONDS)
-                body = MultipartBody(
-                    itertools.chain([header], rows()), len(header) + msg.size, _file_name(msg)
-                )
-                try:
-                    post_chunk(self.session, self.url, job_id, token, body, self.timeout)
-                except UploadError as err:
-                    if err.status == 429:
-                        telemetry.chunk_throttled(msg.connector)
-                    if not err.api_said:
-                        raise
-                    # What the API said is stored and logged: first out with any value it quotes.
-                    delimiter = dialect.detect(msg.blob, kind, header.decode("utf-8-sig", "replace"))
-                    raise redact_reply(err, rows(), header, delimiter) from None
+            with Payload.build(shape, header, rows, msg.size, msg.rows) as payload:
 
-            return send(post, self.tokens, self.policy, TablePacer(self.ledger.table, job_id, slots))
+                def post(token: str) -> None:
+                    held[0] = renew(slots, held[0], sum(self.timeout) + RENEW_MARGIN_SECONDS)
+                    body = MultipartBody(payload.parts(), payload.length, _file_name(msg))
+                    try:
+                        post_chunk(self.session, self.url, connector.job_id, token, body, self.timeout)
+                    except UploadError as err:
+                        if err.status == 429:
+                            telemetry.chunk_throttled(msg.connector)
+                        if not err.api_said:
+                            raise
+                        # What the API said is stored and logged: first out with any value it quotes.
+                        raise redact_reply(err, payload.rows(), payload.header, shape.delimiter) from None
+
+                if not payload.sent.rows:
+                    return 0, payload.sent  # every row filtered out since the plan: nothing to send
+                pacer = TablePacer(self.ledger.table, connector.job_id, slots)
+                return send(post, self.tokens, self.policy, pacer), payload.sent
         except ResourceModifiedError:
             raise UploadError(
                 f"{msg.blob} was replaced while it was being uploaded; the new version is planned "
@@ -282,7 +312,7 @@ class Uploader:
         run = self.ledger.get_run_entity(rid)
         if run is None or run["status"] in (states.COMPLETE, states.FAILED_RUN):
             return True
-        saved = sum(c["rows"] for c in chunks if c["state"] == states.UPLOADED)
+        saved = sum(c.get("rows_sent", c["rows"]) for c in chunks if c["state"] == states.UPLOADED)
         failed = sum(1 for c in chunks if c["state"] == states.FAILED)
         status = states.FAILED_RUN if failed else states.COMPLETE
         fields = {

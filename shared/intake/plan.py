@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import PurePosixPath
 
@@ -45,7 +45,9 @@ class PlanOutcome:
     reason: str = ""
 
 
-def connector_for(blob_name: str, connectors: dict[str, Connector]) -> Connector:
+def connector_for(
+    blob_name: str, connectors: dict[str, Connector], misconfigured: dict[str, str] | None = None
+) -> Connector:
     """The first folder of the blob's path names its connector (exports/<connector>/...)."""
     if any(seg in (".", "..") for seg in blob_name.replace("\\", "/").split("/")):
         # URLs resolve these segments, so "epic/../generic/x.csv" would be read from one folder
@@ -60,6 +62,12 @@ def connector_for(blob_name: str, connectors: dict[str, Connector]) -> Connector
             "no-connector-folder",
             f"{blob_name} is not in a connector folder; drop exports as <connector>/<file> "
             f"(configured connectors: {', '.join(sorted(connectors)) or 'none'})",
+        )
+    if parts[0] in (misconfigured or {}):
+        raise Rejected(
+            "connector-misconfigured",
+            f"{blob_name}: connector {parts[0]!r} is misconfigured, so nothing is uploaded for it: "
+            f"{misconfigured[parts[0]]}. Fix CONNECTORS, then drop the file again from quarantine",
         )
     if parts[0] not in connectors:
         raise Rejected(
@@ -86,6 +94,8 @@ class PlanOptions:
     max_bytes: int = MAX_BYTES
     max_rows: int = MAX_ROWS
     send_concurrency: int = 16
+    misconfigured: dict[str, str] = field(default_factory=dict)
+    """Connectors whose CONNECTORS entry is wrong, with the reason: their files are refused."""
 
 
 def plan_export(
@@ -114,6 +124,8 @@ def plan_export(
         return duplicate
     if not run.record_plan(started, checked):
         return PlanOutcome(run.rid, states.PLANNING)
+    if not checked.result or not checked.result.chunks:
+        return run.nothing_to_send(checked)
     run.fan_out(queue, checked)
     return run.started(checked)
 
@@ -170,7 +182,7 @@ class _Run:
         (pinned to this version's ETag, so a file overwritten meanwhile fails the read)."""
         connector: Connector | None = None
         try:
-            connector = connector_for(self.blob.blob_name, connectors)
+            connector = connector_for(self.blob.blob_name, connectors, self.opts.misconfigured)
             self.ctx["connector"] = connector.name
             if size > self.opts.max_bytes:
                 raise Rejected(
@@ -244,6 +256,9 @@ class _Run:
             rows_skipped=len(result.invalid),
             skipped_by_reason=json.dumps(result.invalid.counts()),
             duplicate_rows=result.duplicates,
+            rows_filtered=result.rows_filtered,
+            filtered_by_event=json.dumps(result.filtered_by_event),
+            columns_dropped=json.dumps(checked.columns_dropped()),
             validation_report=report_path,
             chunks=len(result.chunks),
             sha256=result.sha256,
@@ -284,25 +299,52 @@ class _Run:
         send_all(queue, messages, self.opts.send_concurrency)
         self.ledger.update_run(self.rid, status=states.UPLOADING)
 
+    def nothing_to_send(self, checked: Validation) -> PlanOutcome:
+        """Every valid row filtered by the connector's ``events``: complete, nothing sent, said so."""
+        result, connector = _accepted(checked)
+        reason = (
+            f"all {result.rows_valid:,} valid rows of {self.blob.blob_name} are events the connector's "
+            "events setting leaves out; nothing sent"
+        )
+        self.ledger.update_run(
+            self.rid, status=states.COMPLETE, records_saved=0, reason=reason, completed_at=states.now()
+        )
+        log.info(
+            "export complete, nothing sent: %s",
+            reason,
+            extra={**self.ctx, "rows_filtered": result.rows_filtered},
+        )
+        telemetry.run_completed(
+            self.rid, connector.name, self.blob.blob_name, 0, status=states.COMPLETE,
+            rows_filtered=result.rows_filtered,
+        )  # fmt: skip
+        return PlanOutcome(self.rid, states.COMPLETE, 0, 0, reason)
+
     def started(self, checked: Validation) -> PlanOutcome:
         """Say so in telemetry and the log: counts only."""
         result, connector = _accepted(checked)
-        telemetry.run_started(self.rid, connector.name, self.blob.blob_name, result.rows, len(result.chunks))
+        telemetry.run_started(
+            self.rid, connector.name, self.blob.blob_name, result.rows, len(result.chunks),
+            rows_filtered=result.rows_filtered, columns_dropped=len(checked.columns_dropped()),
+        )  # fmt: skip
         log.info(
-            "export planned: %d rows in %d chunks, %d invalid rows skipped, %d duplicate rows",
-            result.rows_valid,
+            "export planned: %d rows to send in %d chunks, %d invalid rows skipped, %d filtered by event, "
+            "%d duplicate rows",
+            result.rows_to_send,
             len(result.chunks),
             len(result.invalid),
+            result.rows_filtered,
             result.duplicates,
             extra={
                 **self.ctx,
-                "rows": result.rows_valid,
+                "rows": result.rows_to_send,
                 "chunks": len(result.chunks),
                 "rows_skipped": len(result.invalid),
+                "rows_filtered": result.rows_filtered,
                 "duplicate_rows": result.duplicates,
             },
         )
-        return PlanOutcome(self.rid, states.UPLOADING, result.rows_valid, len(result.chunks))
+        return PlanOutcome(self.rid, states.UPLOADING, result.rows_to_send, len(result.chunks))
 
 
 def _accepted(checked: Validation) -> tuple[ScanResult, Connector]:

@@ -21,10 +21,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from shared.common import dialect as dialects
+from shared.common import header
 from shared.common.errors import Rejected
+from shared.common.events import EventFilter, event_key
 from shared.common.schema import Schema
 from shared.common.settings import DEFAULT_REQUIRED
-from shared.intake import header
 from shared.intake.rows import DuplicateCounter, InvalidRows, RowRules
 from shared.intake.timestamps import parses
 
@@ -73,10 +74,24 @@ class ScanResult:
     duplicates: int = 0
     """Valid rows repeating an earlier valid row's employee, patient and timestamp."""
     rules: RowRules | None = None
+    filtered_by_event: dict[str, int] = field(default_factory=dict)
+    """Valid rows the connector's ``events`` filter leaves out, by Event Name (trimmed and
+    case-folded): neither invalid nor uploaded."""
+    found: dict[str, int] = field(default_factory=dict)
+    """Column index of every schema field the header has."""
 
     @property
     def rows_valid(self) -> int:
         return self.rows - len(self.invalid)
+
+    @property
+    def rows_filtered(self) -> int:
+        return sum(self.filtered_by_event.values())
+
+    @property
+    def rows_to_send(self) -> int:
+        """What the chunks deliver: valid rows less the filtered ones."""
+        return self.rows_valid - self.rows_filtered
 
 
 class _Source(io.RawIOBase):
@@ -199,17 +214,20 @@ def scan(
     required: Sequence[str] = DEFAULT_REQUIRED,
     max_bytes: int = MAX_BYTES,
     max_rows: int = MAX_ROWS,
+    events: EventFilter | None = None,
 ) -> ScanResult:
-    """Validate the header and every row; plan chunks of up to ``chunk_rows`` valid rows.
+    """Validate the header and every row; plan chunks of up to ``chunk_rows`` rows to send.
 
     A chunk is one byte range (one ranged GET for the worker) with the byte ranges of the
     invalid rows inside it listed in ``skip``, up to ``MAX_SKIPS``; the worker leaves those
     out of the upload. What to do about invalid rows (skip or reject) is the caller's
-    policy; only the limits and unreadable files raise ``Rejected`` here.
+    policy; only the limits and unreadable files raise ``Rejected`` here. Rows the ``events``
+    filter leaves out are counted apart; a chunk neither begins nor ends with one (the worker
+    drops those inside it, as it parses the chunk anyway to send only the schema's columns).
     """
     source = _Source(blocks, name, max_bytes)
     try:
-        result = _scan(source, name, schema, chunk_rows, mapping, required, max_rows)
+        result = _scan(source, name, schema, chunk_rows, mapping, required, max_rows, events)
     except UnicodeDecodeError:
         raise Rejected(
             "encoding",
@@ -230,6 +248,7 @@ def _scan(
     mapping: Mapping[str, str] | None,
     required: Sequence[str],
     max_rows: int,
+    events: EventFilter | None,
 ) -> ScanResult:
     text = io.TextIOWrapper(io.BufferedReader(source, READ_BUFFER), encoding="utf-8", newline="\n")
     first = text.readline()
@@ -251,10 +270,11 @@ def _scan(
         except StopIteration:
             raise Rejected("empty", f"{name} has no header line") from None
         result.header_end = offset(reader.line_num)
-        found = header.match(schema, columns, name, mapping)
+        found = result.found = header.match(schema, columns, name, mapping)
         rules = result.rules = RowRules.build(schema, columns, found, required, name)
         width, ti, values, key = rules.width, rules.time_index, rules.required_values, rules.duplicate_key
-        in_chunk = first_row = start = 0
+        ei, filtered = found["event_name"], result.filtered_by_event
+        in_chunk = first_row = start = kept_end = 0
         skip: list[tuple[int, int]] = []
         previous = reader.line_num
         last_ts = None
@@ -275,8 +295,14 @@ def _scan(
                 continue  # a blank line is not a row (and harmless inside a chunk)
             rows += 1
             if valid:
+                if events is not None and not events.keeps(record[ei]):
+                    event = event_key(record[ei])
+                    filtered[event] = filtered.get(event, 0) + 1
+                    previous = reader.line_num
+                    continue
                 h = hash(key(record))
                 buckets[h & 255].append(h)
+                kept_end = reader.line_num
                 if not in_chunk:
                     start, first_row = offset(previous), rows
                 in_chunk += 1
@@ -293,7 +319,8 @@ def _scan(
                     if len(skip) < MAX_SKIPS:
                         skip.append((offset(previous), offset(reader.line_num)))
                     else:
-                        _close(chunks, start, skip, in_chunk, first_row, offset(previous))
+                        end = offset(kept_end) if events is not None else offset(previous)
+                        _close(chunks, start, skip, in_chunk, first_row, end)
                         in_chunk = 0
                         skip = []
             previous = reader.line_num
@@ -304,7 +331,7 @@ def _scan(
     result.rows = rows
     _check_rows(rows, max_rows, name)
     if in_chunk:
-        _close(chunks, start, skip, in_chunk, first_row, offset(reader.line_num))
+        _close(chunks, start, skip, in_chunk, first_row, offset(kept_end if events else reader.line_num))
     result.bytes = source.bom_length + source.total
     result.duplicates = duplicates.count()
     return result
@@ -350,6 +377,8 @@ def _close(
     chunks: list[Chunk], start: int, skip: list[tuple[int, int]], rows: int, first_row: int, end: int
 ) -> None:
     """Close a chunk at ``end``; invalid rows right before it are left out of it, not skipped."""
+    while skip and skip[-1][0] >= end:
+        skip.pop()
     while skip and skip[-1][1] == end:
         end = skip.pop()[0]
     chunks.append(Chunk(len(chunks), start, end, rows, first_row, tuple(skip)))

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from shared.common import header
 from shared.common.errors import Rejected
 from shared.common.schema import schema_for
 from shared.common.settings import Connector
@@ -50,6 +51,10 @@ class Validation:
             "rows_skipped": rows_invalid if self.accepted else 0,
             "invalid_by_reason": r.invalid.counts() if r else {},
             "duplicate_rows": r.duplicates if r else 0,
+            "rows_filtered": r.rows_filtered if r else 0,
+            "filtered_by_event": dict(sorted(r.filtered_by_event.items())) if r else {},
+            "rows_to_send": r.rows_to_send if r and self.accepted else 0,
+            "columns_dropped": self.columns_dropped(),
             "sha256": r.sha256 if r and r.sha256 else None,
             "chunks": len(r.chunks) if r and self.accepted else 0,
             "reasons": (
@@ -57,6 +62,13 @@ class Validation:
             ),
             "row_numbers": "1-based data rows; the header is not counted",
         }
+
+    def columns_dropped(self) -> list[str]:
+        """Columns that never leave (names only): every non-schema one, unless ``columns: all``."""
+        r, c = self.result, self.connector
+        if r is None or c is None or c.columns == "all":
+            return []
+        return header.unsent(r.columns, r.found)
 
     def invalid_rows(self) -> Iterator[dict[str, Any]]:
         """Per invalid row its number, code and reason, generated one at a time."""
@@ -108,6 +120,7 @@ def validate(
             required=connector.required,
             max_bytes=max_bytes,
             max_rows=max_rows,
+            events=connector.events,
         )
         judge(outcome.result, name, connector)
     except Rejected as exc:

@@ -54,6 +54,15 @@ def _int(value: Any) -> int:
         return 0
 
 
+def _names(value: Any) -> list[str]:
+    """A JSON list of column names kept in the ledger (names only, never values)."""
+    try:
+        names = json.loads(value) if value else []
+    except (TypeError, ValueError):
+        return []
+    return [str(n) for n in names] if isinstance(names, list) else []
+
+
 def _reasons_count(value: Any) -> dict[str, int]:
     """``skipped_by_reason`` is a JSON string in Table Storage (no nested values there)."""
     if isinstance(value, str) and value.strip():
@@ -91,6 +100,7 @@ def file_entry(run: dict[str, Any], chunks: Sequence[dict[str, Any]]) -> dict[st
         valid = rows - skipped
     if run.get("rows_valid") is not None:
         valid = _int(run.get("rows_valid"))
+    filtered = _int(run.get("rows_filtered"))
     by_state = Counter(c.get("state", states.PENDING) for c in chunks)
     return {
         "run_id": run["RowKey"],
@@ -105,6 +115,10 @@ def file_entry(run: dict[str, Any], chunks: Sequence[dict[str, Any]]) -> dict[st
         "records_saved": saved,
         "rows_skipped": skipped,
         "skipped_by_reason": _reasons_count(run.get("skipped_by_reason")),
+        "rows_filtered": filtered,
+        "filtered_by_event": _reasons_count(run.get("filtered_by_event")),
+        "rows_sent": valid - filtered,
+        "columns_dropped": _names(run.get("columns_dropped")),
         "duplicate_rows": _int(run.get("duplicate_rows")),
         "chunks": _int(run.get("chunks")),
         "chunks_uploaded": by_state[states.UPLOADED],
@@ -137,7 +151,7 @@ def file_problems(f: dict[str, Any]) -> tuple[str, list[str]]:
     if f["chunks_failed"] or f["chunks_poisoned"]:
         failed.append(
             f"{name}: {f['chunks_failed']} chunk(s) failed, {f['chunks_poisoned']} poisoned; "
-            f"{f['records_saved']:,} of {f['rows_valid']:,} valid rows saved"
+            f"{f['records_saved']:,} of {f['rows_sent']:,} rows to send saved"
         )
     if f["status"] in IN_PROGRESS:
         warnings.append(
@@ -146,8 +160,8 @@ def file_problems(f: dict[str, Any]) -> tuple[str, list[str]]:
     if f["rows_skipped"]:
         detail = ", ".join(f"{r}: {n:,}" for r, n in sorted(f["skipped_by_reason"].items()))
         warnings.append(f"{name}: {f['rows_skipped']:,} row(s) skipped" + (f" ({detail})" if detail else ""))
-    if f["status"] == states.COMPLETE and f["records_saved"] < f["rows_valid"] and not failed:
-        warnings.append(f"{name}: {f['records_saved']:,} of {f['rows_valid']:,} valid rows saved")
+    if f["status"] == states.COMPLETE and f["records_saved"] < f["rows_sent"] and not failed:
+        warnings.append(f"{name}: {f['records_saved']:,} of {f['rows_sent']:,} rows to send saved")
     reasons = failed + warnings
     return (FAILED if failed else WARNING if warnings else OK), reasons
 
@@ -158,6 +172,8 @@ _COUNTS = (
     "rows_valid",
     "records_saved",
     "rows_skipped",
+    "rows_filtered",
+    "rows_sent",
     "duplicate_rows",
     "chunks",
     "chunks_uploaded",

@@ -27,6 +27,10 @@ FILE_COLUMNS = (
     "records_saved",
     "rows_skipped",
     "skipped_by_reason",
+    "rows_filtered",
+    "filtered_by_event",
+    "rows_sent",
+    "columns_dropped",
     "duplicate_rows",
     "chunks",
     "chunks_uploaded",
@@ -62,6 +66,8 @@ def csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, dict):
         value = "; ".join(f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, list):
+        value = "; ".join(str(v) for v in value)
     if isinstance(value, bool | int | float):
         return str(value)
     text = str(value)
@@ -144,7 +150,7 @@ def to_text(report: dict[str, Any]) -> str:
     )
     lines.append("")
     lines += _table(
-        ("file", "status", "rows", "saved", "skipped", "chunks ok", "retried", "secs", "rows/s"),
+        ("file", "status", "rows", "saved", "skipped", "filtered", "chunks ok", "retried", "secs", "rows/s"),
         (
             (
                 _short(f["file_name"]),
@@ -152,6 +158,7 @@ def to_text(report: dict[str, Any]) -> str:
                 f["rows"],
                 f["records_saved"],
                 f["rows_skipped"],
+                f["rows_filtered"],
                 f"{f['chunks_uploaded']}/{f['chunks']}",
                 f["chunks_retried"],
                 f["duration_seconds"],
@@ -298,6 +305,8 @@ _FILE_COLUMNS: tuple[Column, ...] = (
     ("valid", lambda f: f["rows_valid"]),
     ("RecordsSaved", lambda f: f["records_saved"]),
     ("skipped by reason", lambda f: _skipped(f["skipped_by_reason"])),
+    ("filtered by event", lambda f: _skipped(f["filtered_by_event"])),
+    ("columns not sent", lambda f: ", ".join(f["columns_dropped"]) or "-"),
     ("chunks uploaded", _uploaded),
     ("retried", lambda f: f["chunks_retried"]),
     ("failed", lambda f: f["chunks_failed"]),
@@ -350,6 +359,7 @@ def _html_totals(report: dict[str, Any]) -> str:
         ("valid rows", totals["rows_valid"]),
         ("RecordsSaved", totals["records_saved"]),
         ("rows skipped", totals["rows_skipped"]),
+        ("rows filtered", totals["rows_filtered"]),
         ("chunks failed", totals["chunks_failed"] + totals["chunks_poisoned"]),
         ("rejected files", totals["rejected_files"]),
         ("duplicate files", totals["duplicate_files"]),

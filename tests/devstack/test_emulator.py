@@ -418,6 +418,9 @@ def test_injected_throttling_and_errors(emulator: Emulator, config: EmulatorConf
         "duplicate_rows": 0,
         "in_flight": 0,
         "peak_in_flight": 1,
+        "non_schema_columns": 0,
+        "ragged_rows": 0,
+        "watched_rows": 0,
     }
     bad = requests.post(f"{emulator.url}/_emulator/faults", json={"throttle_rate": 2}, verify=ca, timeout=10)
     assert bad.status_code == 400

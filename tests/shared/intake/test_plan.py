@@ -32,3 +32,12 @@ def test_dot_segments_are_rejected(name):
 
 def test_dots_inside_a_name_are_fine():
     assert connector_for("generic/audit..2026.csv", CONNECTORS).name == "generic"
+
+
+def test_a_misconfigured_connector_refuses_its_files_with_the_reason():
+    with pytest.raises(Rejected) as err:
+        connector_for(
+            "epic/a.txt", CONNECTORS, {"epic": "events key 'inclde' is neither 'include' nor 'exclude'"}
+        )
+    assert err.value.code == "connector-misconfigured"
+    assert "'inclde'" in err.value.message and "nothing is uploaded" in err.value.message

@@ -1,8 +1,8 @@
 import pytest
 
 from shared.common.errors import Rejected
+from shared.common.header import match
 from shared.common.schema import EPIC, GENERIC
-from shared.intake.header import match
 
 
 def test_all_columns_found_case_insensitively():

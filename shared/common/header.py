@@ -55,3 +55,10 @@ def match(
             f"The {schema.kind} connector refuses the whole file without them.{hint}",
         )
     return found
+
+
+def unsent(columns: list[str], found: Mapping[str, int]) -> list[str]:
+    """Names of the columns that are no schema field: under the ``columns: schema`` policy they
+    never leave. Names only (a header holds no values); unnamed columns are not listed."""
+    fields = set(found.values())
+    return [c.strip() for i, c in enumerate(columns) if i not in fields and c.strip()]
