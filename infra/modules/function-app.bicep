@@ -1,4 +1,4 @@
-// Flex Consumption plan and the function app: Python 3.11, the user-assigned identity for
+// Flex Consumption plan and the function app: Python 3.13, the user-assigned identity for
 // everything (host storage, deployment package, exports, Key Vault, telemetry), HTTPS only,
 // FTP(S) and basic publishing credentials off. App settings come in as one object.
 param planName string
@@ -88,7 +88,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       }
       runtime: {
         name: 'python'
-        version: '3.11'
+        version: '3.13'
       }
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount

@@ -118,7 +118,7 @@ def test_flex_consumption_app(main, templates):
     assert props["siteConfig"]["ftpsState"] == "Disabled"
     assert props["siteConfig"]["minTlsVersion"] == "1.2"
     config = props["functionAppConfig"]
-    assert config["runtime"] == {"name": "python", "version": "3.11"}
+    assert config["runtime"] == {"name": "python", "version": "3.13"}
     assert config["scaleAndConcurrency"] == {
         "maximumInstanceCount": "maximumInstanceCount",
         "instanceMemoryMB": "instanceMemoryMB",
