@@ -5,7 +5,7 @@ for the real API's round trip. Both runs post the same file to the same emulator
 emulator's own counters confirm every row arrived once.
 
     .venv/bin/python -m bench.e2e [--rows 1000000] [--latency 1] [--concurrency 1 2 4 8 16 32]
-                                  [--threads default 24 32]
+                                  [--threads stack default 24 32]
 
 Every invocation goes through Microsoft's Python worker, whose thread pool
 (``PYTHON_THREADPOOL_THREAD_COUNT``; unset: Python's ``min(32, cores + 4)``) runs the sync
@@ -57,7 +57,7 @@ def cpu_by_process(stack: Stack) -> dict[str, float]:
 
 
 def run_ours(
-    stack: Stack, export: Path, rows: int, concurrency: int, timeout: float, threads: str = "default"
+    stack: Stack, export: Path, rows: int, concurrency: int, timeout: float, threads: str = "stack"
 ) -> dict:
     """Host concurrency = batchSize + newBatchThreshold, set the Azure way: app settings."""
     batch = max(1, concurrency // 2)
@@ -75,7 +75,7 @@ def run_ours(
     stack.settings["SKIP_DUPLICATE_CONTENT"] = "false"
     if threads == "default":
         stack.settings.pop("PYTHON_THREADPOOL_THREAD_COUNT", None)
-    else:
+    elif threads != "stack":
         stack.settings["PYTHON_THREADPOOL_THREAD_COUNT"] = threads
     stack.start_host()  # a fresh worker process: token and secret caches start cold
     try:
@@ -98,7 +98,7 @@ def run_ours(
         stats = job_stats(stack, job)
         return {
             "concurrency": concurrency,
-            "threadpool_threads": threads,
+            "threadpool_threads": stack.settings.get("PYTHON_THREADPOOL_THREAD_COUNT", "default"),
             "peak_uploads_in_flight": stats["job"].get("peak_in_flight"),
             "seconds": round(seconds, 2),
             **phases(run),
@@ -190,8 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads",
         nargs="+",
-        default=["default"],
-        help="PYTHON_THREADPOOL_THREAD_COUNT per run ('default': unset, the worker's default)",
+        default=["stack"],
+        help="PYTHON_THREADPOOL_THREAD_COUNT per run: 'stack' (as the local stack and infra/ set it), "
+        "'default' (unset: the worker's default) or a number",
     )
     parser.add_argument("--skip-sample", action="store_true", help="do not run the sequential baseline")
     parser.add_argument(

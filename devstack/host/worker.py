@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 import threading
 import uuid
@@ -191,6 +192,4 @@ class Worker:
 
 def _script_module() -> str:
     """The module name the worker imports: ``PYTHON_SCRIPT_FILE_NAME`` without ``.py``."""
-    import os
-
     return Path(os.environ.get("PYTHON_SCRIPT_FILE_NAME", "function_app.py")).stem
