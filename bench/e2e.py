@@ -5,6 +5,12 @@ for the real API's round trip. Both runs post the same file to the same emulator
 emulator's own counters confirm every row arrived once.
 
     .venv/bin/python -m bench.e2e [--rows 1000000] [--latency 1] [--concurrency 1 2 4 8 16 32]
+                                  [--threads stack default 24 32]
+
+Every invocation goes through Microsoft's Python worker, whose thread pool
+(``PYTHON_THREADPOOL_THREAD_COUNT``; unset: Python's ``min(32, cores + 4)``) runs the sync
+``upload_chunk``: ``--threads`` sets it per run, so a curve shows the pool's cap as well as
+host.json's.
 """
 
 from __future__ import annotations
@@ -50,7 +56,9 @@ def cpu_by_process(stack: Stack) -> dict[str, float]:
     return {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
 
 
-def run_ours(stack: Stack, export: Path, rows: int, concurrency: int, timeout: float) -> dict:
+def run_ours(
+    stack: Stack, export: Path, rows: int, concurrency: int, timeout: float, threads: str = "stack"
+) -> dict:
     """Host concurrency = batchSize + newBatchThreshold, set the Azure way: app settings."""
     batch = max(1, concurrency // 2)
     queues = "AzureFunctionsJobHost__extensions__queues__"
@@ -65,6 +73,10 @@ def run_ours(stack: Stack, export: Path, rows: int, concurrency: int, timeout: f
     stack.settings["JOB_MAX_CONCURRENT_UPLOADS"] = str(concurrency)
     # Each run drops the same content again under a new name: do not skip it as a duplicate.
     stack.settings["SKIP_DUPLICATE_CONTENT"] = "false"
+    if threads == "default":
+        stack.settings.pop("PYTHON_THREADPOOL_THREAD_COUNT", None)
+    elif threads != "stack":
+        stack.settings["PYTHON_THREADPOOL_THREAD_COUNT"] = threads
     stack.start_host()  # a fresh worker process: token and secret caches start cold
     try:
         reset(stack)
@@ -72,7 +84,7 @@ def run_ours(stack: Stack, export: Path, rows: int, concurrency: int, timeout: f
         job = stack.state["jobs"]["generic"]
         # The clock starts when the file is in the container, as the sample script's starts
         # with the file on its disk: the upload into storage is the hospital's, not ours.
-        blob = pipeline.drop(export, "generic", name=f"c{concurrency}-{export.name}")
+        blob = pipeline.drop(export, "generic", name=f"c{concurrency}-t{threads}-{export.name}")
         cpu_before = cpu_by_process(stack)
         started = time.monotonic()
         deadline = started + timeout
@@ -86,6 +98,8 @@ def run_ours(stack: Stack, export: Path, rows: int, concurrency: int, timeout: f
         stats = job_stats(stack, job)
         return {
             "concurrency": concurrency,
+            "threadpool_threads": stack.settings.get("PYTHON_THREADPOOL_THREAD_COUNT", "default"),
+            "peak_uploads_in_flight": stats["job"].get("peak_in_flight"),
             "seconds": round(seconds, 2),
             **phases(run),
             "cpu_seconds": cpu,
@@ -173,6 +187,13 @@ def main(argv: list[str] | None = None) -> int:
         "--chunk-rows", type=int, default=5000, help="rows per chunk (the sample script's 5000)"
     )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32])
+    parser.add_argument(
+        "--threads",
+        nargs="+",
+        default=["stack"],
+        help="PYTHON_THREADPOOL_THREAD_COUNT per run: 'stack' (as the local stack and infra/ set it), "
+        "'default' (unset: the worker's default) or a number",
+    )
     parser.add_argument("--skip-sample", action="store_true", help="do not run the sequential baseline")
     parser.add_argument(
         "--baseline",
@@ -206,10 +227,11 @@ def main(argv: list[str] | None = None) -> int:
                 results["sample_script"] = run_sample(stack, export, args.rows, args.chunk_rows)
                 print(f"  {results['sample_script']}")
             results["ours"] = []
-            for n in args.concurrency:
-                print(f"this pipeline, {n} concurrent uploads ...", flush=True)
-                results["ours"].append(run_ours(stack, export, args.rows, n, timeout=3600))
-                print(f"  {results['ours'][-1]}")
+            for threads in args.threads:
+                for n in args.concurrency:
+                    print(f"this pipeline, {n} concurrent uploads, {threads} threads ...", flush=True)
+                    results["ours"].append(run_ours(stack, export, args.rows, n, 3600, threads))
+                    print(f"  {results['ours'][-1]}")
             if "sample_script" in results:
                 base = results["sample_script"]["seconds"]
                 for r in results["ours"]:

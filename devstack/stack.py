@@ -175,6 +175,8 @@ class Stack:
             "KEY_VAULT_VERIFY_CHALLENGE_RESOURCE": "false",
             "INGESTION_URL": url + "/api/signals",
             "REPORT_SCHEDULE": "0 0 6 * * *",
+            # The Python worker's pool for sync functions, as infra/ sets it (see main.bicep).
+            "PYTHON_THREADPOOL_THREAD_COUNT": "32",
             # What App Service sets for a managed identity, pointed at the emulator.
             "IDENTITY_ENDPOINT": url + "/msi/token",
             "IDENTITY_HEADER": emu["identity_header"],

@@ -328,6 +328,11 @@ var appSettings = union({
   // issue 6: status report and telemetry (the Python worker exports with OpenTelemetry)
   REPORT_STALE_HOURS: '26'
   PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
+  // issue 14: the Python worker's thread pool runs the sync functions. host.json hands one
+  // instance up to batchSize + newBatchThreshold = 24 queue messages at once; 8 more threads
+  // keep a long blob scan, the timer and the HTTP report from taking an upload's thread.
+  // Unset, it is min(32, cores + 4): 5-6 on a small instance, which caps uploads there.
+  PYTHON_THREADPOOL_THREAD_COUNT: '32'
 }, settingOverrides)
 
 module functionApp 'modules/function-app.bicep' = {

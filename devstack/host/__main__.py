@@ -18,6 +18,7 @@ from types import FrameType
 
 from devstack.host.config import load_settings_file
 from devstack.host.host import FunctionHost
+from devstack.host.worker import WorkerError
 
 log = logging.getLogger("devstack.host")
 
@@ -47,6 +48,8 @@ def configure_logging(verbose: bool) -> None:
     )
     # The SDK's HTTP logging policy logs every request at INFO: far too chatty for a host log.
     logging.getLogger("azure").setLevel(logging.WARNING)
+    # The Python worker's own log ("azure.functions": indexing, invocations), as the host shows it.
+    logging.getLogger("azure.functions").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def write_state(path: Path, host: FunctionHost) -> None:
@@ -79,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         blob_poll_seconds=args.blob_poll_seconds,
         queue_lease_seconds=args.queue_lease_seconds,
     )
-    host.start()
+    try:
+        host.start()
+    except WorkerError as exc:
+        # As the real host: the worker's own message, no traceback of ours.
+        log.error("Worker failed to index or load the functions: %s", exc)
+        return 1
     if args.state_file:
         write_state(args.state_file, host)
     log.info("Admin API on %s", host.admin_url)

@@ -9,6 +9,11 @@ overwritten blob (new ETag) fires again, as a new BlobCreated event would.
 A failing invocation is retried up to ``MAX_ATTEMPTS`` times in all, then a poison message
 (the real host's JSON shape) goes to ``webjobs-blobtrigger-poison`` and the receipt is
 written, so the blob is not retried forever.
+
+What the worker gets is what the host sends for an SDK-type binding (the function asks for a
+``BlobClient``): not the blob's bytes but *model binding data*, source ``AzureStorageBlobs``,
+JSON content naming the connection, container and blob. Microsoft's blob extension in the
+worker builds the client from that and the app's connection settings, as in Azure.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from dataclasses import dataclass
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
+from devstack.host import protos
 from devstack.host.app import FunctionSpec
-from devstack.host.clients import Clients, with_retries
-from devstack.host.invoker import Invoker
+from devstack.host.clients import HOST_STORAGE, Clients, with_retries
+from devstack.host.invoker import Invoker, Trigger, string_data
 
 log = logging.getLogger("devstack.host.blobs")
 
@@ -42,6 +48,19 @@ ETAG_METADATA = "etag"
 def _etag(value: str | None) -> str:
     """Listings give ETags bare, blob properties quoted; compare them bare."""
     return (value or "").strip('"')
+
+
+def model_binding_data(connection: str, container: str, name: str) -> protos.TypedData:
+    """The SDK-type blob binding's data as the host sends it (facts: source, content type, JSON keys)."""
+    content = {"Connection": connection, "ContainerName": container, "BlobName": name}
+    return protos.TypedData(
+        model_binding_data=protos.ModelBindingData(
+            version="1.0",
+            source="AzureStorageBlobs",
+            content_type="application/json",
+            content=json.dumps(content).encode(),
+        )
+    )
 
 
 def _blob_type(value: object) -> str:
@@ -64,7 +83,7 @@ class BlobPath:
             raise ValueError(f"blob trigger path {path!r} must start with a container name")
         prefix = blob_pattern.split("{", 1)[0]
         regex = "".join(
-            ".+" if part.startswith("{") else re.escape(part)
+            _parameter(part) if part.startswith("{") else re.escape(part)
             for part in re.split(r"(\{[^}]*\})", blob_pattern)
             if part
         )
@@ -72,6 +91,16 @@ class BlobPath:
 
     def matches(self, blob_name: str) -> bool:
         return bool(self.pattern.match(blob_name))
+
+    def parameters(self, blob_name: str) -> dict[str, str]:
+        """``{name}`` and friends: binding data the host adds to the trigger metadata."""
+        match = self.pattern.match(blob_name)
+        return {k: v for k, v in match.groupdict().items() if v is not None} if match else {}
+
+
+def _parameter(part: str) -> str:
+    name = part[1:-1]
+    return f"(?P<{name}>.+)" if name.isidentifier() else ".+"
 
 
 class BlobTriggerListener:
@@ -176,9 +205,20 @@ class BlobTriggerListener:
         container, sep, name = blob_path.partition("/")
         if not sep or container != self.path.container:
             container, name = self.path.container, blob_path
-        client = self._service.get_blob_client(container, name)
         reason = "This function was programmatically called via the host APIs."
-        self._pool.submit(self._invoker.invoke, self.spec, client, reason)
+        self._pool.submit(self._invoker.invoke, self.spec, self._trigger(container, name, 1), reason)
+
+    def _trigger(self, container: str, name: str, attempt: int) -> Trigger:
+        """Model binding data plus the metadata the host sends (BlobTrigger, Uri, path parameters)."""
+        uri = self._service.get_blob_client(container, name).url  # no request: only the URL
+        metadata = {"BlobTrigger": string_data(f"{container}/{name}"), "Uri": string_data(uri)}
+        metadata.update({k: string_data(v) for k, v in self.path.parameters(name).items()})
+        return Trigger(
+            data=model_binding_data(self.connection or HOST_STORAGE, container, name),
+            metadata=metadata,
+            retry_count=attempt - 1,
+            max_retry_count=MAX_ATTEMPTS - 1,
+        )
 
     def _read_receipts(self) -> dict[str, str]:
         container = self._receipts.get_container_client(RECEIPTS_CONTAINER)
@@ -202,13 +242,13 @@ class BlobTriggerListener:
                 self._idle.notify_all()
 
     def _attempts(self, name: str, etag: str, blob_type: str) -> None:
-        client = self._service.get_blob_client(self.path.container, name)
         reason = f"New blob detected(PollingScan): {self.path.container}/{name}"
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if self._stopping.is_set():
                 return  # no receipt: the next host fires it again
             details = f"BlobName: {name}, ETag: {etag}, Attempt: {attempt}"
-            if self._invoker.invoke(self.spec, client, reason, details):
+            trigger = self._trigger(self.path.container, name, attempt)
+            if self._invoker.invoke(self.spec, trigger, reason, details):
                 self._write_receipt(name, etag)
                 return
         self._poison(name, etag, blob_type)

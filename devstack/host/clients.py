@@ -15,15 +15,13 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
 
 from shared.common.storage import Connection
-
-T = TypeVar("T")
 
 HOST_STORAGE = "AzureWebJobsStorage"
 """The host's own storage; also a binding's connection when it names none."""
@@ -32,7 +30,7 @@ HOST_STORAGE = "AzureWebJobsStorage"
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
-def with_retries(call: Callable[..., T], *args: Any, budget: float = 30.0, **kwargs: Any) -> T:
+def with_retries[T](call: Callable[..., T], *args: Any, budget: float = 30.0, **kwargs: Any) -> T:
     """Run one storage call, retrying transient failures every 0.25-2 s for up to ``budget``.
 
     Why not the SDK's own retry: its first retry sleeps about 15 s, so an Azurite restart (a

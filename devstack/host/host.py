@@ -3,6 +3,9 @@
 Why a host of our own: Azure Functions Core Tools cannot be installed on these machines, and
 the product's behaviour under retries, poison messages, leases and restarts is what matters,
 so this host reproduces those rules (see ``blobs``, ``queues``, ``timers``) and nothing else.
+The app itself runs in Microsoft's Python worker (``worker``): the host never imports
+``function_app.py`` nor calls a user function; it learns the functions from the worker's
+metadata and hands every event to the worker as an invocation request.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError
 
 from devstack.host.admin import AdminServer
-from devstack.host.app import FunctionSpec, describe_functions, find_app, import_app_module
+from devstack.host.app import FunctionSpec, describe_functions
 from devstack.host.blobs import RECEIPTS_CONTAINER, BlobTriggerListener
 from devstack.host.clients import HOST_STORAGE, Clients, has_connection
 from devstack.host.config import HostConfig
@@ -28,6 +30,7 @@ from devstack.host.http import HttpRoutes
 from devstack.host.invoker import Invoker
 from devstack.host.queues import QueueTriggerListener
 from devstack.host.timers import TimerTriggerListener
+from devstack.host.worker import Worker
 
 log = logging.getLogger("devstack.host")
 
@@ -71,10 +74,10 @@ class FunctionHost:
         self.config: HostConfig | None = None
         self._stopping = threading.Event()
         self._listeners: dict[str, Listener] = {}
-        self._invoker = Invoker([])
+        self._worker: Worker | None = None
+        self._invoker = Invoker(None, [])
         self._admin: AdminServer | None = None
         self._http: HttpRoutes | None = None
-        self._added_path = False
 
     @property
     def admin_url(self) -> str | None:
@@ -95,10 +98,10 @@ class FunctionHost:
 
     def _start(self) -> None:
         self.config = HostConfig.load(self.script_root)
-        self._added_path = str(self.script_root) not in sys.path
-        app = find_app(import_app_module(self.script_root))
-        self.functions = describe_functions(app, self.script_root, only=self.config.functions)
-        self._invoker = Invoker(self.function_names)
+        self._worker = Worker(self.script_root)
+        indexed = self._worker.start()  # WorkerError (the worker's message) if it cannot index
+        self.functions = describe_functions(indexed, only=self.config.functions)
+        self._invoker = Invoker(self._worker, self.function_names)
         clients = Clients()
         host_storage = clients.blob_service(HOST_STORAGE) if has_connection(HOST_STORAGE) else None
         if host_storage is not None:
@@ -154,8 +157,8 @@ class FunctionHost:
             log.warning("Host stopped with invocations still running after %.0fs", timeout)
         if self._admin is not None:
             self._admin.stop()
-        if self._added_path and str(self.script_root) in sys.path:
-            sys.path.remove(str(self.script_root))
+        if self._worker is not None:
+            self._worker.stop(wait=idle)
         self.state = "Stopped"
         log.info("Host stopped")
         return idle

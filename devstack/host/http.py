@@ -5,6 +5,10 @@ Minimal on purpose: exact routes (no ``{parameters}``), the binding's methods, t
 and ``admin`` need the host's key in ``?code=`` or the ``x-functions-key`` header. The key
 comes from ``DEVSTACK_FUNCTION_KEY`` or is generated at start and written to the host's
 state file, so tests and scripts can call the function the way a client calls Azure.
+
+The worker gets the request as ``RpcHttp`` (method, URL, headers, query, route parameters,
+raw body bytes) and answers with ``RpcHttp`` in the invocation's return value (status code,
+headers, body); cookies in a response are not passed on here.
 """
 
 from __future__ import annotations
@@ -17,10 +21,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import azure.functions as func
-
+from devstack.host import protos
 from devstack.host.app import FunctionSpec
-from devstack.host.invoker import Invoker
+from devstack.host.invoker import Invoker, Trigger
 
 log = logging.getLogger("devstack.host.http")
 
@@ -61,17 +64,17 @@ class HttpRoutes:
             given = params.pop("code", None) or _header(headers, KEY_HEADER) or ""
             if not hmac.compare_digest(given.encode(), self.key.encode()):
                 return _text(401, "a function key is required (?code= or x-functions-key)")
-        request = func.HttpRequest(
+        request = protos.RpcHttp(
             method=method.upper(),
             url=f"http://localhost{url.path}" + (f"?{url.query}" if url.query else ""),
-            headers=dict(headers),
-            params=params,
-            route_params={},
-            body=body,
+            headers={k.lower(): v for k, v in headers.items()},
+            query=params,
+            params={},  # route parameters: exact routes only here
+            body=protos.TypedData(bytes=body),
         )
-        result: list[Any] = []
+        result: list[protos.TypedData] = []
         reason = "This function was programmatically called via the host APIs."
-        if not self._invoker.invoke(spec, request, reason, result=result):
+        if not self._invoker.invoke(spec, Trigger(protos.TypedData(http=request)), reason, result=result):
             return _text(500, "function failed; see the host log")
         return _response(result[0] if result else None)
 
@@ -83,13 +86,17 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def _response(value: Any) -> Response:
-    if isinstance(value, func.HttpResponse):
-        headers = dict(value.headers.items())
-        if value.mimetype and not any(k.lower() == "content-type" for k in headers):
-            headers["Content-Type"] = f"{value.mimetype}; charset={value.charset}"
-        return value.status_code, headers, value.get_body() or b""
-    if value is None:
+def _body(data: protos.TypedData) -> bytes:
+    kind = data.WhichOneof("data")
+    value: Any = getattr(data, kind) if kind else b""
+    return value.encode() if isinstance(value, str) else bytes(value or b"")
+
+
+def _response(value: protos.TypedData | None) -> Response:
+    """The worker's return value: ``RpcHttp`` for an HttpResponse, a string for ``str``."""
+    if value is None or value.WhichOneof("data") is None:
         return 204, {}, b""
-    data = value.encode() if isinstance(value, str) else bytes(value)
-    return 200, {"Content-Type": "text/plain; charset=utf-8"}, data
+    if value.WhichOneof("data") == "http":
+        http = value.http
+        return int(http.status_code or 200), dict(http.headers), _body(http.body)
+    return 200, {"Content-Type": "text/plain; charset=utf-8"}, _body(value)

@@ -9,7 +9,10 @@ renewed, as the real host renews its 10-minute lease, so a long upload is never 
 second worker. Polling backs off exponentially to ``maxPollingInterval`` while the queue is
 empty. Messages are read as stored and decoded here (``messageEncoding``), so a poison copy is
 byte-for-byte the original and an undecodable message goes straight to poison instead of
-failing every receive.
+failing every receive. The worker gets the decoded body as the trigger's data and the
+message's properties as trigger metadata (``Id``, ``DequeueCount``, ``InsertionTime``,
+``ExpirationTime``, ``NextVisibleTime``, ``PopReceipt``), from which it builds the
+``func.QueueMessage``.
 """
 
 from __future__ import annotations
@@ -17,21 +20,23 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import json
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
-import azure.functions as func
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 from azure.storage.queue import QueueMessage as StorageMessage
 
+from devstack.host import protos
 from devstack.host.app import FunctionSpec
 from devstack.host.clients import Clients, with_retries
 from devstack.host.config import QueueOptions
-from devstack.host.invoker import Invoker
+from devstack.host.invoker import Invoker, Trigger, json_data, string_data
 
 log = logging.getLogger("devstack.host.queues")
 
@@ -46,6 +51,33 @@ class _Lease:
     renew_at: float
     done: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _json_time(value: datetime | None) -> protos.TypedData | None:
+    """Times go as JSON strings, as the host serializes a DateTimeOffset."""
+    return json_data(json.dumps(value.isoformat())) if value is not None else None
+
+
+def queue_trigger(message: StorageMessage, body: bytes, dequeue_count: int, max_count: int) -> Trigger:
+    """The body as string data when it is text (bytes otherwise), the message's properties as metadata."""
+    try:
+        data = string_data(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        data = protos.TypedData(bytes=body)
+    metadata = {
+        "Id": string_data(str(message.id)),
+        "DequeueCount": json_data(str(dequeue_count)),
+        "InsertionTime": _json_time(message.inserted_on),
+        "ExpirationTime": _json_time(message.expires_on),
+        "NextVisibleTime": _json_time(message.next_visible_on),
+        "PopReceipt": string_data(str(message.pop_receipt)),
+    }
+    return Trigger(
+        data=data,
+        metadata={k: v for k, v in metadata.items() if v is not None},
+        retry_count=dequeue_count - 1,
+        max_retry_count=max_count - 1,
+    )
 
 
 def decode_body(text: str, encoding: str) -> bytes:
@@ -214,15 +246,7 @@ class QueueTriggerListener:
         except (binascii.Error, ValueError):
             self._poison(message, lease, reason="is not valid base64 (messageEncoding)")
             return
-        trigger_value = func.queue.QueueMessage(
-            id=message.id,
-            body=body,
-            dequeue_count=dequeue_count,
-            expiration_time=message.expires_on,
-            insertion_time=message.inserted_on,
-            time_next_visible=message.next_visible_on,
-            pop_receipt=message.pop_receipt,
-        )
+        trigger_value = queue_trigger(message, body, dequeue_count, max_count)
         reason = f"New queue message detected on '{self.queue_name}'."
         details = f"MessageId: {message.id}, DequeueCount: {dequeue_count}"
         succeeded = self._invoker.invoke(self.spec, trigger_value, reason, details)

@@ -15,13 +15,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import azure.functions as func
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
 from devstack.host.app import FunctionSpec
 from devstack.host.blobs import RECEIPTS_CONTAINER
-from devstack.host.invoker import Invoker
+from devstack.host.invoker import Invoker, Trigger, json_data
 from devstack.host.ncrontab import Schedule
 
 log = logging.getLogger("devstack.host.timers")
@@ -123,16 +122,17 @@ class TimerTriggerListener:
 
     def _fire(self, past_due: bool, reason: str) -> None:
         with self._lock:
-            request = func.timer.TimerRequest(
-                past_due=past_due,
-                schedule_status={
+            # The timer's JSON as the host sends it (the worker builds the TimerRequest from it).
+            info = {
+                "Schedule": {"AdjustForDST": False},
+                "ScheduleStatus": {
                     "Last": _iso(self._last),
                     "Next": _iso(self._next),
                     "LastUpdated": _iso(_utcnow()),
                 },
-                schedule={"AdjustForDST": False},
-            )
-            self._invoker.invoke(self.spec, request, reason)
+                "IsPastDue": past_due,
+            }
+            self._invoker.invoke(self.spec, Trigger(json_data(json.dumps(info))), reason)
 
     def _read_status(self) -> dict[str, Any] | None:
         if self._storage is None:

@@ -16,6 +16,8 @@ field value from an export.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -54,9 +56,11 @@ _instruments: dict[str, Any] = {}
 def configure(settings: Settings) -> bool:
     """Once per process; True when telemetry goes to Application Insights.
 
-    In Azure (``PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true``) the Python worker has
-    already configured the distro before loading the app, so it is not configured twice;
-    elsewhere (the CLI, the local host given a connection string) it is configured here.
+    Inside Microsoft's Python worker with ``PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true``
+    (Azure, and the local host, which runs the app in that worker) the worker configures the
+    distro itself before it loads the app, so it is not configured a second time: a second
+    configuration would add a second exporter and every record would be sent twice. Elsewhere
+    (the CLI) it is configured here.
     """
     global _configured
     with _lock:
@@ -75,8 +79,21 @@ def configure(settings: Settings) -> bool:
         return True
 
 
+WORKER_TELEMETRY_SETTING = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
+WORKER_MODULE = "azure_functions_runtime"
+"""Microsoft's Python worker library (Python 3.13+): loaded in the process that runs the app."""
+
+
+def inside_worker_with_telemetry() -> bool:
+    """This process is the Python worker, and the app setting tells it to configure Azure Monitor."""
+    enabled = os.environ.get(WORKER_TELEMETRY_SETTING, "").strip().lower() in ("true", "1")
+    return enabled and WORKER_MODULE in sys.modules
+
+
 def configured_elsewhere() -> bool:
-    """An OpenTelemetry SDK logger provider is installed already (by the Functions worker)."""
+    """The worker configures it (see above), or an SDK logger provider is installed already."""
+    if inside_worker_with_telemetry():
+        return True
     from opentelemetry._logs import get_logger_provider
     from opentelemetry.sdk._logs import LoggerProvider
 

@@ -26,6 +26,7 @@ PLATFORM_IN_AZURE = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING",  # the Functions host's telemetry
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",  # Entra auth for it (local auth off)
     "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",  # the Python worker's OpenTelemetry export
+    "PYTHON_THREADPOOL_THREAD_COUNT",  # the Python worker's thread pool (sync functions)
 }
 # Local only: Flex Consumption rejects it as an app setting (functionAppConfig.runtime instead),
 # so it is in local.settings.sample.json for `func start` and not in README's settings table
