@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.infra.bicep import module_params, only, resolve, resources, walk
@@ -95,6 +97,13 @@ def test_lifecycle_deletes_only_old_exports_quarantine_and_reports(main, exports
     for prefix in by_prefix:
         assert not prefix.startswith(("azure-webjobs", "scm", "app-package"))
     assert main["parameters"]["exportRetentionDays"]["default"] >= 1
+
+
+def test_readme_states_each_retention_default_as_deployed(main):
+    """PHI at rest is bounded: the README's defaults are the template's."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name in ("exportRetentionDays", "quarantineRetentionDays", "softDeleteDays"):
+        assert f"`{name}` (default **{main['parameters'][name]['default']}**)" in readme, name
 
 
 def test_key_vault_rbac_soft_delete_purge_protection(templates):
