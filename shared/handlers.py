@@ -119,6 +119,7 @@ def runtime() -> Runtime:
     with _lock:
         if _runtime is None:
             _runtime = Runtime(config.load())
+            telemetry.set_azure_sdk_log_level(_runtime.settings)
             telemetry.configure(_runtime.settings)
         return _runtime
 
