@@ -82,7 +82,12 @@ def main() -> None:
             stack.down()
     common.write(
         "telemetry-traces",
-        {"rows": args.rows, "chunk_rows": args.chunk_rows, "chunks": -(-args.rows // args.chunk_rows), "runs": runs},
+        {
+            "rows": args.rows,
+            "chunk_rows": args.chunk_rows,
+            "chunks": -(-args.rows // args.chunk_rows),
+            "runs": runs,
+        },
     )
 
 

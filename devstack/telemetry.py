@@ -69,7 +69,9 @@ def _without_live_metrics() -> None:
     app's configure() is kept as it is; only that one keyword is added to the real function."""
     import azure.monitor.opentelemetry as distro
 
-    distro.configure_azure_monitor = functools.partial(distro.configure_azure_monitor, enable_live_metrics=False)
+    distro.configure_azure_monitor = functools.partial(
+        distro.configure_azure_monitor, enable_live_metrics=False
+    )
 
 
 def _pairs(values: list[str]) -> list[tuple[str, Path]]:
@@ -118,7 +120,7 @@ def _drop_exporter_logs() -> None:
     try:
         from opentelemetry.instrumentation.logging.handler import LoggingHandler
     except ImportError:  # older instrumentation: the SDK's own handler
-        LoggingHandler = SdkHandler  # noqa: N806
+        LoggingHandler = SdkHandler
     for handler in logging.getLogger().handlers:
         if isinstance(handler, LoggingHandler | SdkHandler):
             handler.addFilter(_NotWhileExporting())
@@ -144,7 +146,9 @@ def run(
     settings = rt.settings
     faults_url = settings["INGESTION_URL"].split("/api/", 1)[0] + "/_emulator/faults"
     verify = settings.values.get("REQUESTS_CA_BUNDLE") or True
-    container = connection(STORAGE_CONNECTION).blob_service().get_container_client(settings["EXPORTS_CONTAINER"])
+    container = (
+        connection(STORAGE_CONNECTION).blob_service().get_container_client(settings["EXPORTS_CONTAINER"])
+    )
     with contextlib.suppress(Exception):
         container.create_container()
 
@@ -197,7 +201,9 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.telemetry", description=__doc__.split("\n")[0])
-    parser.add_argument("--export", action="append", default=[], help="<blob name>=<file>: planned and uploaded")
+    parser.add_argument(
+        "--export", action="append", default=[], help="<blob name>=<file>: planned and uploaded"
+    )
     parser.add_argument("--poison", action="append", default=[], help="<blob name>=<file>: every chunk fails")
     parser.add_argument("--throttle-rate", type=float, default=0.0, help="share of uploads answered 429")
     parser.add_argument(

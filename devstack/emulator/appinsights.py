@@ -64,7 +64,9 @@ class AppInsightsService:
         except BodyTooLargeError:
             raise  # the server answers 413
         except (ValueError, OSError, EOFError, zlib.error) as exc:
-            return Response.json(400, {"itemsReceived": 0, "itemsAccepted": 0, "errors": [_error(0, str(exc))]})
+            return Response.json(
+                400, {"itemsReceived": 0, "itemsAccepted": 0, "errors": [_error(0, str(exc))]}
+            )
         errors = []
         accepted = []
         for index, item in enumerate(items):
@@ -142,4 +144,3 @@ def _problem(item: Any) -> str | None:
 
 def _error(index: int, message: str) -> dict[str, Any]:
     return {"index": index, "statusCode": 400, "message": message[:300]}
-
