@@ -26,7 +26,11 @@ from devstack.generate import GenerateOptions, generate
 from devstack.stack import Stack
 
 
-def one_run(stack: Stack, export: Path, level: str, chunk_rows: int, tag: str) -> dict:
+def one_run(
+    stack: Stack, export: Path, level: str, chunk_rows: int, tag: str, loop_seconds: float = 0
+) -> dict:
+    """``loop_seconds``: INFO with the exporter's own records kept, stopped after that long
+    (the run never ends by itself: the exporter exports its own logs)."""
     url = stack.state["emulator"]["url"]
     requests.post(url + "/_emulator/telemetry/reset", verify=stack.verify, timeout=30).raise_for_status()
     connectors = json.loads(stack.settings["CONNECTORS"])
@@ -44,10 +48,17 @@ def one_run(stack: Stack, export: Path, level: str, chunk_rows: int, tag: str) -
         QUARANTINE_CONTAINER=f"bench-{tag}-quarantine",
     )
     argv = [sys.executable, "-m", "devstack.telemetry", "--export", f"generic/{export.name}={export}"]
-    if level in ("DEBUG", "INFO"):
+    if level in ("DEBUG", "INFO") and not loop_seconds:
         argv.append("--without-exporter-logs")  # else the exporter's own logs loop forever
     started = time.monotonic()
-    subprocess.run(argv, env=env, check=True, capture_output=True, timeout=3600)
+    if loop_seconds:
+        with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+            try:
+                proc.wait(timeout=loop_seconds)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    else:
+        subprocess.run(argv, env=env, check=True, capture_output=True, timeout=3600)
     seconds = time.monotonic() - started
     items = requests.get(url + "/_emulator/telemetry", verify=stack.verify, timeout=120).json()["items"]
     kinds = collections.Counter(i["name"].rsplit(".", 1)[1] for i in items)
@@ -58,6 +69,7 @@ def one_run(stack: Stack, export: Path, level: str, chunk_rows: int, tag: str) -
     )
     return {
         "AZURE_SDK_LOG_LEVEL": level,
+        "exporter_logs_kept": bool(loop_seconds) or level not in ("DEBUG", "INFO"),
         "seconds": round(seconds, 1),
         "traces": kinds.get("Message", 0),
         "envelopes": dict(kinds),
@@ -69,6 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunk-rows", type=int, default=100_000)
+    parser.add_argument("--loop-seconds", type=float, default=90, help="0: skip the INFO loop run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         export = generate(Path(tmp) / "audit.csv", GenerateOptions(rows=args.rows, seed=15)).path
@@ -78,6 +91,8 @@ def main() -> None:
                 one_run(stack, export, "INFO", args.chunk_rows, "info"),
                 one_run(stack, export, "WARNING", args.chunk_rows, "warning"),
             ]
+            if args.loop_seconds:
+                runs.append(one_run(stack, export, "INFO", args.chunk_rows, "loop", args.loop_seconds))
         finally:
             stack.down()
     common.write(

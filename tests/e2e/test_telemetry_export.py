@@ -144,6 +144,15 @@ def test_every_readme_log_dimension_arrives_as_a_custom_dimension(envelopes):
     )
 
 
+def test_no_azure_sdk_trace_at_the_default_level(envelopes):
+    """AZURE_SDK_LOG_LEVEL is WARNING: none of the SDK's per-request INFO records (each a
+    billed trace row) is exported, and so none of the exporter's own, which would loop."""
+    items, _ = envelopes
+    loggers = {props(t).get("logger_name", "") for t in of(items, MESSAGE)}
+    assert loggers and not {n for n in loggers if n.split(".")[0] == "azure"}, loggers
+    assert loggers <= {n for n in loggers if n.startswith("shared.")}
+
+
 def metric_points(items) -> dict[str, list[tuple[dict, dict]]]:
     out: dict[str, list] = {}
     for m in of(items, METRIC):
