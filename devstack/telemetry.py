@@ -133,12 +133,13 @@ def run(
     without_exporter_logs: bool = False,
 ) -> dict:
     from shared import handlers
+    from shared.common.messages import ChunkMessage
     from shared.common.settings import STORAGE_CONNECTION
     from shared.common.storage import connection
 
     _without_live_metrics()
-    # The Functions Python worker exports log records at INFO and above (its root logger is at
-    # INFO; /work/shared/reference/facts.md); a plain Python process starts at WARNING.
+    # With PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true the Functions Python worker exports
+    # log records at INFO and above; a plain Python process's root logger starts at WARNING.
     logging.getLogger().setLevel(logging.INFO)
     rt = handlers.runtime()  # configures telemetry the way the app does
     if without_exporter_logs:
@@ -180,7 +181,7 @@ def run(
                 set_faults(throttle_rate=throttle_rate, retry_after_seconds=0, error_rate=0, seed=7)
             for m in messages:
                 body = m.content.encode() if isinstance(m.content, str) else m.content
-                if (json.loads(body)["run_id"] in poisoned_runs) != poisoned:
+                if (ChunkMessage.decode(body).run_id in poisoned_runs) != poisoned:
                     continue
                 try:
                     handlers.on_chunk(body, final if poisoned else 1)
