@@ -327,6 +327,8 @@ var appSettings = union({
   ENTRA_CERTIFICATE_NAME: ''
   // issue 6: status report and telemetry (the Python worker exports with OpenTelemetry)
   REPORT_STALE_HOURS: '26'
+  // issue 15: the Azure SDK's per-request INFO logs would each be a billed trace row
+  AZURE_SDK_LOG_LEVEL: 'WARNING'
   PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
   // issue 14: the Python worker's thread pool runs the sync functions. host.json hands one
   // instance up to batchSize + newBatchThreshold = 24 queue messages at once; 8 more threads

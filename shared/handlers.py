@@ -134,6 +134,7 @@ def runtime() -> Runtime:
     with _lock:
         if _runtime is None:
             _runtime = Runtime(config.load())
+            telemetry.set_azure_sdk_log_level(_runtime.settings)
             telemetry.configure(_runtime.settings)
             _runtime.connector_config  # noqa: B018  (a bad connector is said at start, not at its first file)
         return _runtime

@@ -1,7 +1,9 @@
-"""Local stand-in for Entra ID, managed identity, Key Vault and the Purview ingestion API.
+"""Local stand-in for Entra ID, managed identity, Key Vault, the Purview ingestion API and
+Application Insights ingestion.
 
 Dev-only. It speaks the real wire protocols over TLS so that the unmodified SDK clients
-(MSAL, azure-identity, azure-keyvault-secrets, requests) can be pointed at it with
+(MSAL, azure-identity, azure-keyvault-secrets, requests, Microsoft's Azure Monitor exporter)
+can be pointed at it with
 nothing but configuration, which is what lets the app be exercised end to end without
 Azure. Nothing here may be imported by the deployed code.
 """

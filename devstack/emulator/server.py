@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from devstack.emulator.appinsights import AppInsightsService
 from devstack.emulator.config import ConfigError, EmulatorConfig, FaultConfig
 from devstack.emulator.entra import EntraService
 from devstack.emulator.faults import FaultInjector
@@ -249,6 +250,7 @@ class Emulator:
         self.identity = ManagedIdentityService(config, self._authority, lambda: self.url, resources)
         self.keyvault = KeyVaultService(config, self._authority, lambda: self.url)
         self.ingestion = IngestionService(config, self._authority, self._faults)
+        self.appinsights = AppInsightsService()
         self._router = self._build_router()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -327,6 +329,7 @@ class Emulator:
             "keyvault": self.keyvault.stats(),
             "ingestion": ingestion["ingestion"],
             "outages": dict(self._faults.outages),
+            "telemetry": self.appinsights.stats(),
         }
 
     def verify_token(self, token: str, audience: str) -> dict[str, Any]:
@@ -340,11 +343,12 @@ class Emulator:
         return updated
 
     def reset(self) -> None:
-        """Zero every counter and forget record digests (secrets and faults are kept)."""
+        """Zero every counter, forget record digests and telemetry (secrets and faults are kept)."""
         self.entra.reset()
         self.identity.reset()
         self.keyvault.reset()
         self.ingestion.reset()
+        self.appinsights.reset()
 
     # -- routing -----------------------------------------------------------------------
 
@@ -382,6 +386,18 @@ class Emulator:
         )
         router.add("PUT", r"/secrets/(?P<name>[^/]+)/?", self.keyvault.put)
         router.add("POST", r"/api/signals/?", self.ingestion.signals)
+        # Application Insights: the connection string's IngestionEndpoint is this origin.
+        router.add("POST", r"/v2(?:\.1)?/track", self.appinsights.track)
+        router.add(
+            "GET",
+            r"/_emulator/telemetry",
+            lambda r: Response.json(200, {"items": self.appinsights.items(), **self.appinsights.stats()}),
+        )
+        router.add(
+            "POST",
+            r"/_emulator/telemetry/reset",
+            lambda r: (self.appinsights.reset(), Response.json(200, {"reset": True}))[1],
+        )
         return router
 
     def _down(self, service: str, handler):

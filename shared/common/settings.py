@@ -102,6 +102,11 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "26",
         "A connector with no export received for this many hours is flagged stale (WARNING).",
     ),
+    # issue 15: telemetry cost
+    "AZURE_SDK_LOG_LEVEL": (
+        "WARNING",
+        "Level of the Azure SDK's loggers (`azure`); INFO logs every HTTP request as a trace.",
+    ),
     "APPLICATIONINSIGHTS_CONNECTION_STRING": (
         "",
         "Application Insights connection string; telemetry is off (silent) when empty.",

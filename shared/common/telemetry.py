@@ -250,3 +250,26 @@ def poison_queue_length(queue: str, length: int) -> None:
     _instrument("gauge", POISON_QUEUE_LENGTH, "{message}", "Messages in the poison queue").set(
         length, {"queue": queue}
     )
+
+
+# the Azure SDK's own logs ---------------------------------------------------------------------
+AZURE_SDK_LOGGER = "azure"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def set_azure_sdk_log_level(settings: Settings) -> int:
+    """Hold the Azure SDK's loggers at ``AZURE_SDK_LOG_LEVEL`` (WARNING unless set).
+
+    Why: the SDK logs every request and response at INFO
+    (``azure.core.pipeline.policies.http_logging_policy``), azure-identity every token fetch and
+    the telemetry exporter every batch it sends, all under the logger ``azure``; inside the
+    Functions worker every INFO record is exported, so each ranged read, ledger write and queue
+    send would be a trace row the hospital pays for. Warnings and errors still go out.
+    """
+    name = (settings["AZURE_SDK_LOG_LEVEL"].strip() or "WARNING").upper()
+    if name not in LOG_LEVELS:
+        log.warning("AZURE_SDK_LOG_LEVEL %r is not one of %s; WARNING is used", name, ", ".join(LOG_LEVELS))
+        name = "WARNING"
+    level = logging.getLevelName(name)
+    logging.getLogger(AZURE_SDK_LOGGER).setLevel(level)
+    return level

@@ -53,6 +53,8 @@ STRICT_SETTINGS = {
     "UPLOAD_ATTEMPTS_PER_INVOCATION": "2",
     "UPLOAD_BACKOFF_SECONDS": "0.05",
     "UPLOAD_BACKOFF_MAX_SECONDS": "0.2",
+    # The PHI tests search the host's DEBUG log: the Azure SDK's records too (WARNING by default).
+    "AZURE_SDK_LOG_LEVEL": "DEBUG",
 }
 
 

@@ -170,3 +170,38 @@ def test_configured_once_with_a_connection_string_unless_the_worker_did(monkeypa
     assert telemetry.configure(settings) is True
     assert len(called) == 1  # the Functions worker configured it already
     monkeypatch.setattr(telemetry, "_configured", None)
+
+
+@pytest.fixture
+def azure_logger():
+    logger = logging.getLogger(telemetry.AZURE_SDK_LOGGER)
+    old = logger.level
+    yield logger
+    logger.setLevel(old)
+
+
+def test_azure_sdk_loggers_at_warning_unless_set(azure_logger, caplog):
+    """The SDK's per-request INFO records (http_logging_policy, a child of `azure`) stay out."""
+    http = logging.getLogger("azure.core.pipeline.policies.http_logging_policy")
+    assert telemetry.set_azure_sdk_log_level(Settings({})) == logging.WARNING
+    assert not http.isEnabledFor(logging.INFO) and http.isEnabledFor(logging.WARNING)
+    assert telemetry.set_azure_sdk_log_level(Settings({"AZURE_SDK_LOG_LEVEL": "info"})) == logging.INFO
+    assert http.isEnabledFor(logging.INFO)
+    with caplog.at_level(logging.WARNING, logger=telemetry.log.name):
+        assert telemetry.set_azure_sdk_log_level(Settings({"AZURE_SDK_LOG_LEVEL": "LOUD"})) == logging.WARNING
+    assert "AZURE_SDK_LOG_LEVEL" in caplog.text and "WARNING is used" in caplog.text
+
+
+def test_the_composition_root_applies_it_once_at_start(azure_logger, monkeypatch):
+    from shared import handlers
+
+    monkeypatch.setattr(telemetry, "configure", lambda settings: False)
+    monkeypatch.setattr(
+        handlers.config, "load", lambda: Settings({"AZURE_SDK_LOG_LEVEL": "ERROR", "CONNECTORS": "[]"})
+    )
+    handlers.reset()
+    try:
+        handlers.runtime()
+        assert azure_logger.level == logging.ERROR
+    finally:
+        handlers.reset()
