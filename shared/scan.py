@@ -9,15 +9,16 @@ scanning again.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
-import io
 import itertools
+import operator
 import queue
 import re
 import threading
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from shared import dialect as dialects
@@ -26,12 +27,10 @@ from shared.errors import Rejected
 from shared.rows import DuplicateCounter, InvalidRows, RowRules
 from shared.schema import Schema
 from shared.settings import DEFAULT_REQUIRED
-from shared.timestamps import parses
+from shared.timestamps import all_parse, parses
 
 MAX_BYTES = 3 * 1024**3
 MAX_ROWS = 5_000_000
-READ_BUFFER = 1 << 20
-"""Raw block size handed to the text layer; small enough that offset look-ups are cheap."""
 MAX_LINE_CHARS = 1024 * 1024
 """No audit row comes near this; a longer line is a broken export (or no newlines at all)."""
 
@@ -79,7 +78,7 @@ class ScanResult:
         return self.rows - len(self.invalid)
 
 
-class _Source(io.RawIOBase):
+class _Source:
     """The export's bytes as a raw stream for ``TextIOWrapper``, with the bookkeeping on the side.
 
     Why this shape: ``csv.reader`` over a ``TextIOWrapper`` runs its line splitting and
@@ -94,11 +93,12 @@ class _Source(io.RawIOBase):
     ahead (``READ_BUFFER``), and more than any sane record spans."""
 
     def __init__(self, blocks: Iterable[bytes], name: str, max_bytes: int) -> None:
-        super().__init__()
         self._blocks = _head_first(blocks, 64)
         self._name = name
         self._max_bytes = max_bytes
         self._view = memoryview(b"")
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._done = False
         self._hash = hashlib.sha256()
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
         self._hasher = threading.Thread(target=self._hash_blocks, daemon=True)
@@ -117,19 +117,24 @@ class _Source(io.RawIOBase):
         while (block := self._queue.get()) is not None:
             self._hash.update(block)
 
-    def readable(self) -> bool:
-        return True
+    TEXT_PIECE = 1 << 20
+    """Bytes decoded at once: large pieces cost more than small ones (fresh memory each time)."""
 
-    def readinto(self, out) -> int:  # type: ignore[override]
-        while not self._view:
+    def read_text(self) -> str:
+        """The next piece of text ("" at the end), decoded in one C call, no text layer."""
+        while True:
+            if self._view:
+                piece, self._view = self._view[: self.TEXT_PIECE], self._view[self.TEXT_PIECE :]
+                if text := self._decoder.decode(piece):
+                    return text
+                continue
+            if self._done:
+                return ""
             block = next(self._blocks, None)
             if block is None:
-                return 0
+                self._done = True
+                return self._decoder.decode(b"", final=True)  # raises if cut inside a character
             self._accept(block)
-        n = min(len(out), len(self._view))
-        out[:n] = self._view[:n]
-        self._view = self._view[n:]
-        return n
 
     def _accept(self, block: bytes) -> None:
         self._queue.put(block)
@@ -231,119 +236,379 @@ def _scan(
     required: Sequence[str],
     max_rows: int,
 ) -> ScanResult:
-    text = io.TextIOWrapper(io.BufferedReader(source, READ_BUFFER), encoding="utf-8", newline="\n")
-    first = text.readline()
+    lines = _Text(source)
+    first = lines.first_line()
     if not first:
         raise Rejected("empty", f"{name} is empty; a header line is expected")
     delimiter = dialects.detect(name, schema.kind, first)
-    reader = _Records(itertools.chain((first,), text), delimiter)
-    records = iter(reader)
     result = ScanResult(delimiter, source.bom_length, 0, [])
-    chunks = result.chunks
-    invalid = result.invalid
-    duplicates = DuplicateCounter()
-    buckets = duplicates.buckets
-    offset = source.offset_after
-    rows = 0
+    plan = _Plan(result, source.offset_after, chunk_rows, max_rows, name)
     try:
         try:
-            result.columns = columns = next(records)
+            result.columns = columns = next(_records(lines, delimiter))
         except StopIteration:
             raise Rejected("empty", f"{name} has no header line") from None
-        result.header_end = offset(reader.line_num)
+        result.header_end = source.offset_after(lines.line)
         found = header.match(schema, columns, name, mapping)
         rules = result.rules = RowRules.build(schema, columns, found, required, name)
-        width, ti, values, key = rules.width, rules.time_index, rules.required_values, rules.duplicate_key
-        in_chunk = first_row = start = 0
-        skip: list[tuple[int, int]] = []
-        previous = reader.line_num
-        last_ts = None
-        for record in records:
-            # The hot path: a few C calls per row, no byte arithmetic (see bench/scan.py).
-            # A row is never logged or kept: only its number and the reason it is invalid.
-            valid = len(record) == width
-            if valid:
-                ts = record[ti]
-                if ts != last_ts:
-                    valid = parses(ts)
-                    if valid:
-                        last_ts = ts
-                if valid and "" in values(record):
-                    valid = False
-            elif not record:
-                previous = reader.line_num
-                continue  # a blank line is not a row (and harmless inside a chunk)
-            rows += 1
-            if valid:
-                h = hash(key(record))
-                buckets[h & 255].append(h)
-                if not in_chunk:
-                    start, first_row = offset(previous), rows
-                in_chunk += 1
-                if in_chunk == chunk_rows:
-                    _close(chunks, start, skip, in_chunk, first_row, offset(reader.line_num))
-                    in_chunk = 0
-                    skip = []
-                    _check_rows(rows, max_rows, name)
+        plan.previous = lines.line
+        runs = _Runs(rules, delimiter, plan.duplicates)
+        careful_until = 0
+        while body := lines.run(0 if lines.line >= careful_until else CAREFUL_LINES):
+            n = body.count("\n")
+            if body[-1] == "\n" and runs.valid(body, n):
+                lines.commit(len(body), n)
+                plan.valid_run(n)
+            elif n > CAREFUL_LINES:
+                careful_until = lines.line + n  # retry in small runs: find the odd lines
             else:
-                invalid.add(rows, *rules.why(record))
-                if in_chunk:
-                    # Stepped over, not a cut: scattered invalid rows would otherwise split a
-                    # file into as many chunks (and API calls) as it has invalid rows.
-                    if len(skip) < MAX_SKIPS:
-                        skip.append((offset(previous), offset(reader.line_num)))
-                    else:
-                        _close(chunks, start, skip, in_chunk, first_row, offset(previous))
-                        in_chunk = 0
-                        skip = []
-            previous = reader.line_num
+                plan.records(lines, delimiter, rules, lines.line + max(n, 1))
     except csv.Error as exc:
         raise Rejected(
-            "malformed", f"{name}: malformed quoting in or after data row {rows + 1}: {exc}"
+            "malformed", f"{name}: malformed quoting in or after data row {plan.rows + 1}: {exc}"
         ) from None
-    result.rows = rows
-    _check_rows(rows, max_rows, name)
-    if in_chunk:
-        _close(chunks, start, skip, in_chunk, first_row, offset(reader.line_num))
+    plan.finish(lines.line)
     result.bytes = source.bom_length + source.total
-    result.duplicates = duplicates.count()
     return result
 
 
-class _Records:
-    """What ``csv.reader`` yields, with its ``line_num``, but faster on ordinary lines.
+CAREFUL_LINES = 64
+"""After a run fails the fast check, its lines are tried again in runs of this many, so one
+invalid row costs the row-by-row path 64 lines, not a whole block."""
 
-    Audit rows rarely need quoting. A line with no quote and no stray carriage return
-    parses the same with ``str.split`` as with ``csv`` (strict), at a fraction of the cost;
-    any other line hands over to a ``csv.reader`` for that one record, which pulls exactly
-    the physical lines the record spans. This is what lets full row validation keep pace
-    with a bare ``csv.reader`` loop.
+
+class _Text:
+    """The decoded text, handed out as runs of whole lines (what one piece of text holds, about
+    1 MB: large enough that the per-run cost vanishes, small enough that a run's fields stay a
+    few MB) or line by line.
+
+    ``line`` counts the physical lines consumed, as ``csv.reader.line_num`` would; the slow
+    path's ``csv.reader`` pulls lines from ``lines()`` and so takes exactly what it spans.
     """
 
-    def __init__(self, lines: Iterator[str], delimiter: str) -> None:
-        self._lines = lines
-        self._delimiter = delimiter
-        self.line_num = 0
+    def __init__(self, source: _Source) -> None:
+        self._source = source
+        self._buf = ""
+        self._pos = 0
+        self._eof = False
+        self.line = 0
 
-    def __iter__(self) -> Iterator[list[str]]:
-        lines, delimiter = self._lines, self._delimiter
-        n = 0
-        for line in lines:
-            n += 1
-            cr = line.find("\r")
-            if '"' in line or (cr != -1 and cr != len(line) - 2):
-                reader = csv.reader(itertools.chain((line,), lines), delimiter=delimiter, strict=True)
-                record = next(reader, [])
-                n += reader.line_num - 1
-            elif line == "\n" or line == "\r\n":
-                record = []
-            else:
-                record = line.split(delimiter)
-                last = record[-1]
-                if last[-1:] == "\n":
-                    record[-1] = last[:-2] if cr != -1 else last[:-1]
-            self.line_num = n
+    def _fill(self) -> None:
+        more = self._source.read_text()
+        self._buf = self._buf[self._pos :] + more
+        self._pos = 0
+        self._eof = not more
+
+    def first_line(self) -> str:
+        """The first line, not consumed ("" for an empty file)."""
+        while (end := self._buf.find("\n") + 1) == 0 and not self._eof:
+            self._fill()
+        return self._buf[:end] if end else self._buf
+
+    def run(self, lines: int = 0) -> str:
+        """Whole lines from here (not consumed): up to ``lines`` of them, or (0) all that are
+        buffered; at the end the last line even without its newline; "" at the end."""
+        while True:
+            buf, pos = self._buf, self._pos
+            if lines:
+                end = pos
+                for _ in range(lines):
+                    end = buf.find("\n", end) + 1
+                    if not end:
+                        break
+                else:
+                    return buf[pos:end]
+            elif end := buf.rfind("\n", pos) + 1:
+                return buf[pos:end]
+            if self._eof:
+                return buf[pos:]
+            self._fill()
+
+    def commit(self, chars: int, lines: int) -> None:
+        self._pos += chars
+        self.line += lines
+
+    def lines(self) -> Iterator[str]:
+        """Lines one by one from here; each counts as consumed once handed out."""
+        while True:
+            buf, pos = self._buf, self._pos
+            end = buf.find("\n", pos) + 1
+            if not end:
+                if not self._eof:
+                    self._fill()
+                    continue
+                if pos == len(buf):
+                    return
+                end = len(buf)
+            self._pos = end
+            self.line += 1
+            yield buf[pos:end]
+
+
+def _records(text: _Text, delimiter: str) -> Iterator[list[str]]:
+    """What ``csv.reader`` yields, but faster on ordinary lines; ``text.line`` is its line_num.
+
+    A line with no quote and no stray carriage return parses the same with ``str.split`` as
+    with ``csv`` (strict); any other line hands over to a ``csv.reader`` for that one record,
+    which pulls exactly the physical lines the record spans.
+    """
+    lines = text.lines()
+    for line in lines:
+        cr = line.find("\r")
+        if '"' in line or (cr != -1 and cr != len(line) - 2):
+            yield next(csv.reader(itertools.chain((line,), lines), delimiter=delimiter, strict=True), [])
+        elif line == "\n" or line == "\r\n":
+            yield []
+        else:
+            record = line.split(delimiter)
+            last = record[-1]
+            if last[-1:] == "\n":
+                record[-1] = last[:-2] if cr != -1 else last[:-1]
             yield record
+
+
+class _Runs:
+    """The fast path: checks a run of whole lines at once, with no Python code per row.
+
+    A run passes only if every line is one record of the header's width with a valid
+    timestamp and every required field filled. Then order does not matter (the rows are
+    counted, their duplicate keys hashed, chunk cuts worked out from line numbers), so lines
+    are grouped by kind, each group split into one flat list of fields with a marker field
+    after each row, and checked column by column (a column is a slice), in C:
+
+    - lines without a quote: one ``str.split`` of their text, the same fields as ``csv``
+      gives (as in ``_records``);
+    - lines with every field quoted and no quote inside one (SQL exporters): likewise, on
+      ``"<delimiter>"`` once the outer quotes are taken off;
+    - other lines with quotes: one ``csv.reader`` over them, which must give one record per
+      line.
+
+    Anything else (an invalid row, a blank line, a stray carriage return, a record spanning
+    lines) fails the run, and the scan takes those lines row by row.
+    """
+
+    def __init__(self, rules: RowRules, delimiter: str, duplicates: DuplicateCounter) -> None:
+        self._d = delimiter
+        self._width = rules.width
+        self._ti = rules.time_index
+        self._required = [i for i, _ in rules.required]
+        self._key = rules.key_indices
+        self._buckets = duplicates.buckets
+        self._known: set[str] = set()
+        """Timestamps seen valid lately; audit rows share seconds, so most are met again."""
+
+    def valid(self, body: str, n: int) -> bool:
+        """True (and the run's duplicate keys counted) if all ``n`` lines of ``body`` are valid rows."""
+        if '"' not in body:
+            columns = self._plain(body, n)
+        elif body[0] == '"' and body.count('"') == 2 * self._width * n:
+            columns = self._all_quoted(body, n) or self._mixed(body, n)
+        else:
+            columns = self._mixed(body, n)
+        if columns is None:
+            return False
+
+        def column(i: int) -> Iterator[str]:
+            return itertools.chain.from_iterable(get(i) for get in columns)  # type: ignore[union-attr]
+
+        new = set(column(self._ti)) - self._known
+        if new:
+            if not all_parse(new):
+                return False
+            if len(self._known) > 100_000:
+                self._known.clear()
+            self._known |= new
+        for i in self._required:
+            if any("" in get(i) for get in columns):
+                return False
+        buckets = self._buckets
+        for h in map(hash, zip(*map(column, self._key))):  # noqa: B905
+            buckets[h & 255].append(h)
+        return True
+
+    def _plain(self, body: str, n: int) -> list[Callable[[int], Sequence[str]]] | None:
+        if "\r" in body:
+            if body.count("\r") != body.count("\r\n"):
+                return None  # a stray carriage return: csv's business
+            body = body.replace("\r\n", "\n")
+        return self._split(body, self._d, n, True)
+
+    def _split(
+        self, text: str, sep: str, n: int, terminated: bool
+    ) -> list[Callable[[int], Sequence[str]]] | None:
+        """The columns of ``n`` lines split on ``sep`` (``text`` ending with a newline or not),
+        as slices of one flat list with a "\n" marker after each row's fields; None unless
+        every line has exactly the header's width."""
+        fields = text.replace("\n", sep + "\n" + sep).split(sep)
+        if terminated:
+            fields.pop()
+        else:
+            fields.append("\n")
+        stride = self._width + 1
+        if len(fields) != n * stride or fields[stride - 1 :: stride].count("\n") != n:
+            return None  # each of the n markers must sit right after ``width`` fields
+        return [lambda i: fields[i::stride]]
+
+    def _all_quoted(self, body: str, n: int) -> list[Callable[[int], Sequence[str]]] | None:
+        """The columns of a run whose every field is quoted (SQL exporters), or None.
+
+        Two quotes per field in all (checked by the caller), every line starting and ending
+        with one: then each quote is the structure's and no field holds one, so splitting on
+        '"<delimiter>"' with the outer quotes off gives what ``csv`` gives.
+        """
+        crlf = body.endswith('"\r\n')
+        end = '"\r\n' if crlf else '"\n'
+        if not (crlf or body.endswith('"\n')) or body.count(end + '"') != n - 1:
+            return None
+        if crlf and body.count("\r") != n:
+            return None  # a carriage return inside a field, or a line ending in LF alone
+        inner = body[1 : -len(end)].replace(end + '"', "\n")
+        return self._split(inner, '"' + self._d + '"', n, False)
+
+    def _mixed(self, body: str, n: int) -> list[Callable[[int], Sequence[str]]] | None:
+        """Lines with quotes through one ``csv.reader`` (one record per line, or None), the
+        others split as plain lines."""
+        if "\r" in body:
+            if body.count("\r") != body.count("\r\n"):
+                return None
+            body = body.replace("\r\n", "\n")
+        lines = body.split("\n")
+        lines.pop()
+        counts = list(map(str.count, lines, _QUOTE))
+        quoted = list(itertools.compress(lines, counts))
+        try:
+            records = list(csv.reader(quoted, delimiter=self._d, strict=True))
+        except csv.Error:
+            return None
+        if len(records) != len(quoted) or set(map(len, records)) != {self._width}:
+            return None  # a record spanning lines, or of another width
+        columns = list(zip(*records))  # noqa: B905
+        if len(quoted) == n:
+            return [columns.__getitem__]
+        plain = self._split(
+            "\n".join(itertools.compress(lines, map(operator.not_, counts))), self._d, n - len(quoted), False
+        )
+        return None if plain is None else [columns.__getitem__, *plain]
+
+
+_QUOTE = itertools.repeat('"')
+
+
+class _Plan:
+    """Row numbers, chunk cuts and skips, as the rows come: one call per run or per record."""
+
+    def __init__(self, result: ScanResult, offset, chunk_rows: int, max_rows: int, name: str) -> None:
+        self.result = result
+        self.offset = offset
+        self.chunk_rows = chunk_rows
+        self.max_rows = max_rows
+        self.name = name
+        self.duplicates = DuplicateCounter()
+        self.rows = 0
+        self.in_chunk = self.first_row = self.start = 0
+        self.skip: list[tuple[int, int]] = []
+        self.previous = 0
+        """The physical line the last record ended on."""
+
+    def valid_run(self, n: int) -> None:
+        """``n`` valid rows, one line each, right after line ``previous``."""
+        line, chunk_rows = self.previous, self.chunk_rows
+        while n:
+            if not self.in_chunk:
+                self.start, self.first_row = self.offset(line), self.rows + 1
+            take = min(n, chunk_rows - self.in_chunk)
+            self.rows += take
+            self.in_chunk += take
+            line += take
+            n -= take
+            if self.in_chunk == chunk_rows:
+                _close(
+                    self.result.chunks,
+                    self.start,
+                    self.skip,
+                    self.in_chunk,
+                    self.first_row,
+                    self.offset(line),
+                )
+                self.in_chunk = 0
+                self.skip = []
+                _check_rows(self.rows, self.max_rows, self.name)
+        self.previous = line
+
+    def records(self, text: _Text, delimiter: str, rules: RowRules, until: int) -> None:
+        """Records one by one up to physical line ``until`` (or past it, to a record's end)."""
+        chunks, invalid, offset = self.result.chunks, self.result.invalid, self.offset
+        buckets = self.duplicates.buckets
+        width, ti, values, key = rules.width, rules.time_index, rules.required_values, rules.duplicate_key
+        rows, in_chunk, first_row, start, skip = (
+            self.rows,
+            self.in_chunk,
+            self.first_row,
+            self.start,
+            self.skip,
+        )
+        previous = self.previous
+        last_ts = None
+        try:
+            for record in _records(text, delimiter):
+                # A row is never logged or kept: only its number and the reason it is invalid.
+                valid = len(record) == width
+                if valid:
+                    ts = record[ti]
+                    if ts != last_ts:
+                        valid = parses(ts)
+                        if valid:
+                            last_ts = ts
+                    if valid and "" in values(record):
+                        valid = False
+                elif not record:
+                    previous = text.line
+                    if previous >= until:
+                        break
+                    continue  # a blank line is not a row (and harmless inside a chunk)
+                rows += 1
+                if valid:
+                    h = hash(key(record))
+                    buckets[h & 255].append(h)
+                    if not in_chunk:
+                        start, first_row = offset(previous), rows
+                    in_chunk += 1
+                    if in_chunk == self.chunk_rows:
+                        _close(chunks, start, skip, in_chunk, first_row, offset(text.line))
+                        in_chunk = 0
+                        skip = []
+                        _check_rows(rows, self.max_rows, self.name)
+                else:
+                    invalid.add(rows, *rules.why(record))
+                    if in_chunk:
+                        # Stepped over, not a cut: scattered invalid rows would otherwise split a
+                        # file into as many chunks (and API calls) as it has invalid rows.
+                        if len(skip) < MAX_SKIPS:
+                            skip.append((offset(previous), offset(text.line)))
+                        else:
+                            _close(chunks, start, skip, in_chunk, first_row, offset(previous))
+                            in_chunk = 0
+                            skip = []
+                previous = text.line
+                if previous >= until:
+                    break
+        finally:
+            self.rows, self.in_chunk, self.first_row, self.start, self.skip = (
+                rows,
+                in_chunk,
+                first_row,
+                start,
+                skip,
+            )
+            self.previous = previous
+
+    def finish(self, line: int) -> None:
+        result = self.result
+        result.rows = self.rows
+        _check_rows(self.rows, self.max_rows, self.name)
+        if self.in_chunk:
+            _close(result.chunks, self.start, self.skip, self.in_chunk, self.first_row, self.offset(line))
+        result.duplicates = self.duplicates.count()
 
 
 def _close(
