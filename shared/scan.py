@@ -401,7 +401,7 @@ class _Runs:
         """True (and the run's duplicate keys counted) if all ``n`` lines of ``body`` are valid rows."""
         if '"' not in body:
             columns = self._plain(body, n)
-        elif body[0] == '"' and body.count('"') == 2 * self._width * n:
+        elif body[0] == '"':
             columns = self._all_quoted(body, n) or self._mixed(body, n)
         else:
             columns = self._mixed(body, n)
@@ -452,18 +452,21 @@ class _Runs:
     def _all_quoted(self, body: str, n: int) -> list[Callable[[int], Sequence[str]]] | None:
         """The columns of a run whose every field is quoted (SQL exporters), or None.
 
-        Two quotes per field in all (checked by the caller), every line starting and ending
-        with one: then each quote is the structure's and no field holds one, so splitting on
-        '"<delimiter>"' with the outer quotes off gives what ``csv`` gives.
+        Split on the quote itself: with two quotes per field and nothing else, the pieces
+        alternate between a field (as ``csv`` gives it: no quote inside) and what lies
+        between two fields, which must be the delimiter inside a line and a line break at
+        the end of one. A doubled quote or an unquoted field breaks the pattern.
         """
-        crlf = body.endswith('"\r\n')
-        end = '"\r\n' if crlf else '"\n'
-        if not (crlf or body.endswith('"\n')) or body.count(end + '"') != n - 1:
+        width = self._width
+        parts = body.split('"')
+        if len(parts) != 2 * width * n + 1 or parts[0]:
             return None
-        if crlf and body.count("\r") != n:
-            return None  # a carriage return inside a field, or a line ending in LF alone
-        inner = body[1 : -len(end)].replace(end + '"', "\n")
-        return self._split(inner, '"' + self._d + '"', n, False)
+        between = parts[2::2]
+        ends = between[width - 1 :: width]
+        if between.count(self._d) != n * (width - 1) or ends.count("\n") + ends.count("\r\n") != n:
+            return None
+        step = 2 * width
+        return [lambda i: parts[2 * i + 1 :: step]]
 
     def _mixed(self, body: str, n: int) -> list[Callable[[int], Sequence[str]]] | None:
         """Lines with quotes through one ``csv.reader`` (one record per line, or None), the
