@@ -23,7 +23,7 @@ TIMES = ["2026-11-22T08:15:03Z", "2026-11-22 08:15:04", "11/22/2026 8:15 AM", "2
 
 piece = st.sampled_from(["a", "b", " ", ",", '"', '""', "\n", "\r\n", "\r", "é", "|"])
 field = st.lists(piece, max_size=4).map("".join)
-plain_field = st.sampled_from(["", "x", "y", "Elm St", "é"])
+plain_field = st.sampled_from(["", "x", "y", "Elm St", "é", "12 Elm St, Apt 3"])
 timestamp = st.one_of(st.sampled_from(TIMES), st.sampled_from(["", "soon", "2026-13-01T08:00:00"]))
 
 
