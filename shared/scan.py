@@ -256,16 +256,26 @@ def _scan(
         rules = result.rules = RowRules.build(schema, columns, found, required, name)
         plan.previous = lines.line
         runs = _Runs(rules, delimiter, plan.duplicates)
-        careful_until = 0
-        while body := lines.run(0 if lines.line >= careful_until else CAREFUL_LINES):
+        misses = skip = 0
+        while body := lines.run():
             n = body.count("\n")
-            if body[-1] == "\n" and runs.valid(body, n):
-                lines.commit(len(body), n)
-                plan.valid_run(n)
-            elif n > CAREFUL_LINES:
-                careful_until = lines.line + n  # retry in small runs: find the odd lines
-            else:
-                plan.records(lines, delimiter, rules, lines.line + max(n, 1))
+            k = size = 0
+            if skip:
+                skip -= 1
+            elif body[-1] == "\n":
+                k, size = runs.accept(body, n)
+                if k == n:
+                    misses = 0
+                    lines.commit(size, k)
+                    plan.valid_run(k)
+                    continue
+                misses += 1
+                skip = min(1 << misses, MAX_SKIPPED_RUNS) - 1
+                if k:
+                    lines.commit(size, k)
+                    plan.valid_run(k)
+            # Row by row: the rest of the run (or the record spanning lines that stopped it).
+            plan.records(lines, delimiter, rules, lines.line + max(n - k, 1))
     except csv.Error as exc:
         raise Rejected(
             "malformed", f"{name}: malformed quoting in or after data row {plan.rows + 1}: {exc}"
@@ -275,9 +285,9 @@ def _scan(
     return result
 
 
-CAREFUL_LINES = 64
-"""After a run fails the fast check, its lines are tried again in runs of this many, so one
-invalid row costs the row-by-row path 64 lines, not a whole block."""
+MAX_SKIPPED_RUNS = 8
+"""After runs fail the fast check in a row, the next 1, 3, 7, then 7 runs go row by row without
+trying: a file full of invalid rows or multi-line records costs what row by row costs."""
 
 
 class _Text:
@@ -307,20 +317,12 @@ class _Text:
             self._fill()
         return self._buf[:end] if end else self._buf
 
-    def run(self, lines: int = 0) -> str:
-        """Whole lines from here (not consumed): up to ``lines`` of them, or (0) all that are
-        buffered; at the end the last line even without its newline; "" at the end."""
+    def run(self) -> str:
+        """All whole lines buffered from here (not consumed); at the end the last line even
+        without its newline; "" at the end."""
         while True:
             buf, pos = self._buf, self._pos
-            if lines:
-                end = pos
-                for _ in range(lines):
-                    end = buf.find("\n", end) + 1
-                    if not end:
-                        break
-                else:
-                    return buf[pos:end]
-            elif end := buf.rfind("\n", pos) + 1:
+            if end := buf.rfind("\n", pos) + 1:
                 return buf[pos:end]
             if self._eof:
                 return buf[pos:]
@@ -398,6 +400,26 @@ class _Runs:
         self._buckets = duplicates.buckets
         self._known: set[str] = set()
         """Timestamps seen valid lately; audit rows share seconds, so most are met again."""
+        self._odd = -1
+        """The first line of the last run checked with an odd number of quotes, or -1."""
+
+    def accept(self, body: str, n: int) -> tuple[int, int]:
+        """(lines, characters) of ``body`` taken, from its start: all of it if ``valid``;
+        else, if a line has an odd number of quotes (a record spanning lines, which the fast
+        path does not take), the lines before it if they are valid; else none. A size with
+        no lines says that the very first line is such a record."""
+        self._odd = -1
+        if self.valid(body, n):
+            return n, len(body)
+        k = self._odd
+        if k < 0:
+            return 0, 0
+        if not k:
+            return 0, 1
+        size = 0
+        for _ in range(k):
+            size = body.index("\n", size) + 1
+        return (k, size) if self.valid(body[:size], k) else (0, 0)
 
     def valid(self, body: str, n: int) -> bool:
         """True (and the run's duplicate keys counted) if all ``n`` lines of ``body`` are valid rows."""
@@ -429,10 +451,8 @@ class _Runs:
         return True
 
     def _plain(self, body: str, n: int) -> list[Callable[[int], Sequence[str]]] | None:
-        if "\r" in body:
-            if body.count("\r") != body.count("\r\n"):
-                return None  # a stray carriage return: csv's business
-            body = body.replace("\r\n", "\n")
+        if "\r" in body and "\r" in (body := body.replace("\r\n", "\n")):
+            return None  # a stray carriage return: csv's business
         return self._split(body, self._d, n, True)
 
     def _split(
@@ -474,15 +494,17 @@ class _Runs:
         """Quoted fields taken out of their quotes (``_unquoted``) or, failing that, lines
         with quotes through one ``csv.reader`` (one record per line, or None) and the others
         split as plain lines."""
-        if "\r" in body:
-            if body.count("\r") != body.count("\r\n"):
-                return None
-            body = body.replace("\r\n", "\n")
+        if "\r" in body and "\r" in (body := body.replace("\r\n", "\n")):
+            return None
         if (columns := self._unquoted(body, n)) is not None:
             return columns
         lines = body.split("\n")
         lines.pop()
         counts = list(map(str.count, lines, _QUOTE))
+        odd = list(map(operator.and_, counts, itertools.repeat(1)))
+        if 1 in odd:
+            self._odd = odd.index(1)  # where ``accept`` can cut the run
+            return None
         quoted = list(itertools.compress(lines, counts))
         try:
             records = list(csv.reader(quoted, delimiter=self._d, strict=True))

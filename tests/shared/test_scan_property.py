@@ -86,7 +86,7 @@ def records_by_csv(data: bytes, bom: int) -> tuple[list[list[str]], list[int]]:
 def run_scan(data, cut, chunk_rows, monkeypatch, fast=True):
     with monkeypatch.context() as m:
         m.setattr(scanning._Source, "TEXT_PIECE", cut * 3 + 1)
-        m.setattr(scanning, "CAREFUL_LINES", 2)
+        m.setattr(scanning, "MAX_SKIPPED_RUNS", 2)
         if not fast:
             m.setattr(scanning._Runs, "valid", lambda self, body, n: False)
         return scan([data[i : i + cut] for i in range(0, len(data), cut)], "x.csv", GENERIC, chunk_rows)
