@@ -344,6 +344,15 @@ class _Text:
                 if pos == len(buf):
                     return
                 end = len(buf)
+            last = buf.rfind("\n", end) + 1
+            if last > end:  # several whole lines buffered: split them at once
+                pieces = buf[pos:last].splitlines(keepends=True)
+                if len(pieces) == buf.count("\n", pos, last):  # no other line breaks
+                    for piece in pieces:
+                        self._pos += len(piece)
+                        self.line += 1
+                        yield piece
+                    continue
             self._pos = end
             self.line += 1
             yield buf[pos:end]
