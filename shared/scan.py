@@ -386,15 +386,16 @@ class _Runs:
     A run passes only if every line is one record of the header's width with a valid
     timestamp and every required field filled. Then order does not matter (the rows are
     counted, their duplicate keys hashed, chunk cuts worked out from line numbers), so lines
-    are grouped by kind, each group split into one flat list of fields with a marker field
-    after each row, and checked column by column (a column is a slice), in C:
+    are split into one flat list of fields with a marker field after each row (which proves
+    every line has the header's width) and checked column by column (a column is a slice):
 
-    - lines without a quote: one ``str.split`` of their text, the same fields as ``csv``
-      gives (as in ``_records``);
-    - lines with every field quoted and no quote inside one (SQL exporters): likewise, on
-      ``"<delimiter>"`` once the outer quotes are taken off;
-    - other lines with quotes: one ``csv.reader`` over them, which must give one record per
-      line.
+    - lines without a quote: one ``str.split`` of the run, the same fields as ``csv`` gives
+      (as in ``_records``);
+    - every field quoted (SQL exporters): split on the quote itself (``_all_quoted``);
+    - some fields quoted, whole and without quotes inside (an address with a comma): the
+      delimiters inside quotes held aside, the quotes dropped, then as plain (``_unquoted``);
+    - other quoting (doubled quotes): one ``csv.reader`` over the lines with quotes, which
+      must give one record per line.
 
     Anything else (an invalid row, a blank line, a stray carriage return, a record spanning
     lines) fails the run, and the scan takes those lines row by row.
@@ -415,16 +416,13 @@ class _Runs:
     def accept(self, body: str, n: int) -> tuple[int, int]:
         """(lines, characters) of ``body`` taken, from its start: all of it if ``valid``;
         else, if a line has an odd number of quotes (a record spanning lines, which the fast
-        path does not take), the lines before it if they are valid; else none. A size with
-        no lines says that the very first line is such a record."""
+        path does not take), the lines before it if they are valid; else none."""
         self._odd = -1
         if self.valid(body, n):
             return n, len(body)
         k = self._odd
-        if k < 0:
+        if k <= 0:
             return 0, 0
-        if not k:
-            return 0, 1
         size = 0
         for _ in range(k):
             size = body.index("\n", size) + 1
@@ -563,7 +561,14 @@ class _Runs:
         if columns is None or d not in held:
             return columns
         get = columns[0]
-        return [lambda i: list(map(str.replace, get(i), itertools.repeat(_HOLD), itertools.repeat(d)))]
+
+        def restored(i: int) -> Sequence[str]:
+            column = get(i)
+            if _HOLD not in "".join(column):  # usually: the quoted field is not one the checks read
+                return column
+            return list(map(str.replace, column, itertools.repeat(_HOLD), itertools.repeat(d)))
+
+        return [restored]
 
 
 _QUOTE = itertools.repeat('"')
