@@ -248,7 +248,7 @@ def _scan(
     plan = _Plan(result, source.offset_after, chunk_rows, max_rows, name)
     try:
         try:
-            result.columns = columns = next(_records(lines, delimiter))
+            result.columns = columns = next(_records(lines.lines(), delimiter))
         except StopIteration:
             raise Rejected("empty", f"{name} has no header line") from None
         result.header_end = source.offset_after(lines.line)
@@ -265,7 +265,7 @@ def _scan(
             elif body[-1] == "\n":
                 k, size = runs.accept(body, n)
                 if k == n:
-                    misses = 0
+                    misses = max(misses - 1, 0)  # one pass forgives one miss: mostly failing stays backed off
                     lines.commit(size, k)
                     plan.valid_run(k)
                     continue
@@ -275,7 +275,7 @@ def _scan(
                     lines.commit(size, k)
                     plan.valid_run(k)
             # Row by row: the rest of the run (or the record spanning lines that stopped it).
-            plan.records(lines, delimiter, rules, lines.line + max(n - k, 1))
+            plan.records(lines, delimiter, rules, lines.line + max(n - k, 1), body[size:])
     except csv.Error as exc:
         raise Rejected(
             "malformed", f"{name}: malformed quoting in or after data row {plan.rows + 1}: {exc}"
@@ -358,14 +358,13 @@ class _Text:
             yield buf[pos:end]
 
 
-def _records(text: _Text, delimiter: str) -> Iterator[list[str]]:
-    """What ``csv.reader`` yields, but faster on ordinary lines; ``text.line`` is its line_num.
+def _records(lines: Iterator[str], delimiter: str) -> Iterator[list[str]]:
+    """What ``csv.reader`` yields, but faster on ordinary lines.
 
     A line with no quote and no stray carriage return parses the same with ``str.split`` as
     with ``csv`` (strict); any other line hands over to a ``csv.reader`` for that one record,
     which pulls exactly the physical lines the record spans.
     """
-    lines = text.lines()
     for line in lines:
         cr = line.find("\r")
         if '"' in line or (cr != -1 and cr != len(line) - 2):
@@ -617,8 +616,22 @@ class _Plan:
                 _check_rows(self.rows, self.max_rows, self.name)
         self.previous = line
 
-    def records(self, text: _Text, delimiter: str, rules: RowRules, until: int) -> None:
-        """Records one by one up to physical line ``until`` (or past it, to a record's end)."""
+    def records(self, text: _Text, delimiter: str, rules: RowRules, until: int, run: str) -> None:
+        """Records one by one up to physical line ``until`` (or past it, to a record's end).
+
+        ``run`` is the text of those lines: split at once and iterated in C when it can be
+        (its lines are then consumed up front; ``length_hint`` says how many are left), so
+        the loop costs what it did over a ``TextIOWrapper``.
+        """
+        pieces = run.splitlines(keepends=True) if run[-1:] == "\n" else []
+        if pieces and len(pieces) == run.count("\n") == until - text.line:  # no other line breaks
+            it = iter(pieces)
+            text.commit(len(run), len(pieces))
+            lines: Iterator[str] = itertools.chain(it, text.lines())
+        else:
+            it = iter(())
+            lines = text.lines()
+        left = operator.length_hint
         chunks, invalid, offset = self.result.chunks, self.result.invalid, self.offset
         buckets = self.duplicates.buckets
         width, ti, values, key = rules.width, rules.time_index, rules.required_values, rules.duplicate_key
@@ -632,7 +645,7 @@ class _Plan:
         previous = self.previous
         last_ts = None
         try:
-            for record in _records(text, delimiter):
+            for record in _records(lines, delimiter):
                 # A row is never logged or kept: only its number and the reason it is invalid.
                 valid = len(record) == width
                 if valid:
@@ -644,7 +657,7 @@ class _Plan:
                     if valid and "" in values(record):
                         valid = False
                 elif not record:
-                    previous = text.line
+                    previous = text.line - left(it)
                     if previous >= until:
                         break
                     continue  # a blank line is not a row (and harmless inside a chunk)
@@ -656,7 +669,7 @@ class _Plan:
                         start, first_row = offset(previous), rows
                     in_chunk += 1
                     if in_chunk == self.chunk_rows:
-                        _close(chunks, start, skip, in_chunk, first_row, offset(text.line))
+                        _close(chunks, start, skip, in_chunk, first_row, offset(text.line - left(it)))
                         in_chunk = 0
                         skip = []
                         _check_rows(rows, self.max_rows, self.name)
@@ -666,12 +679,12 @@ class _Plan:
                         # Stepped over, not a cut: scattered invalid rows would otherwise split a
                         # file into as many chunks (and API calls) as it has invalid rows.
                         if len(skip) < MAX_SKIPS:
-                            skip.append((offset(previous), offset(text.line)))
+                            skip.append((offset(previous), offset(text.line - left(it))))
                         else:
                             _close(chunks, start, skip, in_chunk, first_row, offset(previous))
                             in_chunk = 0
                             skip = []
-                previous = text.line
+                previous = text.line - left(it)
                 if previous >= until:
                     break
         finally:
