@@ -38,6 +38,8 @@ class RowRules:
     """(column index, column name) of fields that must not be empty."""
     required_values: Callable[[Sequence[str]], tuple[str, ...]]
     duplicate_key: Callable[[Sequence[str]], object]
+    key_indices: tuple[int, ...] = ()
+    """Columns of ``duplicate_key``, for the scan's runs of rows checked together."""
 
     @classmethod
     def build(
@@ -56,9 +58,10 @@ class RowRules:
         else:
             values = itemgetter(*indices, indices[0])  # always a tuple, even for one field
         fields = DUPLICATE_KEY if "patient_reg_id" in found else _PATIENT_BY_NAME
-        key = itemgetter(*[found[k] for k in fields])
+        key_indices = tuple(found[k] for k in fields)
+        key = itemgetter(*key_indices)  # a tuple: the same hash as zip() of the columns gives
         ti = found["creation_time"]
-        return cls(len(columns), ti, columns[ti].strip(), req, values, key)
+        return cls(len(columns), ti, columns[ti].strip(), req, values, key, key_indices)
 
     def why(self, row: Sequence[str]) -> tuple[int, int]:
         """(code index, detail) of an invalid row; detail is a field count or a column index."""
