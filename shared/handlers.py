@@ -56,6 +56,11 @@ class Runtime:
     def connectors(self) -> dict[str, config.Connector]:
         return self.connector_config[0]
 
+    def check_connectors(self) -> None:
+        """Parse CONNECTORS now, so a bad entry is logged when the worker starts, not when
+        that connector's first file arrives."""
+        _ = self.connector_config
+
     @cached_property
     def storage(self):
         return connection(config.STORAGE_CONNECTION)
@@ -136,7 +141,7 @@ def runtime() -> Runtime:
             _runtime = Runtime(config.load())
             telemetry.set_azure_sdk_log_level(_runtime.settings)
             telemetry.configure(_runtime.settings)
-            _runtime.connector_config  # noqa: B018  (a bad connector is said at start, not at its first file)
+            _runtime.check_connectors()
         return _runtime
 
 
