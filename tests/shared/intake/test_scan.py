@@ -63,3 +63,25 @@ def test_invalid_utf8_rejected_with_position():
 def test_empty_file_rejected():
     with pytest.raises(Rejected, match="empty"):
         scan([], "x.csv", GENERIC, 10)
+
+
+@pytest.mark.parametrize("hold", ["\x00", "\x01"])
+def test_delimiter_in_quotes_of_a_checked_column_counts_duplicates_as_csv_does(hold):
+    # The fast path swaps delimiters inside quotes for a stand-in character while it splits a
+    # run and swaps them back in the columns it checks; a run that holds the stand-in itself
+    # ("\x01") must not have it turned into a delimiter: "Doe\x01 Jane" is not "Doe, Jane".
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([f.header for f in GENERIC.fields])
+    for i in range(40):
+        values = [f"r{i}c{j}" for j in range(len(GENERIC.fields))]
+        values[0] = "2026-11-22T08:15:03Z"
+        values[5] = f"p{i // 2 % 10}"
+        values[9] = f"12 Elm St{hold}, Apt é{i}"
+        values[18] = "Doe, Jane" if i % 2 else f"Doe{hold} Jane"  # quoted / not: two employees
+        writer.writerow(values)
+    data = out.getvalue().encode()
+    keys = [(r[18], r[5], r[0]) for r in csv.reader(io.StringIO(data.decode(), newline=""))][1:]
+    result = scan([data], "x.csv", GENERIC, chunk_rows=100)
+    assert result.rows == 40 and not result.invalid
+    assert result.duplicates == len(keys) - len(set(keys)) == 20
