@@ -29,9 +29,6 @@ class EventFilter:
     def keeps(self, event_name: str) -> bool:
         return (event_key(event_name) in self.names) == (self.mode == "include")
 
-    def as_config(self) -> dict[str, list[str]]:
-        return {self.mode: sorted(self.names)}
-
 
 def parse_events(value: object, where: str) -> EventFilter | None:
     """The ``events`` key of a connector: ``{"include": [...]}``, ``{"exclude": [...]}`` or absent.

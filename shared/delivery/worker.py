@@ -72,9 +72,8 @@ class Uploader:
     """Send a message again with a visibility delay: throttling and the cap defer, not fail."""
     record_retry_seconds: tuple[float, ...] = (0.5, 1, 2, 4, 8)
     """Waits between ledger writes while Storage is unreachable (about 15 s in all)."""
-    _headers: dict[tuple, bytes] = field(default_factory=dict, repr=False)
-    """Header lines by export version (immutable for an ETag): a cache, not state."""
-    _shapes: dict[tuple, Projection] = field(default_factory=dict, repr=False)
+    _exports: dict[tuple, tuple[bytes, Projection]] = field(default_factory=dict, repr=False)
+    """Header line and projection by export version (immutable for an ETag): a cache, not state."""
 
     def handle(self, msg: ChunkMessage, dequeue_count: int) -> str:
         """Returns the chunk's state; raises to hand the message back to the queue for a retry."""
@@ -159,41 +158,33 @@ class Uploader:
     def _lease_seconds(self) -> float:
         return sum(self.timeout) + self.policy.cap + LEASE_MARGIN_SECONDS
 
-    def _header(self, blob, msg: ChunkMessage, same_version: dict) -> bytes:
-        """The export's header line: one GET per export version, not one per chunk."""
-        key = (msg.container, msg.blob, msg.etag, msg.header_start, msg.header_end)
-        header = self._headers.get(key)
-        if header is None:
+    def _export(
+        self, blob, msg: ChunkMessage, connector: Connector, same_version: dict
+    ) -> tuple[bytes, Projection]:
+        """The export's header line and what of it leaves (``shared.delivery.projection``):
+        one GET and one header match per export version, not one per chunk."""
+        key = (msg.container, msg.blob, msg.etag, msg.header_start, msg.header_end, connector.name)
+        known = self._exports.get(key)
+        if known is None:
             header = blob.download_blob(
                 offset=msg.header_start, length=msg.header_end - msg.header_start, **same_version
             ).readall()
-            if len(self._headers) >= HEADER_CACHE_SIZE:
-                self._headers.clear()
-            self._headers[key] = header
-        return header
-
-    def _projection(self, msg: ChunkMessage, header: bytes, connector: Connector) -> Projection:
-        """What of this export version leaves (``shared.delivery.projection``), worked out once."""
-        key = (msg.container, msg.blob, msg.etag, msg.header_start, connector.name)
-        shape = self._shapes.get(key)
-        if shape is None:
             try:
                 shape = Projection.for_header(header, msg.blob, connector)
             except (Rejected, UnicodeDecodeError) as exc:
                 reason = exc.message if isinstance(exc, Rejected) else "its header is not UTF-8"
                 raise UploadError(f"{msg.blob}: {reason}", None, retryable=False) from None
-            if len(self._shapes) >= HEADER_CACHE_SIZE:
-                self._shapes.clear()
-            self._shapes[key] = shape
-        return shape
+            if len(self._exports) >= HEADER_CACHE_SIZE:
+                self._exports.clear()
+            known = self._exports[key] = (header, shape)
+        return known
 
     def _upload(self, msg: ChunkMessage, connector: Connector, slots: Slots, slot) -> tuple[int, Sent]:
         blob = self.blobs.get_blob_client(msg.container, msg.blob)
         same_version = {"etag": msg.etag, "match_condition": MatchConditions.IfNotModified}
         held = [slot]
         try:
-            header = self._header(blob, msg, same_version)
-            shape = self._projection(msg, header, connector)
+            header, shape = self._export(blob, msg, connector, same_version)
 
             def rows() -> Iterator[bytes]:
                 sent = blob.download_blob(offset=msg.start, length=msg.end - msg.start, **same_version)
