@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from typing import BinaryIO
 
 from shared.common import dialect, header
 from shared.common.events import EventFilter
+from shared.common.records import records
 from shared.common.schema import schema_for
 from shared.common.settings import Connector
 
@@ -40,6 +40,8 @@ class Sent:
 @dataclass(frozen=True)
 class Projection:
     delimiter: str
+    columns: tuple[str, ...]
+    """The file's header, as parsed."""
     keep: tuple[int, ...] | None
     """Indices of the columns sent, in the file's order; None sends every column."""
     event_column: int
@@ -57,38 +59,29 @@ class Projection:
         if connector.columns == "schema" and len(found) != len(columns):
             keep = tuple(sorted(found.values()))
         newline = "\r\n" if text.endswith("\r\n") else "\n"
-        return cls(delimiter, keep, found["event_name"], connector.events, newline)
+        return cls(delimiter, tuple(columns), keep, found["event_name"], connector.events, newline)
 
     @property
     def passthrough(self) -> bool:
         """Nothing to drop: the bytes go as they are."""
         return self.keep is None and self.events is None
 
-    def write(self, line: bytes, rows: Iterable[bytes], out: BinaryIO) -> Sent:
+    def write(self, rows: Iterable[bytes], out: BinaryIO) -> Sent:
         """The header and the rows as sent, into ``out``; the counts of what was written.
 
-        A line without a quote (most audit rows) is split and joined with ``str`` methods: its
-        fields need no quoting, then or now. A line with one goes through ``csv`` for its whole
-        record (which may span lines) and is written again by ``csv``."""
-        columns = next(csv.reader([line.decode("utf-8-sig")], delimiter=self.delimiter), [])
-        width, keep, events, column = len(columns), self.keep, self.events, self.event_column
-        delimiter, newline = self.delimiter, self.newline
+        Records are read as the scan reads them (``shared.common.records``). A record none of
+        whose kept fields needs quoting (most audit rows) is joined with ``str.join``; any
+        other is written by ``csv``, which quotes just the fields that need it."""
+        columns, keep, events, column = self.columns, self.keep, self.events, self.event_column
+        delimiter, newline, width = self.delimiter, self.newline, len(self.columns)
         batch = io.StringIO()
         writer = csv.writer(batch, delimiter=delimiter, lineterminator=newline)
         writer.writerow(columns if keep is None else [columns[i] for i in keep])
         put, sent, filtered = batch.write, 0, 0
-        text = _lines(rows)
-        for physical in text:
-            cr = physical.find("\r")
-            needs_csv = '"' in physical or (cr != -1 and cr != len(physical) - 2)
-            if needs_csv:
-                reader = csv.reader(itertools.chain((physical,), text), delimiter=delimiter, strict=True)
-                record = next(reader)
-            elif physical == "\n" or physical == "\r\n":
-                continue  # a blank line is not a row
-            else:
-                record = physical.rstrip("\r\n").split(delimiter)
+        for record in records(_lines(rows), delimiter):
             if len(record) != width:
+                if not record:
+                    continue  # a blank line is not a row
                 raise ValueError(
                     f"row {sent + filtered + 1} of the chunk has {len(record)} fields and the header "
                     f"{width}: the chunk is not the rows the blob stage validated"
@@ -97,10 +90,11 @@ class Projection:
                 filtered += 1
                 continue
             fields = record if keep is None else [record[i] for i in keep]
-            if needs_csv:
+            line = delimiter.join(fields)
+            if '"' in line or "\n" in line or "\r" in line or line.count(delimiter) != len(fields) - 1:
                 writer.writerow(fields)
             else:
-                put(delimiter.join(fields) + newline)
+                put(line + newline)
             sent += 1
             if not sent % 4096:
                 out.write(batch.getvalue().encode())
@@ -145,7 +139,7 @@ class Payload:
             yield cls(line, len(line) + size, Sent(planned, 0), rows)
             return
         with tempfile.SpooledTemporaryFile(SPOOL_MEMORY) as spool:
-            sent = shape.write(line, rows(), spool)
+            sent = shape.write(rows(), spool)
             length = spool.tell()
             spool.seek(0)
             head = spool.readline()

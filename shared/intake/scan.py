@@ -28,6 +28,7 @@ from shared.common import dialect as dialects
 from shared.common import header
 from shared.common.errors import Rejected
 from shared.common.events import EventFilter, event_key
+from shared.common.records import records
 from shared.common.schema import Schema
 from shared.common.settings import DEFAULT_REQUIRED
 from shared.intake.rows import DuplicateCounter, InvalidRows, RowRules
@@ -268,7 +269,7 @@ def _scan(
     plan = _Plan(result, source.offset_after, chunk_rows, max_rows, name, events)
     try:
         try:
-            result.columns = columns = next(_records(lines.lines(), delimiter))
+            result.columns = columns = next(records(lines.lines(), delimiter))
         except StopIteration:
             raise Rejected("empty", f"{name} has no header line") from None
         result.header_end = source.offset_after(lines.line)
@@ -377,27 +378,6 @@ class _Text:
             self._pos = end
             self.line += 1
             yield buf[pos:end]
-
-
-def _records(lines: Iterator[str], delimiter: str) -> Iterator[list[str]]:
-    """What ``csv.reader`` yields, but faster on ordinary lines.
-
-    A line with no quote and no stray carriage return parses the same with ``str.split`` as
-    with ``csv`` (strict); any other line hands over to a ``csv.reader`` for that one record,
-    which pulls exactly the physical lines the record spans.
-    """
-    for line in lines:
-        cr = line.find("\r")
-        if '"' in line or (cr != -1 and cr != len(line) - 2):
-            yield next(csv.reader(itertools.chain((line,), lines), delimiter=delimiter, strict=True), [])
-        elif line == "\n" or line == "\r\n":
-            yield []
-        else:
-            record = line.split(delimiter)
-            last = record[-1]
-            if last[-1:] == "\n":
-                record[-1] = last[:-2] if cr != -1 else last[:-1]
-            yield record
 
 
 class _Runs:
@@ -701,7 +681,7 @@ class _Plan:
         events, ei, filtered = self.events, self.event_index, self.result.filtered_by_event
         last_ts = None
         try:
-            for record in _records(lines, delimiter):
+            for record in records(lines, delimiter):
                 # A row is never logged or kept: only its number and the reason it is invalid.
                 valid = len(record) == width
                 if valid:

@@ -31,7 +31,7 @@ def project(data, connector, block=7):
     line, rows = split(data)
     shape = Projection.for_header(line, "x.csv" if connector.kind == "healthcare" else "x.txt", connector)
     out = io.BytesIO()
-    sent = shape.write(line, [rows[i : i + block] for i in range(0, len(rows), block)], out)
+    sent = shape.write([rows[i : i + block] for i in range(0, len(rows), block)], out)
     return shape, sent, out.getvalue()
 
 
@@ -88,7 +88,7 @@ def test_a_row_that_does_not_fit_the_header_stops_the_upload():
     line, _ = split(export(GENERIC, 1))
     shape = Projection.for_header(line, "x.csv", connector)
     with pytest.raises(ValueError, match="row 1 of the chunk has 2 fields"):
-        shape.write(line, [b"a,b\n"], io.BytesIO())
+        shape.write([b"a,b\n"], io.BytesIO())
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -122,7 +122,7 @@ def test_random_records_come_out_as_csv_reads_them_less_the_dropped_columns(seed
         Connector(name="c", kind="healthcare", job_id="j"),
     )
     sent = io.BytesIO()
-    counts = shape.write(line, [rows[i : i + 13] for i in range(0, len(rows), 13)], sent)
+    counts = shape.write([rows[i : i + 13] for i in range(0, len(rows), 13)], sent)
     got = list(csv.reader(io.StringIO(sent.getvalue().decode(), newline=""), delimiter=delimiter))
     assert counts.rows == 60 and got[0] == headers[1:-1]
     assert got[1:] == [r[1:-1] for r in records]
