@@ -286,16 +286,19 @@ def _scan(
                 skip -= 1
             elif body[-1] == "\n":
                 k, size = runs.accept(body, n)
+                if k:
+                    lines.commit(size, k)
+                    plan.valid_run(runs.rows, runs.lines_of)
                 if k == n:
                     misses = max(misses - 1, 0)  # one pass forgives one miss: mostly failing stays backed off
-                    lines.commit(size, k)
-                    plan.valid_run(k)
+                    continue
+                if runs.spans:
+                    # Valid lines up to a record going on past the text at hand: that one
+                    # record row by row, then the fast path again (not a miss).
+                    plan.records(lines, delimiter, rules, lines.line + 1, "")
                     continue
                 misses += 1
                 skip = min(1 << misses, MAX_SKIPPED_RUNS) - 1
-                if k:
-                    lines.commit(size, k)
-                    plan.valid_run(k)
             # Row by row: the rest of the run (or the record spanning lines that stopped it).
             plan.records(lines, delimiter, rules, lines.line + max(n - k, 1), body[size:])
     except csv.Error as exc:
@@ -354,8 +357,9 @@ class _Text:
         self._pos += chars
         self.line += lines
 
-    def lines(self) -> Iterator[str]:
-        """Lines one by one from here; each counts as consumed once handed out."""
+    def lines(self, bulk: bool = True) -> Iterator[str]:
+        """Lines one by one from here; each counts as consumed once handed out. ``bulk``
+        splits all whole lines buffered at once, for a caller that takes many."""
         while True:
             buf, pos = self._buf, self._pos
             end = buf.find("\n", pos) + 1
@@ -366,7 +370,7 @@ class _Text:
                 if pos == len(buf):
                     return
                 end = len(buf)
-            last = buf.rfind("\n", end) + 1
+            last = buf.rfind("\n", end) + 1 if bulk else 0
             if last > end:  # several whole lines buffered: split them at once
                 pieces = buf[pos:last].splitlines(keepends=True)
                 if len(pieces) == buf.count("\n", pos, last):  # no other line breaks
@@ -422,30 +426,49 @@ class _Runs:
         """Timestamps seen valid lately; audit rows share seconds, so most are met again."""
         self._odd = -1
         """The first line of the last run checked with an odd number of quotes, or -1."""
+        self.spans = False
+        """The last ``accept`` stopped at a line with an odd number of quotes (a record
+        spanning lines), all lines before it valid."""
 
     def accept(self, body: str, n: int) -> tuple[int, int]:
         """(lines, characters) of ``body`` taken, from its start: all of it if ``valid``;
-        else, if a line has an odd number of quotes (a record spanning lines, which the fast
-        path does not take), the lines before it if they are valid; else none."""
+        else, if the run ends inside a quoted field (a record going on past the text at
+        hand), the lines before that record if they are valid (and ``spans`` is set); else
+        none. ``rows`` and ``lines_of`` then say how those lines divide into rows."""
         self._odd = -1
+        self.spans = False
         if self.valid(body, n):
             return n, len(body)
         k = self._odd
-        if k <= 0:
+        if k < 0:
             return 0, 0
         size = 0
         for _ in range(k):
             size = body.index("\n", size) + 1
-        return (k, size) if self.valid(body[:size], k) else (0, 0)
+        self.spans = not k or self.valid(body[:size], k)
+        return (k, size) if self.spans else (0, 0)
+
+    def lines_of(self, j: int) -> int:
+        """Physical lines the first ``j`` rows of the run last taken span: ``j`` unless a
+        quoted field holds a line break. Asked where a chunk is cut inside a run."""
+        held = self._held
+        if held is None or j == 0:
+            return j
+        if j == self.rows:
+            return self._lines
+        end = -1
+        for _ in range(j):
+            end = held.index("\n", end + 1)
+        return j + held.count(_HOLD_LF, 0, end)
 
     def valid(self, body: str, n: int) -> bool:
         """True (and the run's duplicate keys counted) if all ``n`` lines of ``body`` are valid rows."""
+        self.rows, self._lines, self._held = n, n, None
         if '"' not in body:
-            columns = self._plain(body, n)
-        elif body[0] == '"':
-            columns = self._all_quoted(body, n) or self._mixed(body, n)
+            columns = self._split(body, n)
         else:
-            columns = self._mixed(body, n)
+            parts = body.split('"')
+            columns = (body[0] == '"' and self._all_quoted(parts, n)) or self._quoted(body, n, parts)
         if columns is None:
             return False
 
@@ -474,37 +497,31 @@ class _Runs:
             buckets[h & 255].append(h)
         return True
 
-    def _plain(self, body: str, n: int) -> list[Callable[[int], Sequence[str]]] | None:
-        if "\r" in body and "\r" in (body := body.replace("\r\n", "\n")):
-            return None  # a stray carriage return: csv's business
-        return self._split(body, self._d, n, True)
-
     def _split(
-        self, text: str, sep: str, n: int, terminated: bool
+        self, text: str, n: int, terminated: bool = True
     ) -> list[Callable[[int], Sequence[str]]] | None:
-        """The columns of ``n`` lines split on ``sep`` (``text`` ending with a newline or not),
-        as slices of one flat list with a "\n" marker after each row's fields; None unless
-        every line has exactly the header's width."""
-        fields = text.replace("\n", sep + "\n" + sep).split(sep)
-        if terminated:
-            fields.pop()
-        else:
-            fields.append("\n")
-        stride = self._width + 1
-        if len(fields) != n * stride or fields[stride - 1 :: stride].count("\n") != n:
-            return None  # each of the n markers must sit right after ``width`` fields
-        return [lambda i: fields[i::stride]]
+        """The columns of ``n`` lines (``text`` ending with a newline or not); None unless
+        every line has exactly the header's width, or if a carriage return is not part of
+        a CRLF (csv's business). See ``_Lines``."""
+        if self._width < 2:
+            return None
+        if not terminated:
+            text += "\n"
+        crlf = "\r" in text and text.count("\r") == n  # as many CRs as lines: CRLF if every line ends so
+        if "\r" in text and not crlf and "\r" in (text := text.replace("\r\n", "\n")):
+            return None
+        lines = _Lines(text.split(self._d), self._width, crlf)
+        return [lines.column] if lines.rows == n else None
 
-    def _all_quoted(self, body: str, n: int) -> list[Callable[[int], Sequence[str]]] | None:
+    def _all_quoted(self, parts: list[str], n: int) -> list[Callable[[int], Sequence[str]]] | None:
         """The columns of a run whose every field is quoted (SQL exporters), or None.
 
-        Split on the quote itself: with two quotes per field and nothing else, the pieces
-        alternate between a field (as ``csv`` gives it: no quote inside) and what lies
-        between two fields, which must be the delimiter inside a line and a line break at
-        the end of one. A doubled quote or an unquoted field breaks the pattern.
+        Split on the quote itself (``parts``): with two quotes per field and nothing else,
+        the pieces alternate between a field (as ``csv`` gives it: no quote inside) and what
+        lies between two fields, which must be the delimiter inside a line and a line break
+        at the end of one. A doubled quote or an unquoted field breaks the pattern.
         """
         width = self._width
-        parts = body.split('"')
         if len(parts) != 2 * width * n + 1 or parts[0]:
             return None
         between = parts[2::2]
@@ -514,21 +531,25 @@ class _Runs:
         step = 2 * width
         return [lambda i: parts[2 * i + 1 :: step]]
 
-    def _mixed(self, body: str, n: int) -> list[Callable[[int], Sequence[str]]] | None:
+    def _quoted(self, body: str, n: int, parts: list[str]) -> list[Callable[[int], Sequence[str]]] | None:
         """Quoted fields taken out of their quotes (``_unquoted``) or, failing that, lines
         with quotes through one ``csv.reader`` (one record per line, or None) and the others
-        split as plain lines."""
+        split as plain lines.
+
+        ``parts`` is ``body`` split on the quote: an even number of pieces means the run ends
+        inside a quoted field (a record that goes on in text not read yet), and ``_odd`` is
+        then the line that record starts on, where ``accept`` can cut the run.
+        """
+        if not len(parts) % 2:
+            self._odd = body.count("\n", 0, len(body) - len(parts[-1]) - 1)
+            return None
+        if (columns := self._unquoted(body, n, parts)) is not None:
+            return columns
         if "\r" in body and "\r" in (body := body.replace("\r\n", "\n")):
             return None
-        if (columns := self._unquoted(body, n)) is not None:
-            return columns
         lines = body.split("\n")
         lines.pop()
         counts = list(map(str.count, lines, _QUOTE))
-        odd = list(map(operator.and_, counts, itertools.repeat(1)))
-        if 1 in odd:
-            self._odd = odd.index(1)  # where ``accept`` can cut the run
-            return None
         quoted = list(itertools.compress(lines, counts))
         try:
             records = list(csv.reader(quoted, delimiter=self._d, strict=True))
@@ -540,60 +561,124 @@ class _Runs:
         if len(quoted) == n:
             return [columns.__getitem__]
         plain = self._split(
-            "\n".join(itertools.compress(lines, map(operator.not_, counts))), self._d, n - len(quoted), False
+            "\n".join(itertools.compress(lines, map(operator.not_, counts))), n - len(quoted), False
         )
         return None if plain is None else [columns.__getitem__, *plain]
 
-    def _unquoted(self, body: str, n: int) -> list[Callable[[int], Sequence[str]]] | None:
-        """The columns of a run whose quoted fields are simple (a whole field in quotes, no
-        quote or line break inside), as ``csv`` gives them; None for anything else.
+    def _unquoted(self, body: str, n: int, parts: list[str]) -> list[Callable[[int], Sequence[str]]] | None:
+        """The columns of a run whose quoted fields are whole fields, as ``csv`` gives them;
+        None for anything else (a quote inside an unquoted field, text after a closing quote).
 
-        Split on the quote, the pieces alternate between outside and inside quotes. Every
-        outside piece must end (before an opening quote) and start (after a closing one)
-        on a delimiter or a line break: otherwise a quote sits inside a field, or two meet
-        (an escaped quote). Then the delimiters inside quotes are swapped for a character
-        the run does not hold, the quotes dropped, and the run split as plain lines; only
-        the columns the checks read get their delimiters back.
+        In ``parts`` (``body`` split on the quote), the pieces alternate between outside and
+        inside quotes. Every outside piece must end (before an opening quote) and start (after
+        a closing one) on a delimiter or a line break, or a quote sits inside a field (an
+        escaped quote, two quotes meeting, is merged into its field first). Then the
+        delimiters and line breaks inside quotes are swapped for characters the run does not
+        hold (``_HOLDS``), the quotes dropped, and the run split as plain lines, one line per
+        row; only the columns the checks read get their characters back. A quoted line break
+        makes a record span lines, and the rows fewer than the lines (``rows``, ``lines_of``).
         """
         d = self._d
-        if _HOLD in body:
-            return None
-        parts = body.split('"')
-        if not len(parts) % 2:
-            return None  # an odd number of quotes: a record spans lines
-        inside, outside, bounds = parts[1::2], parts[2:-1:2], (d, "\n")
+        if "" in (outside := parts[2:-1:2]):
+            parts = _escaped_quotes_merged(parts, outside)
+            outside = parts[2:-1:2]
+        inside = parts[1::2]
+        after, before = (d, "\n", "\r\n"), (d, "\n")
         if (
-            (parts[0] and not parts[0].endswith(bounds))
-            or not parts[-1].startswith(bounds)
-            or not all(map(str.startswith, outside, itertools.repeat(bounds)))
-            or not all(map(str.endswith, outside, itertools.repeat(bounds)))
+            (parts[0] and not parts[0].endswith(before))
+            or not parts[-1].startswith(after)
+            or not all(map(str.startswith, outside, itertools.repeat(after)))
+            or not all(map(str.endswith, outside, itertools.repeat(before)))
         ):
             return None
         held = "".join(inside)
-        if "\n" in held:
-            return None  # a line break inside quotes: a record spans lines
-        if d in held:
-            parts[1::2] = map(str.replace, inside, itertools.repeat(d), itertools.repeat(_HOLD))
-        columns = self._split("".join(parts), d, n, True)
-        if columns is None or d not in held:
+        holds = [(c, h) for c, h in zip((d, "\n", "\r"), _HOLDS, strict=True) if c in held]
+        if any(h in body for _, h in holds):
+            return None
+        if holds:
+            parts = parts.copy()
+            for c, h in holds:
+                parts[1::2] = map(str.replace, parts[1::2], itertools.repeat(c), itertools.repeat(h))
+        text = "".join(parts)
+        if spanned := held.count("\n"):
+            self.rows, self._held = n - spanned, text
+        columns = self._split(text, self.rows)
+        if columns is None or not holds:
             return columns
         get = columns[0]
 
         def restored(i: int) -> Sequence[str]:
             column = get(i)
-            if _HOLD not in "".join(column):  # usually: the quoted field is not one the checks read
-                return column
-            return list(map(str.replace, column, itertools.repeat(_HOLD), itertools.repeat(d)))
+            joined = "".join(column)
+            for c, h in holds:
+                if h in joined:  # rarely: the quoted fields are mostly not ones the checks read
+                    column = list(map(str.replace, column, itertools.repeat(h), itertools.repeat(c)))
+            return column
 
         return [restored]
 
 
+class _Lines:
+    """The fields of a run of lines split on the delimiter alone, read column by column.
+
+    Split so, every line gives ``width - 1`` pieces, and the piece that joins two lines holds
+    one line's last field, the line break and the next line's first field: so a column is a
+    slice of the pieces, and only the first and last columns need those pieces cut apart.
+    The run's lines all have the header's width exactly when there are ``width - 1`` pieces
+    a line and every joining piece holds a line break (there are as many as line breaks,
+    so each holds one: ``rows``). No second pass over the text marks the line ends; on long
+    rows that pass cost as much as the split.
+    """
+
+    def __init__(self, pieces: list[str], width: int, crlf: bool) -> None:
+        self._pieces, self._stride, self._crlf = pieces, width - 1, crlf
+        self._joins = joins = pieces[self._stride :: self._stride]
+        whole = len(pieces) == len(joins) * self._stride + 1 and all(
+            map(str.__contains__, joins, _CRLF if crlf else _LF)
+        )
+        self.rows = len(joins) if whole else -1
+        self._cut: list[tuple[str, str, str]] | None = None
+
+    def column(self, i: int) -> Sequence[str]:
+        stride = self._stride
+        if 0 < i < stride:
+            return self._pieces[i::stride]
+        if self._cut is None:
+            self._cut = list(map(str.partition, self._joins, _LF))
+        if i == 0:
+            return [self._pieces[0], *map(operator.itemgetter(2), self._cut[:-1])]
+        last = map(operator.itemgetter(0), self._cut)
+        return list(map(operator.getitem, last, _ALL_BUT_CR)) if self._crlf else list(last)
+
+
+_LF = itertools.repeat("\n")
+_CRLF = itertools.repeat("\r\n")
+_ALL_BUT_CR = itertools.repeat(slice(None, -1))
+
+
+def _escaped_quotes_merged(parts: list[str], outside: list[str]) -> list[str]:
+    """``parts`` (text split on the quote) with each escaped quote put back into its field.
+
+    Between a closing quote and the next opening one there is always a delimiter or a line
+    break, so an empty piece there is two quotes meeting inside a quoted field: an escaped
+    quote. The pieces around it are one field with a quote between them. Only those places
+    are touched (found in C), from the back so that earlier indices still hold.
+    """
+    parts = parts.copy()
+    for j in reversed(list(itertools.compress(range(len(outside)), map(operator.not_, outside)))):
+        i = 2 * j + 2
+        parts[i - 1 : i + 2] = [parts[i - 1] + '"' + parts[i + 1]]
+    return parts
+
+
 _QUOTE = itertools.repeat('"')
-_HOLD = "\x01"
-"""Stands in for a delimiter inside quotes while a run is split (never in a run that holds it).
-Not NUL: in a run with a character beyond Latin-1 (a name), CPython's search for a character
-whose low byte is zero cannot skip ahead with ``memchr``, and ``_HOLD in body`` took 20 times as
-long (37 against 1.8 microseconds a 128 KB run, Python 3.13)."""
+_HOLDS = ("\x01", "\x02", "\x03")
+"""Stand in for a delimiter, a line feed and a carriage return inside quotes while a run is
+split (never in a run that holds them). Not NUL: in a run with a character beyond Latin-1 (a
+name), CPython's search for a character whose low byte is zero cannot skip ahead with
+``memchr``, and ``"\\x00" in body`` took 20 times as long (37 against 1.8 microseconds a
+128 KB run, Python 3.13)."""
+_HOLD_LF = _HOLDS[1]
 
 
 class _Plan:
@@ -626,37 +711,33 @@ class _Plan:
         self.previous = 0
         """The physical line the last record ended on."""
 
-    def valid_run(self, n: int) -> None:
-        """``n`` valid rows, one line each, right after line ``previous``."""
-        line, chunk_rows = self.previous, self.chunk_rows
-        while n:
+    def valid_run(self, n: int, lines_of: Callable[[int], int] = int) -> None:
+        """``n`` valid rows right after line ``previous``; the first ``j`` of them span
+        ``lines_of(j)`` lines (``j`` unless a quoted field holds a line break)."""
+        first, chunk_rows = self.previous, self.chunk_rows
+        done = 0
+        while done < n:
             if not self.in_chunk:
-                self.start, self.first_row = self.offset(line), self.rows + 1
-            take = min(n, chunk_rows - self.in_chunk)
+                self.start, self.first_row = self.offset(first + lines_of(done)), self.rows + 1
+            take = min(n - done, chunk_rows - self.in_chunk)
             self.rows += take
             self.in_chunk += take
-            line += take
-            n -= take
+            done += take
             if self.in_chunk == chunk_rows:
-                _close(
-                    self.result.chunks,
-                    self.start,
-                    self.skip,
-                    self.in_chunk,
-                    self.first_row,
-                    self.offset(line),
-                )
+                end = self.offset(first + lines_of(done))
+                _close(self.result.chunks, self.start, self.skip, self.in_chunk, self.first_row, end)
                 self.in_chunk = 0
                 self.skip = []
                 _check_rows(self.rows, self.max_rows, self.name)
-        self.previous = self.kept_end = line
+        self.previous = self.kept_end = first + lines_of(n)
 
     def records(self, text: _Text, delimiter: str, rules: RowRules, until: int, run: str) -> None:
         """Records one by one up to physical line ``until`` (or past it, to a record's end).
 
         ``run`` is the text of those lines: split at once and iterated in C when it can be
         (its lines are then consumed up front; ``length_hint`` says how many are left), so
-        the loop costs what it did over a ``TextIOWrapper``.
+        the loop costs what it did over a ``TextIOWrapper``. With ``run`` empty (one record
+        spanning lines), lines are taken one at a time, not the whole buffer split for it.
         """
         pieces = run.splitlines(keepends=True) if run[-1:] == "\n" else []
         if pieces and len(pieces) == run.count("\n") == until - text.line:  # no other line breaks
@@ -665,7 +746,7 @@ class _Plan:
             lines: Iterator[str] = itertools.chain(it, text.lines())
         else:
             it = iter(())
-            lines = text.lines()
+            lines = text.lines(bulk=bool(run))
         left = operator.length_hint
         chunks, invalid, offset = self.result.chunks, self.result.invalid, self.offset
         buckets = self.duplicates.buckets

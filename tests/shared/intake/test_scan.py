@@ -85,3 +85,40 @@ def test_delimiter_in_quotes_of_a_checked_column_counts_duplicates_as_csv_does(h
     result = scan([data], "x.csv", GENERIC, chunk_rows=100)
     assert result.rows == 40 and not result.invalid
     assert result.duplicates == len(keys) - len(set(keys)) == 20
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_quoted_line_breaks_and_escaped_quotes_stay_on_the_fast_path(newline, monkeypatch):
+    # Records spanning lines, escaped quotes and CR/LF inside quotes (in a checked column too)
+    # are checked a run at once, and chunks are still cut where csv's records end.
+    from shared.intake import scan as scanning
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator=newline)
+    writer.writerow([f.header for f in GENERIC.fields])
+    for i in range(300):
+        values = [f"r{i}c{j}" for j in range(len(GENERIC.fields))]
+        values[0] = f"2026-11-22T08:00:{i % 10:02d}Z"
+        values[5] = f"p{i % 50}"
+        values[9] = "Apt 3\r\nc/o Doe" if i % 7 == 0 else 'Unit 4 "garden", rear' if i % 5 == 0 else "x"
+        values[18] = "Doe\nJane" if i % 2 else "Doe Jane"  # two employees, one quoted
+        writer.writerow(values)
+    data = out.getvalue().encode()
+
+    def summary(result):
+        return result.rows, result.duplicates, list(result.invalid), result.chunks
+
+    slow = []
+    with monkeypatch.context() as m:
+        m.setattr(scanning._Plan, "records", lambda *a: slow.append(a) or pytest.fail("row by row"))
+        fast = scan([data], "x.csv", GENERIC, chunk_rows=13)
+    with monkeypatch.context() as m:
+        m.setattr(scanning._Runs, "valid", lambda self, body, n: False)
+        assert summary(fast) == summary(scan([data], "x.csv", GENERIC, chunk_rows=13))
+    records = list(csv.reader(io.StringIO(data.decode(), newline="")))[1:]
+    keys = [(r[18], r[5], r[0]) for r in records]
+    assert fast.rows == 300 and fast.duplicates == len(keys) - len(set(keys)) == 250
+    uploaded = [
+        r for c in fast.chunks for r in csv.reader(io.StringIO(data[c.start : c.end].decode(), newline=""))
+    ]
+    assert uploaded == records
