@@ -115,6 +115,38 @@ def run_ours(
         stack.stop_host()
 
 
+def run_push(stack: Stack, export: Path, rows: int, concurrency: int, chunk_rows: int) -> dict:
+    """``ehr-ingest push`` of the same file: the same scan and upload engine in one process,
+    without queue or host. The clock covers the whole command, from reading the file on disk."""
+    from ehr_cli.main import main as cli
+
+    reset(stack)
+    s = stack.settings
+    job = stack.state["jobs"]["generic"]
+    os.environ["KEY_VAULT_VERIFY_CHALLENGE_RESOURCE"] = "false"  # the emulated vault is on 127.0.0.1
+    with tempfile.TemporaryDirectory(prefix="bench-push-") as state:
+        argv = [
+            "push", "--tenant-id", s["ENTRA_TENANT_ID"], "--app-id", s["ENTRA_CLIENT_ID"],
+            "--key-vault-url", s["KEY_VAULT_URL"], "--job-id", job, "--file", str(export),
+            "--authority-host", s["ENTRA_AUTHORITY_HOST"], "--ingestion-url", s["INGESTION_URL"],
+            "--ca-bundle", s["REQUESTS_CA_BUNDLE"], "--chunk-rows", str(chunk_rows),
+            "--concurrency", str(concurrency), "--state-dir", state,
+        ]  # fmt: skip
+        started = time.monotonic()
+        code = cli(argv)
+        seconds = time.monotonic() - started
+    stats = job_stats(stack, job)
+    return {
+        "concurrency": concurrency,
+        "seconds": round(seconds, 2),
+        "exit_code": code,
+        "rows_accepted": stats["job"].get("rows", 0),
+        "duplicate_rows": stats["job"].get("duplicate_rows", 0),
+        "requests": stats["job"].get("requests", 0),
+        "rows_expected": rows,
+    }
+
+
 def phases(run: dict | None) -> dict:
     """Where the time went, from the ledger: validating and planning, then the uploads."""
     if not run or not run.get("completed_at"):
@@ -152,7 +184,11 @@ def run_sample(stack: Stack, export: Path, rows: int, records_per_call: int) -> 
 
 
 def chart(results: dict, path: Path) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # bench/requirements.txt: not part of ./dev setup
+        print(f"no chart ({path.name}): matplotlib is not installed (pip install -r bench/requirements.txt)")
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -200,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="take the sample script's run from this earlier result (same --rows and --latency)",
     )
+    parser.add_argument("--push", action="store_true", help="also time `ehr-ingest push` at each concurrency")
     parser.add_argument("--name", default="e2e")
     args = parser.parse_args(argv)
 
@@ -232,9 +269,15 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"this pipeline, {n} concurrent uploads, {threads} threads ...", flush=True)
                     results["ours"].append(run_ours(stack, export, args.rows, n, 3600, threads))
                     print(f"  {results['ours'][-1]}")
+            if args.push:
+                results["push"] = []
+                for n in args.concurrency:
+                    print(f"ehr-ingest push, {n} concurrent uploads ...", flush=True)
+                    results["push"].append(run_push(stack, export, args.rows, n, args.chunk_rows))
+                    print(f"  {results['push'][-1]}")
             if "sample_script" in results:
                 base = results["sample_script"]["seconds"]
-                for r in results["ours"]:
+                for r in [*results["ours"], *results.get("push", [])]:
                     r["speedup"] = round(base / r["seconds"], 1)
         finally:
             stack.down()
