@@ -1,9 +1,9 @@
 """One streaming pass over an export: header, row count, SHA-256 and chunk boundaries.
 
 The file is read block by block and never held whole. Most of it is checked a run of whole
-lines at a time (``_Runs``: about 1 MB of text split and checked column by column in C,
-no Python code per row); a run that does not pass (an invalid row, a record spanning
-lines, a blank line) is taken again row by row (``_Plan.records``), where ``csv`` parses
+lines at a time (``_Runs``: 128 KB of text split and checked column by column in C,
+no Python code per row); a run that does not pass (an invalid row, a blank line, a stray
+carriage return) is taken again row by row (``_Plan.records``), where ``csv`` parses
 any line with a quote and pulls exactly the lines a record spans. Either way the scan
 knows the physical line each record ends on, which ``_Source`` turns into a byte offset,
 so a chunk boundary is a byte offset on a record boundary that a worker later reads with
@@ -330,7 +330,7 @@ def _scan(
                     continue
                 misses += 1
                 skip = min(1 << misses, MAX_SKIPPED_RUNS) - 1
-            # Row by row: the rest of the run (or the record spanning lines that stopped it).
+            # Row by row: the rest of the run that failed.
             plan.records(lines, delimiter, rules, lines.line + max(n - k, 1), body[size:])
     except csv.Error as exc:
         raise Rejected(
@@ -418,22 +418,23 @@ class _Text:
 class _Runs:
     """The fast path: checks a run of whole lines at once, with no Python code per row.
 
-    A run passes only if every line is one record of the header's width with a valid
-    timestamp and every required field filled. Then order does not matter (the rows are
-    counted, their duplicate keys hashed, chunk cuts worked out from line numbers), so lines
-    are split into one flat list of fields with a marker field after each row (which proves
-    every line has the header's width) and checked column by column (a column is a slice):
+    A run passes only if every record has the header's width, a valid timestamp and every
+    required field filled. Then order does not matter (the rows are counted, their duplicate
+    keys hashed, chunk cuts worked out from line numbers), so the run is split at once
+    (``_Lines``: which also proves every line has the header's width) and checked column by
+    column (a column is a slice):
 
     - lines without a quote: one ``str.split`` of the run, the same fields as ``csv`` gives
-      (as in ``_records``);
+      (as in ``records``);
     - every field quoted (SQL exporters): split on the quote itself (``_all_quoted``);
-    - some fields quoted, whole and without quotes inside (an address with a comma): the
-      delimiters inside quotes held aside, the quotes dropped, then as plain (``_unquoted``);
-    - other quoting (doubled quotes): one ``csv.reader`` over the lines with quotes, which
-      must give one record per line.
+    - some fields quoted (an address with a comma, an escaped quote, a line break): what is
+      inside quotes held aside, the quotes dropped, then as plain (``_unquoted``);
+    - other quoting (a quote inside an unquoted field): one ``csv.reader`` over the lines
+      with quotes, which must give one record per line.
 
-    Anything else (an invalid row, a blank line, a stray carriage return, a record spanning
-    lines) fails the run, and the scan takes those lines row by row.
+    Anything else (an invalid row, a blank line, a stray carriage return) fails the run,
+    and the scan takes those lines row by row; a run that ends inside quotes is cut before
+    the record that goes on.
     """
 
     def __init__(
@@ -456,10 +457,15 @@ class _Runs:
         self._known: set[str] = set()
         """Timestamps seen valid lately; audit rows share seconds, so most are met again."""
         self._odd = -1
-        """The first line of the last run checked with an odd number of quotes, or -1."""
+        """The line of the last run checked where a record starts that goes on past the
+        run's end (inside quotes), or -1."""
         self.spans = False
-        """The last ``accept`` stopped at a line with an odd number of quotes (a record
-        spanning lines), all lines before it valid."""
+        """The last ``accept`` stopped at such a record, all lines before it valid."""
+        self.rows = 0
+        """Rows in the lines the last ``valid`` checked (fewer if a quoted line break spans two)."""
+        self._lines = 0
+        self._held: str | None = None
+        """The last run's text with quoted line breaks held (``_HOLD_LF``), if it had any."""
 
     def accept(self, body: str, n: int) -> tuple[int, int]:
         """(lines, characters) of ``body`` taken, from its start: all of it if ``valid``;
