@@ -124,6 +124,8 @@ def run_push(stack: Stack, export: Path, rows: int, concurrency: int, chunk_rows
     s = stack.settings
     job = stack.state["jobs"]["generic"]
     os.environ["KEY_VAULT_VERIFY_CHALLENGE_RESOURCE"] = "false"  # the emulated vault is on 127.0.0.1
+    for key in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "REQUESTS_CA_BUNDLE"):
+        os.environ[key] = s[key]  # the emulator's managed identity: the secret is read from its vault
     with tempfile.TemporaryDirectory(prefix="bench-push-") as state:
         argv = [
             "push", "--tenant-id", s["ENTRA_TENANT_ID"], "--app-id", s["ENTRA_CLIENT_ID"],
