@@ -11,6 +11,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from operator import itemgetter
 
 from shared.common.errors import Rejected
@@ -112,17 +113,61 @@ class InvalidRows:
 
 
 class DuplicateCounter:
-    """Counts rows repeating an earlier row's duplicate key, in bounded memory.
+    """Counts rows repeating an earlier row's duplicate key, in bounded memory and in C.
 
-    Each key is reduced to its 64-bit ``hash`` and kept in one of 256 arrays (8 bytes a row:
-    40 MB at the 5-million-row limit, against ~350 MB for a set of ints); each array is
-    deduplicated on its own at the end. Two different keys share a 64-bit hash with
-    negligible probability (about 1e-6 over 5 million rows), which could only over-count by one.
+    Each key is reduced to its 64-bit ``hash`` (8 bytes a row, an array per batch: 40 MB at
+    the 5-million-row limit, against ~350 MB for a set of ints; one growing array would be
+    copied over and over as it grows). Two different keys share a hash
+    with negligible probability (about 1e-6 over 5 million rows), which could only over-count
+    by one. The scan hands rows over in batches (a run of rows, or the rows taken one by one
+    in between), in file order.
+
+    A duplicate has the same timestamp, so while no batch starts before the latest timestamp
+    of the batches before it (an audit log is written in time order), a batch can only repeat
+    keys of its own or of the rows at that latest timestamp: a set of the batch's keys, in C,
+    counts it, with no Python code per row. The key holds the timestamp as written, so this
+    compares the timestamps as strings: equal strings are what makes keys equal. Once a batch
+    breaks that order, the count is left to the end, over all the hashes, split by their low
+    byte into 256 arrays, each deduplicated on its own.
     """
 
     def __init__(self) -> None:
-        self.buckets = [array("q") for _ in range(256)]
-        """The scan appends ``h`` to ``buckets[h & 255]`` inline (no call per row)."""
+        self._batches: list[array[int]] = []
+        self._latest = ""
+        """The latest timestamp so far (as a string); "" before the first row."""
+        self._open: set[int] = set()
+        """Hashes of the rows at ``_latest``: the only ones a later batch can repeat."""
+        self._found = 0
+        self._in_order = True
+
+    def add(self, times: Sequence[str], hashes: Sequence[int]) -> None:
+        """A batch of valid rows: their timestamps and key hashes, pairwise in any order."""
+        if not hashes:
+            return
+        self._batches.append(array("q", hashes))
+        if not self._in_order:
+            return
+        first, latest = min(times), max(times)
+        if first < self._latest:
+            self._in_order = False
+            return
+        keys = set(hashes)
+        self._found += len(hashes) - len(keys)
+        if first == self._latest:
+            self._found += len(keys & self._open)
+        if first != latest:
+            keys = set(compress(hashes, map(latest.__eq__, times)))
+        elif latest == self._latest:
+            keys |= self._open
+        self._open, self._latest = keys, latest
 
     def count(self) -> int:
-        return sum(len(b) - len(set(b)) for b in self.buckets)
+        """The duplicates; asked once, at the end (out of order, it empties the batches into
+        the 256 arrays as it goes, so memory stays at 8 bytes a row)."""
+        if self._in_order:
+            return self._found
+        buckets = [array("q") for _ in range(256)]
+        while self._batches:
+            for h in self._batches.pop():
+                buckets[h & 255].append(h)
+        return sum(len(b) - len(set(b)) for b in buckets)

@@ -126,7 +126,7 @@ class _Source:
         self._newlines = [0]
         """Newlines before each block, then the total: block i holds newlines ``(n[i], n[i+1]]``."""
         self._starts: list[int] = []
-        self._recent: dict[int, tuple[bytes, _Newlines | None]] = {}
+        self._recent: dict[int, tuple[bytes, _Newlines]] = {}
         self._kept = 0
         self._oldest = 0
 
@@ -175,8 +175,9 @@ class _Source:
             )
         index = len(self._starts)
         self._starts.append(self.bom_length + self.total - len(block))
-        self._newlines.append(self._newlines[-1] + block.count(b"\n"))
-        self._recent[index] = (block, None)
+        found = _Newlines(block)
+        self._newlines.append(self._newlines[-1] + found.total)
+        self._recent[index] = (block, found)
         self._kept += len(block)
         while len(self._recent) > 2 and self._kept - len(self._recent[self._oldest][0]) >= self.KEEP_BYTES:
             self._kept -= len(self._recent.pop(self._oldest)[0])
@@ -195,9 +196,6 @@ class _Source:
                 f"{self.KEEP_BYTES // 1024**2} MB (an unterminated quote?)",
             )
         block, found = self._recent[index]
-        if found is None:
-            found = _Newlines(block)
-            self._recent[index] = (block, found)
         return self._starts[index] + found.position(line - self._newlines[index]) + 1
 
     def close(self) -> None:
@@ -218,7 +216,8 @@ class _Newlines:
 
     An offset is asked for at each chunk cut and each invalid row: listing all of a block's
     newlines for one cut (an 8 MB block holds some 36,000) cost more than the cut is worth,
-    so the block's newlines are counted per slice (in C) and listed only in the slice asked.
+    so the block's newlines are counted per slice (in C) as it arrives, which also gives its
+    total, and listed only in the slice asked.
     """
 
     SLICE = 1 << 16
@@ -231,6 +230,7 @@ class _Newlines:
             )
         )
         """Newlines in the block up to the end of each slice."""
+        self.total = self._ends[-1] if self._ends else 0
         self._listed: dict[int, list[int]] = {}
 
     def position(self, k: int) -> int:
@@ -453,7 +453,7 @@ class _Runs:
         self._ti = rules.time_index
         self._required = [i for i, _ in rules.required]
         self._key = rules.key_indices
-        self._buckets = duplicates.buckets
+        self._duplicates = duplicates
         self._known: set[str] = set()
         """Timestamps seen valid lately; audit rows share seconds, so most are met again."""
         self._odd = -1
@@ -519,7 +519,8 @@ class _Runs:
             if len(self._sent_events) > 10_000:
                 self._sent_events.clear()
             self._sent_events |= names
-        new = set(column(self._ti)) - self._known
+        times = list(column(self._ti))
+        new = set(times) - self._known
         if new:
             if not all_parse(new):
                 return False
@@ -529,9 +530,7 @@ class _Runs:
         for i in self._required:
             if any("" in get(i) for get in columns):
                 return False
-        buckets = self._buckets
-        for h in map(hash, zip(*map(column, self._key))):  # noqa: B905
-            buckets[h & 255].append(h)
+        self._duplicates.add(times, list(map(hash, zip(*map(column, self._key)))))  # noqa: B905
         return True
 
     def _split(
@@ -674,18 +673,21 @@ class _Lines:
             map(str.__contains__, joins, _CRLF if crlf else _LF)
         )
         self.rows = len(joins) if whole else -1
-        self._cut: list[tuple[str, str, str]] | None = None
+        self._cut: list[str] | None = None
 
     def column(self, i: int) -> Sequence[str]:
         stride = self._stride
         if 0 < i < stride:
             return self._pieces[i::stride]
         if self._cut is None:
-            self._cut = list(map(str.partition, self._joins, _LF))
+            # Each joining piece holds one line break: joined on line breaks and split again,
+            # they alternate last field, first field (two strings a row; cutting them one by
+            # one made four objects a row).
+            self._cut = "\n".join(self._joins).split("\n")
         if i == 0:
-            return [self._pieces[0], *map(operator.itemgetter(2), self._cut[:-1])]
-        last = map(operator.itemgetter(0), self._cut)
-        return list(map(operator.getitem, last, _ALL_BUT_CR)) if self._crlf else list(last)
+            return [self._pieces[0], *self._cut[1:-1:2]]
+        last = self._cut[::2]
+        return list(map(operator.getitem, last, _ALL_BUT_CR)) if self._crlf else last
 
 
 _LF = itertools.repeat("\n")
@@ -786,7 +788,8 @@ class _Plan:
             lines = text.lines(bulk=bool(run))
         left = operator.length_hint
         chunks, invalid, offset = self.result.chunks, self.result.invalid, self.offset
-        buckets = self.duplicates.buckets
+        times: list[str] = []
+        hashes: list[int] = []
         width, ti, values, key = rules.width, rules.time_index, rules.required_values, rules.duplicate_key
         rows, in_chunk, first_row, start, skip = (
             self.rows,
@@ -820,8 +823,8 @@ class _Plan:
                     event = event_key(record[ei])
                     filtered[event] = filtered.get(event, 0) + 1
                 elif valid:
-                    h = hash(key(record))
-                    buckets[h & 255].append(h)
+                    times.append(ts)
+                    hashes.append(hash(key(record)))
                     if not in_chunk:
                         start, first_row = offset(previous), rows
                     kept_end = text.line - left(it)
@@ -847,6 +850,7 @@ class _Plan:
                 if previous >= until:
                     break
         finally:
+            self.duplicates.add(times, hashes)
             self.rows, self.in_chunk, self.first_row, self.start, self.skip = (
                 rows,
                 in_chunk,
