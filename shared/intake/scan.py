@@ -126,7 +126,7 @@ class _Source:
         self._newlines = [0]
         """Newlines before each block, then the total: block i holds newlines ``(n[i], n[i+1]]``."""
         self._starts: list[int] = []
-        self._recent: dict[int, tuple[bytes, _Newlines]] = {}
+        self._recent: dict[int, _Newlines] = {}
         self._kept = 0
         self._oldest = 0
 
@@ -177,10 +177,10 @@ class _Source:
         self._starts.append(self.bom_length + self.total - len(block))
         found = _Newlines(block)
         self._newlines.append(self._newlines[-1] + found.total)
-        self._recent[index] = (block, found)
+        self._recent[index] = found
         self._kept += len(block)
-        while len(self._recent) > 2 and self._kept - len(self._recent[self._oldest][0]) >= self.KEEP_BYTES:
-            self._kept -= len(self._recent.pop(self._oldest)[0])
+        while len(self._recent) > 2 and self._kept - self._recent[self._oldest].size >= self.KEEP_BYTES:
+            self._kept -= self._recent.pop(self._oldest).size
             self._oldest += 1
         self._view = memoryview(block)
 
@@ -195,8 +195,7 @@ class _Source:
                 f"{self._name}: a record near byte {self._starts[index]:,} spans more than "
                 f"{self.KEEP_BYTES // 1024**2} MB (an unterminated quote?)",
             )
-        block, found = self._recent[index]
-        return self._starts[index] + found.position(line - self._newlines[index]) + 1
+        return self._starts[index] + self._recent[index].position(line - self._newlines[index]) + 1
 
     def close(self) -> None:
         """End the hashing thread once every block read so far is hashed (also on errors)."""
@@ -224,6 +223,7 @@ class _Newlines:
 
     def __init__(self, block: bytes) -> None:
         self._block = block
+        self.size = len(block)
         self._ends = list(
             itertools.accumulate(
                 block.count(b"\n", s, s + self.SLICE) for s in range(0, len(block), self.SLICE)
