@@ -21,9 +21,11 @@ WIDTH = len(GENERIC.fields)
 HEADER = [f.header for f in GENERIC.fields]
 TIMES = ["2026-11-22T08:15:03Z", "2026-11-22 08:15:04", "11/22/2026 8:15 AM", "2026-11-22T08:15:03"]
 
-piece = st.sampled_from(["a", "b", " ", ",", '"', '""', "\n", "\r\n", "\r", "é", "|"])
+# Beyond ASCII: é (Latin-1), ễ (beyond it) and Å, à, whose UTF-8 bytes read one a character
+# hold U+0085 and U+00A0 (a line break and a space to ``str``), as the scan reads them.
+piece = st.sampled_from(["a", "b", " ", ",", '"', '""', "\n", "\r\n", "\r", "é", "|", "ễ", "Å", "à"])
 field = st.lists(piece, max_size=4).map("".join)
-plain_field = st.sampled_from(["", "x", "y", "Elm St", "é", "12 Elm St, Apt 3"])
+plain_field = st.sampled_from(["", "x", "y", "Elm St", "é", "12 Elm St, Apt 3", "Nguyễn", "Åsa"])
 timestamp = st.one_of(st.sampled_from(TIMES), st.sampled_from(["", "soon", "2026-13-01T08:00:00"]))
 
 
@@ -36,7 +38,7 @@ def rows(draw):
     values = [draw(st.sampled_from(TIMES[:2])) if draw(st.booleans()) else draw(timestamp)]
     values += [draw(plain_field if kind != "tricky" else field) for _ in range(WIDTH - 1)]
     values[1] = values[1] or draw(st.sampled_from(["", "Open"]))  # event name: usually set
-    values[18] = draw(st.sampled_from(["", "u1", "u2", "u1"]))  # employee: some duplicates
+    values[18] = draw(st.sampled_from(["", "u1", "u2", "u1", "ễ1"]))  # employee: some duplicates
     if kind == "short":
         del values[draw(st.integers(1, WIDTH - 1))]
     elif kind == "long":
@@ -134,3 +136,5 @@ def test_fast_path_matches_csv_reader_and_the_row_by_row_path(export, cut, chunk
         assert len(part) == c.rows
         uploaded += part
     assert uploaded == [r for n, r in enumerate(numbered, 1) if n not in invalid]
+    keys = [(r[18], r[5], r[0]) for r in uploaded]  # employee, patient, timestamp
+    assert result.duplicates == len(keys) - len(set(keys))
