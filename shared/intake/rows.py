@@ -117,10 +117,10 @@ class DuplicateCounter:
 
     Each key is reduced to its 64-bit ``hash`` (8 bytes a row, an array per batch: 40 MB at
     the 5-million-row limit, against ~350 MB for a set of ints; one growing array would be
-    copied over and over as it grows). Two different keys share a hash
-    with negligible probability (about 1e-6 over 5 million rows), which could only over-count
-    by one. The scan hands rows over in batches (a run of rows, or the rows taken one by one
-    in between), in file order.
+    copied over and over as it grows). Two different keys share a hash with negligible
+    probability (about 1e-6 over 5 million rows), which could only over-count by one. The
+    scan hands rows over in batches (a run of rows, or the rows taken one by one in between),
+    in file order.
 
     A duplicate has the same timestamp, so while no batch starts before the latest timestamp
     of the batches before it (an audit log is written in time order), a batch can only repeat
