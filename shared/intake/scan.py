@@ -532,7 +532,8 @@ class _Runs:
         for i in self._required:
             if any("" in get(i) for get in columns):
                 return False
-        self._duplicates.add(times, list(map(hash, zip(*map(column, self._key)))))  # noqa: B905
+        keys = (times if i == self._ti else column(i) for i in self._key)  # the timestamp is one
+        self._duplicates.add(times, list(map(hash, zip(*keys))))  # noqa: B905
         return True
 
     def _split(
