@@ -16,6 +16,7 @@ from operator import itemgetter
 
 from shared.common.errors import Rejected
 from shared.common.schema import Schema
+from shared.intake.fields import UNIT
 from shared.intake.timestamps import parses
 
 FIELD_COUNT, TIME_EMPTY, TIME_BAD = "field-count", "timestamp-empty", "timestamp-invalid"
@@ -60,9 +61,8 @@ class RowRules:
             values = itemgetter(*indices, indices[0])  # always a tuple, even for one field
         fields = DUPLICATE_KEY if "patient_reg_id" in found else _PATIENT_BY_NAME
         key_indices = tuple(found[k] for k in fields)
-        key = itemgetter(*key_indices)  # a tuple: the same hash as zip() of the columns gives
         ti = found["creation_time"]
-        return cls(len(columns), ti, columns[ti].strip(), req, values, key, key_indices)
+        return cls(len(columns), ti, columns[ti].strip(), req, values, _joined(key_indices), key_indices)
 
     def why(self, row: Sequence[str]) -> tuple[int, int]:
         """(code index, detail) of an invalid row; detail is a field count or a column index."""
@@ -86,6 +86,21 @@ class RowRules:
         if code == TIME_BAD:
             return f"{self.time_header} is not a date and time in a supported form"
         return f"{columns[detail].strip()} is empty"
+
+
+def _joined(indices: tuple[int, ...]) -> Callable[[Sequence[str]], object]:
+    """A row's duplicate key as the scan's runs make it (``Fields.joined``): its values joined
+    with the unit separator, so that a row checked alone and one checked in a run hash alike.
+    A run never holds that separator; a row whose values do is keyed by their tuple instead,
+    so that two different rows never join into one key."""
+    values = itemgetter(*indices)
+
+    def key(row: Sequence[str]) -> object:
+        parts = values(row)
+        joined = UNIT.join(parts)
+        return joined if joined.count(UNIT) == len(parts) - 1 else parts
+
+    return key
 
 
 @dataclass

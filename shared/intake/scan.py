@@ -12,7 +12,6 @@ one ranged GET, without scanning again.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import itertools
@@ -31,6 +30,8 @@ from shared.common.events import EventFilter, event_key
 from shared.common.records import records
 from shared.common.schema import Schema
 from shared.common.settings import DEFAULT_REQUIRED
+from shared.intake import fields
+from shared.intake.fields import Fields
 from shared.intake.rows import DuplicateCounter, InvalidRows, RowRules
 from shared.intake.timestamps import all_parse, parses
 
@@ -114,7 +115,6 @@ class _Source:
         self._name = name
         self._max_bytes = max_bytes
         self._view = memoryview(b"")
-        self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._done = False
         self._hash = hashlib.sha256()
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
@@ -134,27 +134,24 @@ class _Source:
         while (block := self._queue.get()) is not None:
             self._hash.update(block)
 
-    TEXT_PIECE = 1 << 15
-    """Bytes decoded at once, and so the size of a run: small enough that a run's fields (some
-    150 rows' strings) stay in the processor's cache; large enough that the per-run cost is a
-    few ns a row. Measured on realistic rows (Python 3.13, pairs of runs in one process): 1 MB
-    runs a fifth slower than 128 KB, 256 KB a quarter slower, 32 KB 2% to 10% faster, 8 KB
-    and 16 KB slower again."""
+    TEXT_PIECE = 1 << 18
+    """Bytes handed out at once, and so the size of a run: large enough that numpy's cost per
+    call (some 50 calls a run) is spread over a thousand rows, small enough that a run's
+    arrays stay in the processor's cache. See docs/performance.md for the sizes measured."""
 
-    def read_text(self) -> str:
-        """The next piece of text ("" at the end), decoded in one C call, no text layer."""
+    def read(self) -> bytes:
+        """The next piece of the file's bytes (b"" at the end). Whether they are UTF-8 is
+        checked where they are read: a run as a whole, or line by line."""
         while True:
             if self._view:
                 piece, self._view = self._view[: self.TEXT_PIECE], self._view[self.TEXT_PIECE :]
-                if text := self._decoder.decode(piece):
-                    return text
-                continue
+                return bytes(piece)
             if self._done:
-                return ""
+                return b""
             block = next(self._blocks, None)
             if block is None:
                 self._done = True
-                return self._decoder.decode(b"", final=True)  # raises if cut inside a character
+                return b""
             self._accept(block)
 
     def _accept(self, block: bytes) -> None:
@@ -313,11 +310,11 @@ def _scan(
         runs = _Runs(rules, delimiter, plan.duplicates, events, found["event_name"])
         misses = skip = 0
         while body := lines.run():
-            n = body.count("\n")
+            n = body.count(b"\n")
             k = size = 0
             if skip:
                 skip -= 1
-            elif body[-1] == "\n":
+            elif body[-1:] == b"\n":
                 k, size = runs.accept(body, n)
                 if k:
                     lines.commit(size, k)
@@ -328,7 +325,7 @@ def _scan(
                 if runs.spans:
                     # Valid lines up to a record going on past the text at hand: that one
                     # record row by row, then the fast path again (not a miss).
-                    plan.records(lines, delimiter, rules, lines.line + 1, "")
+                    plan.records(lines, delimiter, rules, lines.line + 1, b"")
                     continue
                 misses += 1
                 skip = min(1 << misses, MAX_SKIPPED_RUNS) - 1
@@ -349,8 +346,8 @@ trying: a file full of invalid rows or multi-line records costs what row by row 
 
 
 class _Text:
-    """The decoded text, handed out as runs of whole lines (what one piece of text holds, see
-    ``_Source.TEXT_PIECE``) or line by line.
+    """The file's bytes, handed out as runs of whole lines (what one piece holds, see
+    ``_Source.TEXT_PIECE``) or as decoded lines one by one.
 
     ``line`` counts the physical lines consumed, as ``csv.reader.line_num`` would; the slow
     path's ``csv.reader`` pulls lines from ``lines()`` and so takes exactly what it spans.
@@ -358,44 +355,44 @@ class _Text:
 
     def __init__(self, source: _Source) -> None:
         self._source = source
-        self._buf = ""
+        self._buf = b""
         self._pos = 0
         self._eof = False
         self.line = 0
 
     def _fill(self) -> None:
-        more = self._source.read_text()
+        more = self._source.read()
         self._buf = self._buf[self._pos :] + more
         self._pos = 0
         self._eof = not more
 
     def first_line(self) -> str:
-        """The first line, not consumed ("" for an empty file)."""
-        while (end := self._buf.find("\n") + 1) == 0 and not self._eof:
+        """The first line, decoded, not consumed ("" for an empty file)."""
+        while (end := self._buf.find(b"\n") + 1) == 0 and not self._eof:
             self._fill()
-        return self._buf[:end] if end else self._buf
+        return (self._buf[:end] if end else self._buf).decode()
 
-    def run(self) -> str:
+    def run(self) -> bytes:
         """All whole lines buffered from here (not consumed); at the end the last line even
-        without its newline; "" at the end."""
+        without its newline; b"" at the end."""
         while True:
             buf, pos = self._buf, self._pos
-            if end := buf.rfind("\n", pos) + 1:
+            if end := buf.rfind(b"\n", pos) + 1:
                 return buf[pos:end]
             if self._eof:
                 return buf[pos:]
             self._fill()
 
-    def commit(self, chars: int, lines: int) -> None:
-        self._pos += chars
+    def commit(self, size: int, lines: int) -> None:
+        self._pos += size
         self.line += lines
 
     def lines(self, bulk: bool = True) -> Iterator[str]:
-        """Lines one by one from here; each counts as consumed once handed out. ``bulk``
-        splits all whole lines buffered at once, for a caller that takes many."""
+        """Decoded lines one by one from here; each counts as consumed once handed out.
+        ``bulk`` splits all whole lines buffered at once, for a caller that takes many."""
         while True:
             buf, pos = self._buf, self._pos
-            end = buf.find("\n", pos) + 1
+            end = buf.find(b"\n", pos) + 1
             if not end:
                 if not self._eof:
                     self._fill()
@@ -403,18 +400,16 @@ class _Text:
                 if pos == len(buf):
                     return
                 end = len(buf)
-            last = buf.rfind("\n", end) + 1 if bulk else 0
+            last = buf.rfind(b"\n", end) + 1 if bulk else 0
             if last > end:  # several whole lines buffered: split them at once
-                pieces = buf[pos:last].splitlines(keepends=True)
-                if len(pieces) == buf.count("\n", pos, last):  # no other line breaks
-                    for piece in pieces:
-                        self._pos += len(piece)
-                        self.line += 1
-                        yield piece
-                    continue
+                for piece in buf[pos:last].split(b"\n")[:-1]:
+                    self._pos += len(piece) + 1
+                    self.line += 1
+                    yield piece.decode() + "\n"
+                continue
             self._pos = end
             self.line += 1
-            yield buf[pos:end]
+            yield buf[pos:end].decode()
 
 
 class _Runs:
@@ -422,21 +417,12 @@ class _Runs:
 
     A run passes only if every record has the header's width, a valid timestamp and every
     required field filled. Then order does not matter (the rows are counted, their duplicate
-    keys hashed, chunk cuts worked out from line numbers), so the run is split at once
-    (``_Lines``: which also proves every line has the header's width) and checked column by
-    column (a column is a slice):
-
-    - lines without a quote: one ``str.split`` of the run, the same fields as ``csv`` gives
-      (as in ``records``);
-    - every field quoted (SQL exporters): split on the quote itself (``_all_quoted``);
-    - some fields quoted (an address with a comma, an escaped quote, a line break): what is
-      inside quotes held aside, the quotes dropped, then as plain (``_unquoted``);
-    - other quoting (a quote inside an unquoted field): one ``csv.reader`` over the lines
-      with quotes, which must give one record per line.
-
-    Anything else (an invalid row, a blank line, a stray carriage return) fails the run,
-    and the scan takes those lines row by row; a run that ends inside quotes is cut before
-    the record that goes on.
+    keys hashed, chunk cuts worked out from line numbers), so the run's fields are found at
+    once over its bytes (``fields.split``: also proves every record has the header's width)
+    and checked column by column; only the timestamps and the duplicate keys become strings.
+    Anything else (an invalid row, a blank line, a stray carriage return, quoting ``csv``
+    reads another way) fails the run, and the scan takes those lines row by row; a run that
+    ends inside quotes is cut before the record that goes on.
     """
 
     def __init__(
@@ -454,74 +440,49 @@ class _Runs:
         self._width = rules.width
         self._ti = rules.time_index
         self._required = [i for i, _ in rules.required]
-        self._key = rules.key_indices
+        self._key = list(rules.key_indices)
         self._duplicates = duplicates
         self._known: set[str] = set()
         """Timestamps seen valid lately; audit rows share seconds, so most are met again."""
-        self._odd = -1
-        """The line of the last run checked where a record starts that goes on past the
-        run's end (inside quotes), or -1."""
+        self._fields: Fields | None = None
         self.spans = False
-        """The last ``accept`` stopped at such a record, all lines before it valid."""
+        """The last ``accept`` stopped at a record going on past the run, all lines before it valid."""
         self.rows = 0
         """Rows in the lines the last ``valid`` checked (fewer if a quoted line break spans two)."""
-        self._lines = 0
-        self._held: str | None = None
-        """The last run's text with quoted line breaks held (``_HOLD_LF``), if it had any."""
 
-    def accept(self, body: str, n: int) -> tuple[int, int]:
-        """(lines, characters) of ``body`` taken, from its start: all of it if ``valid``;
-        else, if the run ends inside a quoted field (a record going on past the text at
-        hand), the lines before that record if they are valid (and ``spans`` is set); else
-        none. ``rows`` and ``lines_of`` then say how those lines divide into rows."""
-        self._odd = -1
+    def accept(self, body: bytes, n: int) -> tuple[int, int]:
+        """(lines, bytes) of ``body`` taken, from its start: all of it if ``valid``; else, if
+        the run ends inside a quoted field (a record going on past the text at hand), the lines
+        before that record if they are valid (and ``spans`` is set); else none. ``rows`` and
+        ``lines_of`` then say how those lines divide into rows."""
         self.spans = False
         if self.valid(body, n):
             return n, len(body)
-        k = self._odd
-        if k < 0:
+        if (cut := fields.unfinished(body)) < 0:
             return 0, 0
-        size = 0
-        for _ in range(k):
-            size = body.index("\n", size) + 1
-        self.spans = not k or self.valid(body[:size], k)
-        return (k, size) if self.spans else (0, 0)
+        k = body.count(b"\n", 0, cut)
+        self.spans = not k or self.valid(body[:cut], k)
+        return (k, cut) if self.spans else (0, 0)
 
     def lines_of(self, j: int) -> int:
         """Physical lines the first ``j`` rows of the run last taken span: ``j`` unless a
         quoted field holds a line break. Asked where a chunk is cut inside a run."""
-        held = self._held
-        if held is None or j == 0:
-            return j
-        if j == self.rows:
-            return self._lines
-        end = -1
-        for _ in range(j):
-            end = held.index("\n", end + 1)
-        return j + held.count(_HOLD_LF, 0, end)
+        return self._fields.lines_of(j) if self._fields is not None else j
 
-    def valid(self, body: str, n: int) -> bool:
+    def valid(self, body: bytes, n: int) -> bool:
         """True (and the run's duplicate keys counted) if all ``n`` lines of ``body`` are valid rows."""
-        self.rows, self._lines, self._held = n, n, None
-        if '"' not in body:
-            columns = self._split(body, n)
-        else:
-            parts = body.split('"')
-            columns = (body[0] == '"' and self._all_quoted(parts, n)) or self._quoted(body, n, parts)
-        if columns is None:
+        self.rows, self._fields = n, None
+        found = fields.split(body, self._d, self._width, n)
+        if found is None or (self._required and found.empty(self._required)):
             return False
-
-        def column(i: int) -> Iterator[str]:
-            return itertools.chain.from_iterable(get(i) for get in columns)  # type: ignore[union-attr]
-
         if self._events is not None:
-            names = set(column(self._ei)) - self._sent_events
+            names = set(found.joined([self._ei])) - self._sent_events
             if names and not all(map(self._events.keeps, names)):
                 return False  # a filtered row: counted row by row
             if len(self._sent_events) > 10_000:
                 self._sent_events.clear()
             self._sent_events |= names
-        times = list(column(self._ti))
+        times = found.joined([self._ti])
         new = set(times) - self._known
         if new:
             if not all_parse(new):
@@ -529,198 +490,11 @@ class _Runs:
             if len(self._known) > 100_000:
                 self._known.clear()
             self._known |= new
-        for i in self._required:
-            if any("" in get(i) for get in columns):
-                return False
-        keys = (times if i == self._ti else column(i) for i in self._key)  # the timestamp is one
-        self._duplicates.add(times, list(map(hash, zip(*keys))))  # noqa: B905
+        if not body.isascii():
+            body.decode()  # raises for bytes that are not UTF-8, as row by row would
+        self.rows, self._fields = found.rows, found
+        self._duplicates.add(times, list(map(hash, found.joined(self._key))))
         return True
-
-    def _split(
-        self, text: str, n: int, terminated: bool = True
-    ) -> list[Callable[[int], Sequence[str]]] | None:
-        """The columns of ``n`` lines (``text`` ending with a newline or not); None unless
-        every line has exactly the header's width, or if a carriage return is not part of
-        a CRLF (csv's business). See ``_Lines``."""
-        if self._width < 2:
-            return None
-        if not terminated:
-            text += "\n"
-        crlf = "\r" in text and text.count("\r") == n  # as many CRs as lines: CRLF if every line ends so
-        if "\r" in text and not crlf and "\r" in (text := text.replace("\r\n", "\n")):
-            return None
-        lines = _Lines(text.split(self._d), self._width, crlf)
-        return [lines.column] if lines.rows == n else None
-
-    def _all_quoted(self, parts: list[str], n: int) -> list[Callable[[int], Sequence[str]]] | None:
-        """The columns of a run whose every field is quoted (SQL exporters), or None.
-
-        Split on the quote itself (``parts``): with two quotes per field and nothing else,
-        the pieces alternate between a field (as ``csv`` gives it: no quote inside) and what
-        lies between two fields, which must be the delimiter inside a line and a line break
-        at the end of one. A doubled quote or an unquoted field breaks the pattern.
-        """
-        width = self._width
-        if len(parts) != 2 * width * n + 1 or parts[0]:
-            return None
-        between = parts[2::2]
-        ends = between[width - 1 :: width]
-        if between.count(self._d) != n * (width - 1) or ends.count("\n") + ends.count("\r\n") != n:
-            return None
-        step = 2 * width
-        return [lambda i: parts[2 * i + 1 :: step]]
-
-    def _quoted(self, body: str, n: int, parts: list[str]) -> list[Callable[[int], Sequence[str]]] | None:
-        """Quoted fields taken out of their quotes (``_unquoted``) or, failing that, lines
-        with quotes through one ``csv.reader`` (one record per line, or None) and the others
-        split as plain lines.
-
-        ``parts`` is ``body`` split on the quote: an even number of pieces means the run ends
-        inside a quoted field (a record that goes on in text not read yet), and ``_odd`` is
-        then the line that record starts on, where ``accept`` can cut the run.
-        """
-        if not len(parts) % 2:
-            self._odd = body.count("\n", 0, len(body) - len(parts[-1]) - 1)
-            return None
-        if (columns := self._unquoted(body, n, parts)) is not None:
-            return columns
-        if "\r" in body and "\r" in (body := body.replace("\r\n", "\n")):
-            return None
-        lines = body.split("\n")
-        lines.pop()
-        counts = list(map(str.count, lines, _QUOTE))
-        quoted = list(itertools.compress(lines, counts))
-        try:
-            records = list(csv.reader(quoted, delimiter=self._d, strict=True))
-        except csv.Error:
-            return None
-        if len(records) != len(quoted) or set(map(len, records)) != {self._width}:
-            return None  # a record spanning lines, or of another width
-        columns = list(zip(*records))  # noqa: B905
-        if len(quoted) == n:
-            return [columns.__getitem__]
-        plain = self._split(
-            "\n".join(itertools.compress(lines, map(operator.not_, counts))), n - len(quoted), False
-        )
-        return None if plain is None else [columns.__getitem__, *plain]
-
-    def _unquoted(self, body: str, n: int, parts: list[str]) -> list[Callable[[int], Sequence[str]]] | None:
-        """The columns of a run whose quoted fields are whole fields, as ``csv`` gives them;
-        None for anything else (a quote inside an unquoted field, text after a closing quote).
-
-        In ``parts`` (``body`` split on the quote), the pieces alternate between outside and
-        inside quotes. Every outside piece must end (before an opening quote) and start (after
-        a closing one) on a delimiter or a line break, or a quote sits inside a field (an
-        escaped quote, two quotes meeting, is merged into its field first). Then the
-        delimiters and line breaks inside quotes are swapped for characters the run does not
-        hold (``_HOLDS``), the quotes dropped, and the run split as plain lines, one line per
-        row; only the columns the checks read get their characters back. A quoted line break
-        makes a record span lines, and the rows fewer than the lines (``rows``, ``lines_of``).
-        """
-        d = self._d
-        if "" in (outside := parts[2:-1:2]):
-            parts = _escaped_quotes_merged(parts, outside)
-            outside = parts[2:-1:2]
-        inside = parts[1::2]
-        after, before = (d, "\n", "\r\n"), (d, "\n")
-        if (
-            (parts[0] and not parts[0].endswith(before))
-            or not parts[-1].startswith(after)
-            or not all(map(str.startswith, outside, itertools.repeat(after)))
-            or not all(map(str.endswith, outside, itertools.repeat(before)))
-        ):
-            return None
-        held = "".join(inside)
-        holds = [(c, h) for c, h in zip((d, "\n", "\r"), _HOLDS, strict=True) if c in held]
-        if any(h in body for _, h in holds):
-            return None
-        if holds:
-            parts = parts.copy()
-            for c, h in holds:
-                parts[1::2] = map(str.replace, parts[1::2], itertools.repeat(c), itertools.repeat(h))
-        text = "".join(parts)
-        if spanned := held.count("\n"):
-            self.rows, self._held = n - spanned, text
-        columns = self._split(text, self.rows)
-        if columns is None or not holds:
-            return columns
-        get = columns[0]
-
-        def restored(i: int) -> Sequence[str]:
-            column = get(i)
-            joined = "".join(column)
-            for c, h in holds:
-                if h in joined:  # rarely: the quoted fields are mostly not ones the checks read
-                    column = list(map(str.replace, column, itertools.repeat(h), itertools.repeat(c)))
-            return column
-
-        return [restored]
-
-
-class _Lines:
-    """The fields of a run of lines split on the delimiter alone, read column by column.
-
-    Split so, every line gives ``width - 1`` pieces, and the piece that joins two lines holds
-    one line's last field, the line break and the next line's first field: so a column is a
-    slice of the pieces, and only the first and last columns need those pieces cut apart.
-    The run's lines all have the header's width exactly when there are ``width - 1`` pieces
-    a line and every joining piece holds a line break (there are as many as line breaks,
-    so each holds one: ``rows``). No second pass over the text marks the line ends; on long
-    rows that pass cost as much as the split.
-    """
-
-    def __init__(self, pieces: list[str], width: int, crlf: bool) -> None:
-        self._pieces, self._stride, self._crlf = pieces, width - 1, crlf
-        self._joins = joins = pieces[self._stride :: self._stride]
-        whole = len(pieces) == len(joins) * self._stride + 1 and all(
-            map(str.__contains__, joins, _CRLF if crlf else _LF)
-        )
-        self.rows = len(joins) if whole else -1
-        self._cut: list[str] | None = None
-
-    def column(self, i: int) -> Sequence[str]:
-        stride = self._stride
-        if 0 < i < stride:
-            return self._pieces[i::stride]
-        if self._cut is None:
-            # Each joining piece holds one line break: joined on line breaks and split again,
-            # they alternate last field, first field (two strings a row; cutting them one by
-            # one made four objects a row).
-            self._cut = "\n".join(self._joins).split("\n")
-        if i == 0:
-            return [self._pieces[0], *self._cut[1:-1:2]]
-        last = self._cut[::2]
-        return list(map(operator.getitem, last, _ALL_BUT_CR)) if self._crlf else last
-
-
-_LF = itertools.repeat("\n")
-_CRLF = itertools.repeat("\r\n")
-_ALL_BUT_CR = itertools.repeat(slice(None, -1))
-
-
-def _escaped_quotes_merged(parts: list[str], outside: list[str]) -> list[str]:
-    """``parts`` (text split on the quote) with each escaped quote put back into its field.
-
-    Between a closing quote and the next opening one there is always a delimiter or a line
-    break, so an empty piece there is two quotes meeting inside a quoted field: an escaped
-    quote. The pieces around it are one field with a quote between them. Only those places
-    are touched (found in C), from the back so that earlier indices still hold.
-    """
-    parts = parts.copy()
-    for j in reversed(list(itertools.compress(range(len(outside)), map(operator.not_, outside)))):
-        i = 2 * j + 2
-        parts[i - 1 : i + 2] = [parts[i - 1] + '"' + parts[i + 1]]
-    return parts
-
-
-_QUOTE = itertools.repeat('"')
-_HOLDS = ("\x01", "\x02", "\x03")
-"""Stand in for a delimiter, a line feed and a carriage return inside quotes while a run is
-split (never in a run that holds them). Not NUL: in a run with a character beyond Latin-1 (a
-name), CPython's search for a character whose low byte is zero cannot skip ahead with
-``memchr``, and ``"\\x00" in body`` took 20 times as long (37 against 1.8 microseconds a
-128 KB run, Python 3.13)."""
-_HOLD_LF = _HOLDS[1]
 
 
 class _Plan:
@@ -773,16 +547,16 @@ class _Plan:
                 _check_rows(self.rows, self.max_rows, self.name)
         self.previous = self.kept_end = first + lines_of(n)
 
-    def records(self, text: _Text, delimiter: str, rules: RowRules, until: int, run: str) -> None:
+    def records(self, text: _Text, delimiter: str, rules: RowRules, until: int, run: bytes) -> None:
         """Records one by one up to physical line ``until`` (or past it, to a record's end).
 
-        ``run`` is the text of those lines: split at once and iterated in C when it can be
-        (its lines are then consumed up front; ``length_hint`` says how many are left), so
-        the loop costs what it did over a ``TextIOWrapper``. With ``run`` empty (one record
-        spanning lines), lines are taken one at a time, not the whole buffer split for it.
+        ``run`` is the bytes of those lines: decoded and split at once and iterated in C when
+        it can be (its lines are then consumed up front; ``length_hint`` says how many are
+        left), so the loop costs what it did over a ``TextIOWrapper``. With ``run`` empty (one
+        record spanning lines), lines are taken one at a time, not the whole buffer split for it.
         """
-        pieces = run.splitlines(keepends=True) if run[-1:] == "\n" else []
-        if pieces and len(pieces) == run.count("\n") == until - text.line:  # no other line breaks
+        pieces = run.decode().splitlines(keepends=True) if run[-1:] == b"\n" else []
+        if pieces and len(pieces) == run.count(b"\n") == until - text.line:  # no other line breaks
             it = iter(pieces)
             text.commit(len(run), len(pieces))
             lines: Iterator[str] = itertools.chain(it, text.lines())

@@ -1,0 +1,163 @@
+"""Where every field of a run of lines starts and ends, found over its bytes with numpy.
+
+The scan checks a file a run of whole lines at a time. A bare ``csv.reader`` makes a string
+of every field of every row (23 a row); the checks read only a few columns. So a run is not
+split into strings at all: the positions of its delimiters and line breaks (numpy, over the
+bytes), with those inside quotes left out, give every field's bounds as a (rows, width)
+table, and only the columns the checks read become strings, one joined string a row.
+
+Positions are byte offsets: the delimiters, the quote, CR and LF are ASCII, and in UTF-8 no
+byte of a character beyond ASCII is below 0x80, so they are found in the bytes exactly where
+they are in the text. Quoting follows ``csv`` (RFC 4180): a quoted field opens with a quote at
+its start and closes with one right before a delimiter or a line break, and a quote inside it
+is doubled. Anything else with a quote (a quote inside an unquoted field, text after a closing
+quote) is left to ``csv`` row by row (``split`` answers None), as are a carriage return that is
+not part of a CRLF outside quotes and a line of another width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+QUOTE, CR, LF = ord('"'), ord("\r"), ord("\n")
+UNIT, RECORD = "\x1f", "\x1e"
+"""Joined columns are separated by the ASCII unit separator, rows by the record separator;
+``split`` declines a run that holds either, so a joined string splits back exactly."""
+_UNIT, _RECORD = ord(UNIT), ord(RECORD)
+
+
+@dataclass(frozen=True)
+class Fields:
+    """The fields of a run of whole records: ``start[r, c]`` and ``end[r, c]`` bound the value
+    of column ``c`` of record ``r`` (inside its quotes if it is quoted)."""
+
+    data: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    record_ends: np.ndarray
+    """The line feed that ends each record."""
+    line_ends: np.ndarray | None
+    """Every line feed, when a quoted field holds one (records span lines); else None."""
+    escaped: bool
+    """Some quoted value holds a doubled quote (its string must be unescaped)."""
+
+    @property
+    def rows(self) -> int:
+        return len(self.start)
+
+    @property
+    def lines(self) -> int:
+        return self.rows if self.line_ends is None else len(self.line_ends)
+
+    def lines_of(self, j: int) -> int:
+        """Physical lines the first ``j`` records span: ``j`` unless a quoted field holds a line feed."""
+        if self.line_ends is None or j == 0:
+            return j
+        return int(np.searchsorted(self.line_ends, self.record_ends[j - 1])) + 1
+
+    def empty(self, columns: list[int]) -> bool:
+        """True if any of ``columns`` is empty in any record."""
+        return bool((self.end[:, columns] <= self.start[:, columns]).any())
+
+    def joined(self, columns: list[int]) -> list[str]:
+        """Per record, the values of ``columns`` joined with ``UNIT``: one string a row, equal to
+        ``UNIT.join`` of the strings ``csv`` gives (no other string is made)."""
+        start, end = self.start[:, columns].ravel(), self.end[:, columns].ravel()
+        size = end - start + 1  # each value and the separator after it
+        at = np.cumsum(size) - size
+        out = self.data[np.repeat(start - at, size) + np.arange(int(at[-1] + size[-1]) if len(at) else 0)]
+        marks = np.full(len(columns), _UNIT, np.uint8)
+        marks[-1] = _RECORD
+        out[at + size - 1] = np.tile(marks, self.rows)
+        values = out.tobytes().decode().split(RECORD)
+        values.pop()
+        if self.escaped and '"' in (whole := RECORD.join(values)):
+            values = whole.replace('""', '"').split(RECORD)
+        return values
+
+
+def split(run: bytes, delimiter: str, width: int, lines: int) -> Fields | None:
+    """The fields of ``run`` (``lines`` whole lines, ending with a line feed), or None unless
+    every record has ``width`` fields and quoting ``csv`` reads the same way (see the module)."""
+    if _UNIT in run or _RECORD in run or width < 2:
+        return None
+    data = np.frombuffer(run, np.uint8)
+    d = ord(delimiter)
+    seps = np.flatnonzero((data == d) | (data == LF))
+    line_feeds, records = None, lines
+    quotes = np.flatnonzero(data == QUOTE) if QUOTE in run else None
+    if quotes is not None:
+        if not _quoting_as_csv(data, quotes, d):
+            return None
+        outside = (np.searchsorted(quotes, seps) & 1) == 0
+        if not outside.all():
+            line_feeds = seps[data[seps] == LF]
+            seps = seps[outside]
+            records = int(np.count_nonzero(data[seps] == LF))
+            if records == lines:
+                line_feeds = None  # only delimiters were inside quotes
+    rows, extra = divmod(len(seps), width)
+    if extra or not rows or rows != records:
+        return None
+    grid = seps.reshape(rows, width)
+    if not (data[grid[:, -1]] == LF).all():  # with as many line feeds as rows: one ends each
+        return None
+    start = np.empty_like(grid)
+    start[:, 1:] = grid[:, :-1] + 1
+    start[0, 0] = 0
+    start[1:, 0] = grid[:-1, -1] + 1
+    end = grid.copy()
+    if CR in run:
+        if not _crs_end_lines(data, quotes):
+            return None
+        end[:, -1] -= data[end[:, -1] - 1] == CR
+    escaped = False
+    if quotes is not None:
+        quoted = data[start] == QUOTE
+        start += quoted
+        end -= quoted
+        escaped = len(quotes) > 2 * int(quoted.sum())
+    return Fields(data, start, end, grid[:, -1], line_feeds, escaped)
+
+
+def unfinished(run: bytes) -> int:
+    """Where the record that the run's last quote opens begins (its line's start), or -1 if
+    the run has an even number of quotes (no record goes on past its end)."""
+    if run.count(b'"') % 2 == 0:
+        return -1
+    return run.rfind(b"\n", 0, run.rfind(b'"')) + 1
+
+
+def _quoting_as_csv(data: np.ndarray, quotes: np.ndarray, d: int) -> bool:
+    """True if every quote is one ``csv`` reads as quoting, so that a delimiter or line feed is
+    inside quotes exactly when an odd number of quotes comes before it.
+
+    Counted from the run's start, a quote at an even position must open a field (at the run's
+    start or right after a delimiter or line feed) or be the second of a doubled quote (right
+    after a quote); one at an odd position must close a field (right before a delimiter, a line
+    feed or a CRLF) or be the first of a doubled quote (right before a quote).
+    """
+    if len(quotes) % 2:
+        return False
+    opening, closing = quotes[0::2], quotes[1::2]
+    before = data[np.maximum(opening - 1, 0)]
+    first = opening == 0
+    if not (first | (before == d) | (before == LF) | ((before == QUOTE) & ~first)).all():
+        return False
+    size = len(data)
+    after = data[np.minimum(closing + 1, size - 1)]
+    then = data[np.minimum(closing + 2, size - 1)]
+    inside = closing + 1 < size
+    return bool((inside & ((after == d) | (after == LF) | (after == QUOTE) | ((after == CR) & (then == LF)))).all())
+
+
+def _crs_end_lines(data: np.ndarray, quotes: np.ndarray | None) -> bool:
+    """True if every carriage return outside quotes is followed by a line feed (ends a line)."""
+    crs = np.flatnonzero(data == CR)
+    if quotes is not None:
+        crs = crs[(np.searchsorted(quotes, crs) & 1) == 0]
+    if not len(crs):
+        return True
+    return bool(crs[-1] + 1 < len(data) and (data[crs + 1] == LF).all())
