@@ -47,10 +47,6 @@ class Fields:
     def rows(self) -> int:
         return len(self.start)
 
-    @property
-    def lines(self) -> int:
-        return self.rows if self.line_ends is None else len(self.line_ends)
-
     def lines_of(self, j: int) -> int:
         """Physical lines the first ``j`` records span: ``j`` unless a quoted field holds a line feed."""
         if self.line_ends is None or j == 0:
@@ -60,6 +56,15 @@ class Fields:
     def empty(self, columns: list[int]) -> bool:
         """True if any of ``columns`` is empty in any record."""
         return bool((self.end[:, columns] <= self.start[:, columns]).any())
+
+    def fixed(self, column: int) -> np.ndarray | None:
+        """The bytes of ``column`` as a (rows, length) table when every value has one length
+        (timestamps from one exporter do); else None."""
+        start, end = self.start[:, column], self.end[:, column]
+        length = int(end[0] - start[0])
+        if not length or not (end - start == length).all():
+            return None
+        return self.data[start[:, None] + np.arange(length)]
 
     def joined(self, columns: list[int]) -> list[str]:
         """Per record, the values of ``columns`` joined with ``UNIT``: one string a row, equal to
@@ -78,15 +83,17 @@ class Fields:
         return values
 
 
-def split(run: bytes, delimiter: str, width: int, lines: int) -> Fields | None:
-    """The fields of ``run`` (``lines`` whole lines, ending with a line feed), or None unless
-    every record has ``width`` fields and quoting ``csv`` reads the same way (see the module)."""
+def split(run: bytes, delimiter: str, width: int) -> Fields | None:
+    """The fields of ``run`` (whole lines, ending with a line feed), or None unless every
+    record has ``width`` fields and quoting ``csv`` reads the same way (see the module)."""
     if _UNIT in run or _RECORD in run or width < 2:
         return None
     data = np.frombuffer(run, np.uint8)
     d = ord(delimiter)
-    seps = np.flatnonzero((data == d) | (data == LF))
-    line_feeds, records = None, lines
+    feeds = data == LF
+    seps = np.flatnonzero((data == d) | feeds)
+    line_feeds = None
+    records = lines = int(np.count_nonzero(feeds))
     quotes = np.flatnonzero(data == QUOTE) if QUOTE in run else None
     if quotes is not None:
         if not _quoting_as_csv(data, quotes, d):

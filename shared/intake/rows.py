@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import itemgetter
@@ -157,21 +157,28 @@ class DuplicateCounter:
 
     def add(self, times: Sequence[str], hashes: Sequence[int]) -> None:
         """A batch of valid rows: their timestamps and key hashes, pairwise in any order."""
+        if hashes:
+            latest = max(times)
+            self.add_batch(hashes, min(times), latest, compress(hashes, map(latest.__eq__, times)))
+
+    def add_batch(self, hashes: Sequence[int], earliest: str, latest: str, at_latest: Iterable[int]) -> None:
+        """A batch of valid rows given by their key hashes, the batch's earliest and latest
+        timestamps, and the hashes of its rows at the latest (read only if they differ): what
+        a run of rows checked at once knows without a string per timestamp."""
         if not hashes:
             return
         self._batches.append(array("q", hashes))
         if not self._in_order:
             return
-        first, latest = min(times), max(times)
-        if first < self._latest:
+        if earliest < self._latest:
             self._in_order = False
             return
         keys = set(hashes)
         self._found += len(hashes) - len(keys)
-        if first == self._latest:
+        if earliest == self._latest:
             self._found += len(keys & self._open)
-        if first != latest:
-            keys = set(compress(hashes, map(latest.__eq__, times)))
+        if earliest != latest:
+            keys = set(at_latest)
         elif latest == self._latest:
             keys |= self._open
         self._open, self._latest = keys, latest

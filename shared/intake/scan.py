@@ -23,6 +23,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from shared.common import dialect as dialects
 from shared.common import header
 from shared.common.errors import Rejected
@@ -33,7 +35,7 @@ from shared.common.settings import DEFAULT_REQUIRED
 from shared.intake import fields
 from shared.intake.fields import Fields
 from shared.intake.rows import DuplicateCounter, InvalidRows, RowRules
-from shared.intake.timestamps import all_parse, parses
+from shared.intake.timestamps import all_parse, ordinals, parses
 
 MAX_BYTES = 3 * 1024**3
 MAX_ROWS = 5_000_000
@@ -310,12 +312,12 @@ def _scan(
         runs = _Runs(rules, delimiter, plan.duplicates, events, found["event_name"])
         misses = skip = 0
         while body := lines.run():
-            n = body.count(b"\n")
-            k = size = 0
+            n = k = size = 0
             if skip:
                 skip -= 1
             elif body[-1:] == b"\n":
-                k, size = runs.accept(body, n)
+                k, size = runs.accept(body)
+                n = runs.lines
                 if k:
                     lines.commit(size, k)
                     plan.valid_run(runs.rows, runs.lines_of)
@@ -330,6 +332,7 @@ def _scan(
                 misses += 1
                 skip = min(1 << misses, MAX_SKIPPED_RUNS) - 1
             # Row by row: the rest of the run that failed.
+            n = n or body.count(b"\n")
             plan.records(lines, delimiter, rules, lines.line + max(n - k, 1), body[size:])
     except csv.Error as exc:
         raise Rejected(
@@ -449,15 +452,19 @@ class _Runs:
         """The last ``accept`` stopped at a record going on past the run, all lines before it valid."""
         self.rows = 0
         """Rows in the lines the last ``valid`` checked (fewer if a quoted line break spans two)."""
+        self.lines = 0
+        """Lines in the run the last ``accept`` was given."""
 
-    def accept(self, body: bytes, n: int) -> tuple[int, int]:
+    def accept(self, body: bytes) -> tuple[int, int]:
         """(lines, bytes) of ``body`` taken, from its start: all of it if ``valid``; else, if
         the run ends inside a quoted field (a record going on past the text at hand), the lines
         before that record if they are valid (and ``spans`` is set); else none. ``rows`` and
         ``lines_of`` then say how those lines divide into rows."""
         self.spans = False
-        if self.valid(body, n):
-            return n, len(body)
+        if self.valid(body, 0):
+            self.lines = self._fields.lines_of(self.rows)  # type: ignore[union-attr]
+            return self.lines, len(body)
+        self.lines = body.count(b"\n")
         if (cut := fields.unfinished(body)) < 0:
             return 0, 0
         k = body.count(b"\n", 0, cut)
@@ -470,19 +477,44 @@ class _Runs:
         return self._fields.lines_of(j) if self._fields is not None else j
 
     def valid(self, body: bytes, n: int) -> bool:
-        """True (and the run's duplicate keys counted) if all ``n`` lines of ``body`` are valid rows."""
+        """True (and the run's duplicate keys counted) if all lines of ``body`` (``n``, if
+        known) are valid rows."""
         self.rows, self._fields = n, None
-        found = fields.split(body, self._d, self._width, n)
+        found = fields.split(body, self._d, self._width)
         if found is None or (self._required and found.empty(self._required)):
             return False
-        if self._events is not None:
-            names = set(found.joined([self._ei])) - self._sent_events
-            if names and not all(map(self._events.keeps, names)):
-                return False  # a filtered row: counted row by row
-            if len(self._sent_events) > 10_000:
-                self._sent_events.clear()
-            self._sent_events |= names
-        times = found.joined([self._ti])
+        if self._events is not None and not self._events_sent(found):
+            return False  # a filtered row: counted row by row
+        stamps = found.fixed(self._ti)
+        order = None if stamps is None else ordinals(stamps)
+        times = found.joined([self._ti]) if order is None else []
+        if times and not self._parse(times):
+            return False
+        if not body.isascii():
+            body.decode()  # raises for bytes that are not UTF-8, as row by row would
+        self.rows, self._fields = found.rows, found
+        hashes = list(map(hash, found.joined(self._key)))
+        if order is None:
+            self._duplicates.add(times, hashes)
+        else:
+            first, last = int(order.argmin()), int(order.argmax())
+            at_latest = np.flatnonzero(order == order[last]).tolist()
+            earliest, latest = stamps[first].tobytes().decode(), stamps[last].tobytes().decode()  # type: ignore[index]
+            self._duplicates.add_batch(hashes, earliest, latest, map(hashes.__getitem__, at_latest))
+        return True
+
+    def _events_sent(self, found: Fields) -> bool:
+        """True if the filter lets every Event Name of the run through."""
+        names = set(found.joined([self._ei])) - self._sent_events
+        if names and not all(map(self._events.keeps, names)):  # type: ignore[union-attr]
+            return False
+        if len(self._sent_events) > 10_000:
+            self._sent_events.clear()
+        self._sent_events |= names
+        return True
+
+    def _parse(self, times: list[str]) -> bool:
+        """True if every timestamp parses (those met lately are known to)."""
         new = set(times) - self._known
         if new:
             if not all_parse(new):
@@ -490,10 +522,6 @@ class _Runs:
             if len(self._known) > 100_000:
                 self._known.clear()
             self._known |= new
-        if not body.isascii():
-            body.decode()  # raises for bytes that are not UTF-8, as row by row would
-        self.rows, self._fields = found.rows, found
-        self._duplicates.add(times, list(map(hash, found.joined(self._key))))
         return True
 
 

@@ -5,7 +5,8 @@ The forms real exports use (facts.md): ISO 8601 with or without zone (``2026-11-
 and the US ``MM/DD/YYYY HH:MM[:SS] [AM|PM]`` (month and day may be one digit).
 
 The ISO forms go to ``datetime.fromisoformat`` (C, well under a microsecond); the US form
-has a small hand-written parser. No regular expressions on the per-row path.
+has a small hand-written parser. No regular expressions on the per-row path. A run of rows
+whose timestamps all share one ISO layout is checked at once with numpy (``ordinals``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections import deque
 from collections.abc import Collection
 from datetime import datetime
 from operator import itemgetter
+
+import numpy as np
 
 _fromiso = datetime.fromisoformat
 _at4, _at10 = itemgetter(4), itemgetter(10)
@@ -77,3 +80,56 @@ def _us(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_DATE_TIME = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
+"""Where the digits of ``YYYY-MM-DDTHH:MM:SS`` are."""
+_DAYS = np.zeros(100, np.int32)
+_DAYS[1:13] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+MAX_FRACTION = 4
+"""Digits of a fraction of a second ``ordinals`` takes (the ordinal must fit in 63 bits)."""
+
+
+def ordinals(stamps: np.ndarray) -> np.ndarray | None:
+    """Integers that order as the timestamps do, if every one is certainly a valid ISO 8601 or
+    Epic timestamp; None if ``parses`` must look at them (None never means invalid).
+
+    ``stamps`` holds one timestamp a row, all of one length (UTF-8 bytes). They are taken at
+    once when they share one layout: the first row's, which ``parses`` accepts, with only the
+    digits of the date, the time of day and a fraction of a second varying; everything else
+    (separators, the zone) the same in every row. Then the date and time are range-checked as
+    ``datetime`` does (leap years included). Equal layouts make equal strings order as their
+    digits, so the ordinal also gives a run's earliest and latest timestamp.
+    """
+    rows, width = stamps.shape
+    if not rows or width < 19:
+        return None
+    first = stamps[0]
+    digit = (first >= 48) & (first <= 57)
+    places = _DATE_TIME
+    if width > 19 and first[19] == ord("."):
+        end = 20
+        while end < width and digit[end]:
+            end += 1
+        if not 20 < end <= 20 + MAX_FRACTION:
+            return None
+        places = np.concatenate((_DATE_TIME, np.arange(20, end)))
+    if not digit[places].all() or not parses(first.tobytes().decode()):
+        return None
+    fixed = np.ones(width, bool)
+    fixed[places] = False
+    if not (stamps[:, fixed] == first[fixed]).all():
+        return None
+    values = stamps[:, places] - np.uint8(48)
+    if (values > 9).any():
+        return None
+    v = values.astype(np.int32)
+    year = v[:, 0] * 1000 + v[:, 1] * 100 + v[:, 2] * 10 + v[:, 3]
+    month, day = v[:, 4] * 10 + v[:, 5], v[:, 6] * 10 + v[:, 7]
+    hour, minute, second = v[:, 8] * 10 + v[:, 9], v[:, 10] * 10 + v[:, 11], v[:, 12] * 10 + v[:, 13]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    days = _DAYS[month] + (leap & (month == 2))
+    ok = (year >= 1) & (month >= 1) & (day >= 1) & (day <= days) & (hour < 24) & (minute < 60) & (second < 60)
+    if not ok.all():
+        return None
+    return v.astype(np.int64) @ (10 ** np.arange(v.shape[1] - 1, -1, -1, dtype=np.int64))
