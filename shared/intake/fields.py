@@ -86,25 +86,23 @@ class Fields:
 def split(run: bytes, delimiter: str, width: int) -> Fields | None:
     """The fields of ``run`` (whole lines, ending with a line feed), or None unless every
     record has ``width`` fields and quoting ``csv`` reads the same way (see the module)."""
-    if _UNIT in run or _RECORD in run or width < 2:
+    if _UNIT in run or _RECORD in run or width < 2 or not _crs_end_lines(run):
         return None
     data = np.frombuffer(run, np.uint8)
     d = ord(delimiter)
     feeds = data == LF
-    seps = np.flatnonzero((data == d) | feeds)
-    line_feeds = None
-    records = lines = int(np.count_nonzero(feeds))
+    lines = int(np.count_nonzero(feeds))
     quotes = np.flatnonzero(data == QUOTE) if QUOTE in run else None
+    if quotes is not None and run[0] == QUOTE and (found := _every_field_quoted(data, quotes, d, width)):
+        start, end, ends = found
+        return Fields(data, start, end, ends, _line_feeds(feeds, lines, len(ends)), False)
+    seps = np.flatnonzero((data == d) | feeds)
+    records = lines
     if quotes is not None:
         if not _quoting_as_csv(data, quotes, d):
             return None
-        outside = (np.searchsorted(quotes, seps) & 1) == 0
-        if not outside.all():
-            line_feeds = seps[data[seps] == LF]
-            seps = seps[outside]
-            records = int(np.count_nonzero(data[seps] == LF))
-            if records == lines:
-                line_feeds = None  # only delimiters were inside quotes
+        seps, inside = _outside_quotes(seps, quotes)
+        records -= int(np.count_nonzero(data[inside] == LF))
     rows, extra = divmod(len(seps), width)
     if extra or not rows or rows != records:
         return None
@@ -117,8 +115,6 @@ def split(run: bytes, delimiter: str, width: int) -> Fields | None:
     start[1:, 0] = grid[:-1, -1] + 1
     end = grid.copy()
     if CR in run:
-        if not _crs_end_lines(data, quotes):
-            return None
         end[:, -1] -= data[end[:, -1] - 1] == CR
     escaped = False
     if quotes is not None:
@@ -126,7 +122,60 @@ def split(run: bytes, delimiter: str, width: int) -> Fields | None:
         start += quoted
         end -= quoted
         escaped = len(quotes) > 2 * int(quoted.sum())
-    return Fields(data, start, end, grid[:, -1], line_feeds, escaped)
+    return Fields(data, start, end, grid[:, -1], _line_feeds(feeds, lines, rows), escaped)
+
+
+def _every_field_quoted(
+    data: np.ndarray, quotes: np.ndarray, d: int, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(start, end, record ends) of a run whose every field is quoted (SQL exporters), or None.
+
+    Then the quotes alone give the fields, without finding the delimiters: taken in pairs,
+    each pair must be one field, the next opening right after the delimiter (or the CRLF or
+    LF, every ``width`` fields) that follows the closing quote. Whatever is inside the quotes
+    (a delimiter, a line break) is then the value's; a doubled quote breaks the pattern.
+    """
+    rows, extra = divmod(len(quotes), 2 * width)
+    if extra or not rows:
+        return None
+    opening, closing = quotes[0::2], quotes[1::2]
+    after = data[closing + 1]  # the run ends with a line feed, never a quote
+    grid = after.reshape(rows, width)
+    if not (grid[:, :-1] == d).all():
+        return None
+    ends = closing[width - 1 :: width] + 1
+    crlf = grid[:, -1] == CR
+    ends += crlf  # the line feed of each record (every CR is followed by one)
+    if ends[-1] + 1 != len(data) or not (data[ends] == LF).all():
+        return None
+    nxt = closing + 2
+    nxt[width - 1 :: width] = ends + 1
+    if opening[0] != 0 or not (opening[1:] == nxt[:-1]).all():
+        return None
+    return (opening + 1).reshape(rows, width), closing.reshape(rows, width), ends
+
+
+def _outside_quotes(seps: np.ndarray, quotes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The separators outside quotes, and those inside. Quotes taken in pairs bound what is
+    inside them (a doubled quote splits a value into two pairs with nothing between), so
+    only the few pairs holding a separator are looked at, not every separator."""
+    low = np.searchsorted(seps, quotes[0::2])
+    count = np.searchsorted(seps, quotes[1::2]) - low
+    if not count.any():
+        return seps, seps[:0]
+    held = count > 0
+    low, count = low[held], count[held]
+    at = np.cumsum(count) - count
+    inside = np.repeat(low - at, count) + np.arange(int(count.sum()))
+    keep = np.ones(len(seps), bool)
+    keep[inside] = False
+    return seps[keep], seps[inside]
+
+
+def _line_feeds(feeds: np.ndarray, lines: int, rows: int) -> np.ndarray | None:
+    """Every line feed's position when there are more lines than records (a quoted value
+    holds a line feed), else None: ``lines_of`` counts with them."""
+    return np.flatnonzero(feeds) if lines != rows else None
 
 
 def unfinished(run: bytes) -> int:
@@ -160,11 +209,8 @@ def _quoting_as_csv(data: np.ndarray, quotes: np.ndarray, d: int) -> bool:
     return bool((inside & ((after == d) | (after == LF) | (after == QUOTE) | ((after == CR) & (then == LF)))).all())
 
 
-def _crs_end_lines(data: np.ndarray, quotes: np.ndarray | None) -> bool:
-    """True if every carriage return outside quotes is followed by a line feed (ends a line)."""
-    crs = np.flatnonzero(data == CR)
-    if quotes is not None:
-        crs = crs[(np.searchsorted(quotes, crs) & 1) == 0]
-    if not len(crs):
-        return True
-    return bool(crs[-1] + 1 < len(data) and (data[crs + 1] == LF).all())
+def _crs_end_lines(run: bytes) -> bool:
+    """True if every carriage return is followed by a line feed. A CR outside quotes must be
+    (``csv`` reads no other); one inside quotes need not, but a run holding such a value goes
+    row by row rather than pay for finding which are inside."""
+    return b"\r" not in run or run.count(b"\r") == run.count(b"\r\n")
