@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shared.intake.duplicates import PAD, field_hashes, row_hashes
+
 QUOTE, CR, LF = ord('"'), ord("\r"), ord("\n")
 UNIT, RECORD = "\x1f", "\x1e"
 """Joined columns are separated by the ASCII unit separator, rows by the record separator;
@@ -33,7 +35,8 @@ class Fields:
     """The fields of a run of whole records: ``start[r, c]`` and ``end[r, c]`` bound the value
     of column ``c`` of record ``r`` (inside its quotes if it is quoted)."""
 
-    data: np.ndarray
+    padded: np.ndarray
+    """The run's bytes and then ``PAD``."""
     start: np.ndarray
     end: np.ndarray
     record_ends: np.ndarray
@@ -42,10 +45,16 @@ class Fields:
     """Every line feed, when a quoted field holds one (records span lines); else None."""
     escaped: bool
     """Some quoted value holds a doubled quote (its string must be unescaped)."""
+    quotes: np.ndarray | None = None
+    """Where the quotes are, if any (where the doubled ones are, when ``escaped``)."""
 
     @property
     def rows(self) -> int:
         return len(self.start)
+
+    @property
+    def data(self) -> np.ndarray:
+        return self.padded[: -len(PAD)]
 
     def lines_of(self, j: int) -> int:
         """Physical lines the first ``j`` records span: ``j`` unless a quoted field holds a line feed."""
@@ -65,6 +74,29 @@ class Fields:
         if not length or not (end - start == length).all():
             return None
         return self.data[start[:, None] + np.arange(length)]
+
+    def key_hashes(self, columns: list[int]) -> np.ndarray:
+        """Per record, the hash of the values of ``columns`` (``duplicates.field_hashes``).
+
+        A value holding a doubled quote is not its bytes: those rows (rare) are hashed from
+        their unescaped strings, as row by row."""
+        start, end = self.start[:, columns], self.end[:, columns]
+        hashes = field_hashes(self.padded, start, end - start)
+        if self.escaped:
+            assert self.quotes is not None
+            odd = np.flatnonzero(
+                (np.searchsorted(self.quotes, start) != np.searchsorted(self.quotes, end)).any(1)
+            )
+            data = self.data
+            keys = [
+                [
+                    data[s:e].tobytes().decode().replace('""', '"')
+                    for s, e in zip(start[r], end[r], strict=True)
+                ]
+                for r in odd
+            ]
+            hashes[odd] = row_hashes(keys)
+        return hashes
 
     def joined(self, columns: list[int]) -> list[str]:
         """Per record, the values of ``columns`` joined with ``UNIT``: one string a row, equal to
@@ -88,14 +120,15 @@ def split(run: bytes, delimiter: str, width: int) -> Fields | None:
     record has ``width`` fields and quoting ``csv`` reads the same way (see the module)."""
     if _UNIT in run or _RECORD in run or width < 2 or not _crs_end_lines(run):
         return None
-    data = np.frombuffer(run, np.uint8)
+    padded = np.frombuffer(run + PAD, np.uint8)
+    data = padded[: len(run)]
     d = ord(delimiter)
     feeds = data == LF
     lines = int(np.count_nonzero(feeds))
     quotes = np.flatnonzero(data == QUOTE) if QUOTE in run else None
     if quotes is not None and run[0] == QUOTE and (found := _every_field_quoted(data, quotes, d, width)):
         start, end, ends = found
-        return Fields(data, start, end, ends, _line_feeds(feeds, lines, len(ends)), False)
+        return Fields(padded, start, end, ends, _line_feeds(feeds, lines, len(ends)), False)
     seps = np.flatnonzero((data == d) | feeds)
     records = lines
     if quotes is not None:
@@ -122,7 +155,7 @@ def split(run: bytes, delimiter: str, width: int) -> Fields | None:
         start += quoted
         end -= quoted
         escaped = len(quotes) > 2 * int(quoted.sum())
-    return Fields(data, start, end, grid[:, -1], _line_feeds(feeds, lines, rows), escaped)
+    return Fields(padded, start, end, grid[:, -1], _line_feeds(feeds, lines, rows), escaped, quotes)
 
 
 def _every_field_quoted(
@@ -206,7 +239,9 @@ def _quoting_as_csv(data: np.ndarray, quotes: np.ndarray, d: int) -> bool:
     after = data[np.minimum(closing + 1, size - 1)]
     then = data[np.minimum(closing + 2, size - 1)]
     inside = closing + 1 < size
-    return bool((inside & ((after == d) | (after == LF) | (after == QUOTE) | ((after == CR) & (then == LF)))).all())
+    return bool(
+        (inside & ((after == d) | (after == LF) | (after == QUOTE) | ((after == CR) & (then == LF)))).all()
+    )
 
 
 def _crs_end_lines(run: bytes) -> bool:

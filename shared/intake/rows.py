@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import compress
 from operator import itemgetter
 
 from shared.common.errors import Rejected
 from shared.common.schema import Schema
-from shared.intake.fields import UNIT
 from shared.intake.timestamps import parses
 
 FIELD_COUNT, TIME_EMPTY, TIME_BAD = "field-count", "timestamp-empty", "timestamp-invalid"
@@ -39,7 +37,7 @@ class RowRules:
     required: tuple[tuple[int, str], ...]
     """(column index, column name) of fields that must not be empty."""
     required_values: Callable[[Sequence[str]], tuple[str, ...]]
-    duplicate_key: Callable[[Sequence[str]], object]
+    duplicate_key: Callable[[Sequence[str]], tuple[str, ...]]
     key_indices: tuple[int, ...] = ()
     """Columns of ``duplicate_key``, for the scan's runs of rows checked together."""
 
@@ -62,7 +60,8 @@ class RowRules:
         fields = DUPLICATE_KEY if "patient_reg_id" in found else _PATIENT_BY_NAME
         key_indices = tuple(found[k] for k in fields)
         ti = found["creation_time"]
-        return cls(len(columns), ti, columns[ti].strip(), req, values, _joined(key_indices), key_indices)
+        key = itemgetter(*key_indices)
+        return cls(len(columns), ti, columns[ti].strip(), req, values, key, key_indices)
 
     def why(self, row: Sequence[str]) -> tuple[int, int]:
         """(code index, detail) of an invalid row; detail is a field count or a column index."""
@@ -88,21 +87,6 @@ class RowRules:
         return f"{columns[detail].strip()} is empty"
 
 
-def _joined(indices: tuple[int, ...]) -> Callable[[Sequence[str]], object]:
-    """A row's duplicate key as the scan's runs make it (``Fields.joined``): its values joined
-    with the unit separator, so that a row checked alone and one checked in a run hash alike.
-    A run never holds that separator; a row whose values do is keyed by their tuple instead,
-    so that two different rows never join into one key."""
-    values = itemgetter(*indices)
-
-    def key(row: Sequence[str]) -> object:
-        parts = values(row)
-        joined = UNIT.join(parts)
-        return joined if joined.count(UNIT) == len(parts) - 1 else parts
-
-    return key
-
-
 @dataclass
 class InvalidRows:
     """Invalid rows as parallel arrays (7 bytes a row), so even millions cost little memory."""
@@ -125,71 +109,3 @@ class InvalidRows:
 
     def counts(self) -> dict[str, int]:
         return {CODES[c]: n for c, n in sorted(Counter(self.codes).items())}
-
-
-class DuplicateCounter:
-    """Counts rows repeating an earlier row's duplicate key, in bounded memory and in C.
-
-    Each key is reduced to its 64-bit ``hash`` (8 bytes a row, an array per batch: 40 MB at
-    the 5-million-row limit, against ~350 MB for a set of ints; one growing array would be
-    copied over and over as it grows). Two different keys share a hash with negligible
-    probability (about 1e-6 over 5 million rows), which could only over-count by one. The
-    scan hands rows over in batches (a run of rows, or the rows taken one by one in between),
-    in file order.
-
-    A duplicate has the same timestamp, so while no batch starts before the latest timestamp
-    of the batches before it (an audit log is written in time order), a batch can only repeat
-    keys of its own or of the rows at that latest timestamp: a set of the batch's keys, in C,
-    counts it, with no Python code per row. The key holds the timestamp as written, so this
-    compares the timestamps as strings: equal strings are what makes keys equal. Once a batch
-    breaks that order, the count is left to the end, over all the hashes, split by their low
-    byte into 256 arrays, each deduplicated on its own.
-    """
-
-    def __init__(self) -> None:
-        self._batches: list[array[int]] = []
-        self._latest = ""
-        """The latest timestamp so far (as a string); "" before the first row."""
-        self._open: set[int] = set()
-        """Hashes of the rows at ``_latest``: the only ones a later batch can repeat."""
-        self._found = 0
-        self._in_order = True
-
-    def add(self, times: Sequence[str], hashes: Sequence[int]) -> None:
-        """A batch of valid rows: their timestamps and key hashes, pairwise in any order."""
-        if hashes:
-            latest = max(times)
-            self.add_batch(hashes, min(times), latest, compress(hashes, map(latest.__eq__, times)))
-
-    def add_batch(self, hashes: Sequence[int], earliest: str, latest: str, at_latest: Iterable[int]) -> None:
-        """A batch of valid rows given by their key hashes, the batch's earliest and latest
-        timestamps, and the hashes of its rows at the latest (read only if they differ): what
-        a run of rows checked at once knows without a string per timestamp."""
-        if not hashes:
-            return
-        self._batches.append(array("q", hashes))
-        if not self._in_order:
-            return
-        if earliest < self._latest:
-            self._in_order = False
-            return
-        keys = set(hashes)
-        self._found += len(hashes) - len(keys)
-        if earliest == self._latest:
-            self._found += len(keys & self._open)
-        if earliest != latest:
-            keys = set(at_latest)
-        elif latest == self._latest:
-            keys |= self._open
-        self._open, self._latest = keys, latest
-
-    def count(self) -> int:
-        """The duplicates; asked once, at the end (out of order, it empties the batches into
-        the 256 arrays as it goes, so memory stays at 8 bytes a row)."""
-        if self._in_order:
-            return self._found
-        buckets = [array("q") for _ in range(256)]
-        while self._batches:
-            for h in self._batches.pop():
-                buckets[h & 255].append(h)
-        return sum(len(b) - len(set(b)) for b in buckets)

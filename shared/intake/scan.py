@@ -23,8 +23,6 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from shared.common import dialect as dialects
 from shared.common import header
 from shared.common.errors import Rejected
@@ -33,8 +31,9 @@ from shared.common.records import records
 from shared.common.schema import Schema
 from shared.common.settings import DEFAULT_REQUIRED
 from shared.intake import fields
+from shared.intake.duplicates import DuplicateCounter, row_hashes
 from shared.intake.fields import Fields
-from shared.intake.rows import DuplicateCounter, InvalidRows, RowRules
+from shared.intake.rows import InvalidRows, RowRules
 from shared.intake.timestamps import all_parse, ordinals, parses
 
 MAX_BYTES = 3 * 1024**3
@@ -493,14 +492,13 @@ class _Runs:
         if not body.isascii():
             body.decode()  # raises for bytes that are not UTF-8, as row by row would
         self.rows, self._fields = found.rows, found
-        hashes = list(map(hash, found.joined(self._key)))
+        hashes = found.key_hashes(self._key)
         if order is None:
             self._duplicates.add(times, hashes)
         else:
             first, last = int(order.argmin()), int(order.argmax())
-            at_latest = np.flatnonzero(order == order[last]).tolist()
             earliest, latest = stamps[first].tobytes().decode(), stamps[last].tobytes().decode()  # type: ignore[index]
-            self._duplicates.add_batch(hashes, earliest, latest, map(hashes.__getitem__, at_latest))
+            self._duplicates.add_batch(hashes, earliest, latest, hashes[order == order[last]])
         return True
 
     def _events_sent(self, found: Fields) -> bool:
@@ -594,7 +592,7 @@ class _Plan:
         left = operator.length_hint
         chunks, invalid, offset = self.result.chunks, self.result.invalid, self.offset
         times: list[str] = []
-        hashes: list[int] = []
+        keys: list[tuple[str, ...]] = []
         width, ti, values, key = rules.width, rules.time_index, rules.required_values, rules.duplicate_key
         rows, in_chunk, first_row, start, skip = (
             self.rows,
@@ -629,7 +627,7 @@ class _Plan:
                     filtered[event] = filtered.get(event, 0) + 1
                 elif valid:
                     times.append(ts)
-                    hashes.append(hash(key(record)))
+                    keys.append(key(record))
                     if not in_chunk:
                         start, first_row = offset(previous), rows
                     kept_end = text.line - left(it)
@@ -655,7 +653,7 @@ class _Plan:
                 if previous >= until:
                     break
         finally:
-            self.duplicates.add(times, hashes)
+            self.duplicates.add(times, row_hashes(keys))
             self.rows, self.in_chunk, self.first_row, self.start, self.skip = (
                 rows,
                 in_chunk,

@@ -1,17 +1,46 @@
-"""DuplicateCounter: the in-order count (sets per batch) and the out-of-order one agree."""
+"""Duplicate keys: the same hash from a file's bytes as from the row's strings, and the
+in-order count (per batch) and the out-of-order one agree."""
 
 from __future__ import annotations
 
 import random
 
-from shared.intake.rows import DuplicateCounter
+import numpy as np
+
+from shared.intake.duplicates import PAD, DuplicateCounter, field_hashes, row_hashes
 
 
 def _count(batches: list[list[tuple[str, str]]]) -> int:
     counter = DuplicateCounter()
     for batch in batches:
-        counter.add([t for t, _ in batch], [hash(row) for row in batch])
+        counter.add([t for t, _ in batch], row_hashes(batch))
     return counter.count()
+
+
+def test_the_bytes_in_place_hash_as_the_strings_do():
+    rng = random.Random(3)
+    alphabet = ["a", "b", "é", "ễ", ",", "x" * 7, "y" * 9]
+    rows = [
+        tuple("".join(rng.choices(alphabet, k=rng.randrange(0, 6))) for _ in range(3)) for _ in range(500)
+    ]
+    # The same values laid out as in a file: other bytes around and between them.
+    text, start, length = bytearray(b"junk;"), [], []
+    for row in rows:
+        for value in row:
+            raw = value.encode()
+            start.append(len(text))
+            length.append(len(raw))
+            text += raw + b";filler;"
+    padded = np.frombuffer(bytes(text) + PAD, np.uint8)
+    shape = (len(rows), 3)
+    in_place = field_hashes(padded, np.array(start).reshape(shape), np.array(length).reshape(shape))
+    assert (in_place == row_hashes(rows)).all()
+    assert len(set(in_place.tolist())) == len(set(rows))
+
+
+def test_values_cut_elsewhere_are_other_keys():
+    hashes = row_hashes([("ab", "c", "t"), ("a", "bc", "t"), ("abc", "", "t"), ("ab", "c", "t")])
+    assert len(set(hashes.tolist())) == 3 and hashes[0] == hashes[3]
 
 
 def _expected(batches: list[list[tuple[str, str]]]) -> int:
@@ -53,5 +82,5 @@ def test_random_batches_in_and_out_of_order_match_a_set():
 
 def test_no_rows_no_duplicates():
     counter = DuplicateCounter()
-    counter.add([], [])
+    counter.add([], row_hashes([]))
     assert counter.count() == 0
