@@ -38,6 +38,12 @@ def test_the_bytes_in_place_hash_as_the_strings_do():
     assert len(set(in_place.tolist())) == len(set(rows))
 
 
+def test_a_row_hashes_alike_in_any_batch():
+    rows = [("u1", "", "t"), ("u1", "x" * 20, "t"), ("", "é", "")]
+    alone = [int(row_hashes([row])[0]) for row in rows]
+    assert row_hashes(rows).tolist() == alone == row_hashes(rows[::-1]).tolist()[::-1]
+
+
 def test_values_cut_elsewhere_are_other_keys():
     hashes = row_hashes([("ab", "c", "t"), ("a", "bc", "t"), ("abc", "", "t"), ("ab", "c", "t")])
     assert len(set(hashes.tolist())) == 3 and hashes[0] == hashes[3]
