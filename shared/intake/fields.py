@@ -4,7 +4,9 @@ The scan checks a file a run of whole lines at a time. A bare ``csv.reader`` mak
 of every field of every row (23 a row); the checks read only a few columns. So a run is not
 split into strings at all: the positions of its delimiters and line breaks (numpy, over the
 bytes), with those inside quotes left out, give every field's bounds as a (rows, width)
-table, and only the columns the checks read become strings, one joined string a row.
+table, which the checks read column by column: lengths for the required fields, a table of
+bytes for the timestamps, hashes of the bytes in place for the duplicate keys. A string is
+made only where a check needs one (timestamps of mixed forms, Event Names).
 
 Positions are byte offsets: the delimiters, the quote, CR and LF are ASCII, and in UTF-8 no
 byte of a character beyond ASCII is below 0x80, so they are found in the bytes exactly where
@@ -24,10 +26,10 @@ import numpy as np
 from shared.intake.duplicates import PAD, field_hashes, row_hashes
 
 QUOTE, CR, LF = ord('"'), ord("\r"), ord("\n")
-UNIT, RECORD = "\x1f", "\x1e"
-"""Joined columns are separated by the ASCII unit separator, rows by the record separator;
-``split`` declines a run that holds either, so a joined string splits back exactly."""
-_UNIT, _RECORD = ord(UNIT), ord(RECORD)
+RECORD = "\x1e"
+"""Separates the values of a column gathered into one string (``strings``); ``split``
+declines a run that holds it, so that string splits back exactly."""
+_RECORD = ord(RECORD)
 
 
 @dataclass(frozen=True)
@@ -82,43 +84,35 @@ class Fields:
         their unescaped strings, as row by row."""
         start, end = self.start[:, columns], self.end[:, columns]
         hashes = field_hashes(self.padded, start, end - start)
-        if self.escaped:
-            assert self.quotes is not None
-            odd = np.flatnonzero(
-                (np.searchsorted(self.quotes, start) != np.searchsorted(self.quotes, end)).any(1)
-            )
-            data = self.data
-            keys = [
-                [
-                    data[s:e].tobytes().decode().replace('""', '"')
-                    for s, e in zip(start[r], end[r], strict=True)
-                ]
-                for r in odd
-            ]
+        if self.escaped and self.quotes is not None:
+            held = np.searchsorted(self.quotes, start) != np.searchsorted(self.quotes, end)
+            odd = np.flatnonzero(held.any(1))
+            keys = [list(map(self._value, start[r], end[r])) for r in odd]
             hashes[odd] = row_hashes(keys)
         return hashes
 
-    def joined(self, columns: list[int]) -> list[str]:
-        """Per record, the values of ``columns`` joined with ``UNIT``: one string a row, equal to
-        ``UNIT.join`` of the strings ``csv`` gives (no other string is made)."""
-        start, end = self.start[:, columns].ravel(), self.end[:, columns].ravel()
-        size = end - start + 1  # each value and the separator after it
+    def _value(self, start: int, end: int) -> str:
+        """One value as ``csv`` gives it (doubled quotes made single)."""
+        return self.data[start:end].tobytes().decode().replace('""', '"')
+
+    def strings(self, column: int) -> list[str]:
+        """The values of ``column``, one string a record, as ``csv`` gives them: gathered into
+        one string with numpy, decoded and split in C."""
+        start, end = self.start[:, column], self.end[:, column]
+        size = end - start + 1  # each value and the byte after it, which becomes RECORD
         at = np.cumsum(size) - size
-        out = self.data[np.repeat(start - at, size) + np.arange(int(at[-1] + size[-1]) if len(at) else 0)]
-        marks = np.full(len(columns), _UNIT, np.uint8)
-        marks[-1] = _RECORD
-        out[at + size - 1] = np.tile(marks, self.rows)
-        values = out.tobytes().decode().split(RECORD)
-        values.pop()
-        if self.escaped and '"' in (whole := RECORD.join(values)):
-            values = whole.replace('""', '"').split(RECORD)
-        return values
+        out = self.data[np.repeat(start - at, size) + np.arange(int(at[-1] + size[-1]))]
+        out[at + size - 1] = _RECORD
+        values = out.tobytes().decode()
+        if self.escaped and '"' in values:
+            values = values.replace('""', '"')
+        return values.split(RECORD)[:-1]
 
 
 def split(run: bytes, delimiter: str, width: int) -> Fields | None:
     """The fields of ``run`` (whole lines, ending with a line feed), or None unless every
     record has ``width`` fields and quoting ``csv`` reads the same way (see the module)."""
-    if _UNIT in run or _RECORD in run or width < 2 or not _crs_end_lines(run):
+    if _RECORD in run or width < 2 or not _crs_end_lines(run):
         return None
     padded = np.frombuffer(run + PAD, np.uint8)
     data = padded[: len(run)]

@@ -486,7 +486,7 @@ class _Runs:
             return False  # a filtered row: counted row by row
         stamps = found.fixed(self._ti)
         order = None if stamps is None else ordinals(stamps)
-        times = found.joined([self._ti]) if order is None else []
+        times = found.strings(self._ti) if order is None else []
         if times and not self._parse(times):
             return False
         if not body.isascii():
@@ -503,7 +503,7 @@ class _Runs:
 
     def _events_sent(self, found: Fields) -> bool:
         """True if the filter lets every Event Name of the run through."""
-        names = set(found.joined([self._ei])) - self._sent_events
+        names = set(found.strings(self._ei)) - self._sent_events
         if names and not all(map(self._events.keeps, names)):  # type: ignore[union-attr]
             return False
         if len(self._sent_events) > 10_000:
