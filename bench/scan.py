@@ -2,21 +2,33 @@
 
 Realistic rows first: exports as they come (about 210-250 bytes a row, no padding), one file
 per shape, each timed as a bare ``csv.reader`` loop and as our full pass, alternately and in
-separate processes (so each peak RSS is its own), best of ``--repeat``. Then the padded
-3 GB / 5M-row file, which proves the limits (both at once, memory flat) rather than speed on
-real rows: its ~600-byte rows put less per-row work in each megabyte than real exports do.
+separate processes (so each peak RSS is its own), best of ``--repeat``; each pair of runs
+also gives a ratio, and the median of those is recorded too (the machine's speed drifts less
+within a pair). Then the padded 3 GB / 5M-row file, which proves the limits (both at once,
+memory flat) rather than speed on real rows: its ~600-byte rows put less per-row work in
+each megabyte than real exports do.
+
+``--baseline REV`` adds a third side to every comparison: the scan as it was at git revision
+REV (``shared/`` taken from git into a temporary folder), e.g. the last pure-Python scan, so
+that what a change buys is measured in the same run.
 
     .venv/bin/python -m bench.scan [--rows 600000] [--repeat 3] [--shapes ...] [--no-limits]
+                                   [--baseline 9e74af0]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
+import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -84,6 +96,7 @@ def make_padded(path: Path, rows: int, row_bytes: int) -> int:
 
 
 def measure(kind: str, path: Path, schema_kind: str, delimiter: str) -> dict:
+    import shared
     from shared.intake.scan import scan  # imported before the clock starts, like csv
 
     started = time.perf_counter()
@@ -109,22 +122,44 @@ def measure(kind: str, path: Path, schema_kind: str, delimiter: str) -> dict:
             print(f"note: {type(exc).__name__}: {exc}", file=sys.stderr)
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": round(seconds, 3), "rows": rows, "peak_rss_mb": round(peak_mb, 1)}
+    return {
+        "seconds": round(seconds, 3),
+        "rows": rows,
+        "peak_rss_mb": round(peak_mb, 1),
+        "code": str(Path(shared.__file__).parent),
+    }
 
 
-def run(kind: str, path: Path, schema_kind: str, delimiter: str) -> dict:
-    argv = [sys.executable, "-m", "bench.scan", "--measure", kind, "--file", str(path)]
+def run(kind: str, path: Path, schema_kind: str, delimiter: str, baseline: Path | None = None) -> dict:
+    """One timing in its own process; ``baseline`` (a folder holding an earlier ``shared/``)
+    runs the scan found there as "ours"."""
+    measure = "ours" if kind == "baseline" else kind
+    argv = [sys.executable, "-m", "bench.scan", "--measure", measure, "--file", str(path)]
     argv += ["--kind", schema_kind, "--delimiter", delimiter]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+    env, cwd = dict(os.environ), None
+    if kind == "baseline" and baseline is not None:  # its shared/ first: run from there
+        env["PYTHONPATH"] = os.pathsep.join([str(baseline), str(Path(__file__).resolve().parents[1])])
+        cwd = baseline
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, env=env, cwd=cwd)
+    result = json.loads(out.stdout)
+    return result
 
 
-def compare(path: Path, size: int, rows: int, schema_kind: str, delimiter: str, repeat: int) -> dict:
-    """csv and ours alternately, ``repeat`` times each; the best of each and their ratio."""
-    runs: dict[str, list[dict]] = {"csv": [], "ours": []}
+def compare(
+    path: Path,
+    size: int,
+    rows: int,
+    schema_kind: str,
+    delimiter: str,
+    repeat: int,
+    baseline: Path | None = None,
+) -> dict:
+    """csv and ours (and the baseline) alternately, ``repeat`` times each; the best of each
+    and their ratio, and the median of the ratios within each round."""
+    runs: dict[str, list[dict]] = {"csv": [], "ours": [], **({"baseline": []} if baseline else {})}
     for _ in range(repeat):
         for kind in runs:
-            runs[kind].append(run(kind, path, schema_kind, delimiter))
+            runs[kind].append(run(kind, path, schema_kind, delimiter, baseline))
     entry: dict = {"bytes": size, "rows": rows, "row_bytes": round(size / max(rows, 1))}
     for kind, ms in runs.items():
         best = min(ms, key=lambda m: m["seconds"])
@@ -134,10 +169,26 @@ def compare(path: Path, size: int, rows: int, schema_kind: str, delimiter: str, 
             "all_seconds": [m["seconds"] for m in ms],
             "peak_rss_mb": max(m["peak_rss_mb"] for m in ms),
         }
-    if entry["ours"]["rows"] != entry["csv"]["rows"]:
-        print(f"note: row counts differ: {entry['ours']['rows']} vs {entry['csv']['rows']}", file=sys.stderr)
-    entry["ours_vs_csv"] = round(entry["csv"]["seconds"] / entry["ours"]["seconds"], 2)
+        if entry[kind]["rows"] != entry["csv"]["rows"]:
+            print(
+                f"note: {kind} counted {entry[kind]['rows']} rows, csv {entry['csv']['rows']}",
+                file=sys.stderr,
+            )
+    for kind, against in (("ours", "csv"), ("baseline", "csv"), ("ours", "baseline")):
+        if kind in runs and against in runs:
+            pairs = [a["seconds"] / k["seconds"] for a, k in zip(runs[against], runs[kind], strict=True)]
+            entry[f"{kind}_vs_{against}"] = round(entry[against]["seconds"] / entry[kind]["seconds"], 2)
+            entry[f"{kind}_vs_{against}_median_of_rounds"] = round(statistics.median(pairs), 2)
     return entry
+
+
+def baseline_tree(rev: str, into: Path) -> Path:
+    """``shared/`` as it was at ``rev``, in a folder of its own (put first on PYTHONPATH)."""
+    git = shutil.which("git") or "git"
+    archive = subprocess.run([git, "archive", rev, "shared"], capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--kind", default="healthcare", help=argparse.SUPPRESS)
     parser.add_argument("--delimiter", default=",", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", metavar="REV", help="also time the scan as it was at this git revision")
     parser.add_argument("--name", default="scan")
     args = parser.parse_args(argv)
     if args.measure:
@@ -162,11 +214,15 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict = {"realistic": {}, "limits": None}
     with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
+        baseline = baseline_tree(args.baseline, Path(tmp) / "baseline") if args.baseline else None
+        if args.baseline:
+            results["baseline"] = {"rev": args.baseline, "what": "shared/ at that git revision, same files"}
         for name in args.shapes:
             shape = SHAPES[name]
             path = Path(tmp) / shape["file"]
             size = make_shape(path, shape, args.rows)
-            entry = compare(path, size, args.rows, shape["kind"], shape.get("delimiter", ","), args.repeat)
+            delimiter = shape.get("delimiter", ",")
+            entry = compare(path, size, args.rows, shape["kind"], delimiter, args.repeat, baseline)
             print(json.dumps({"shape": name, **entry}), flush=True)
             results["realistic"][name] = entry
             path.unlink()
@@ -174,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             path = Path(tmp) / "audit-limits.csv"
             row_bytes = args.limit_mb * 1_000_000 // args.limit_rows
             size = make_padded(path, args.limit_rows, row_bytes)
-            entry = compare(path, size, args.limit_rows, "healthcare", ",", 1)
+            entry = compare(path, size, args.limit_rows, "healthcare", ",", 1, baseline)
             print(json.dumps({"shape": "padded-limits", **entry}), flush=True)
             results["limits"] = entry
             path.unlink()
@@ -183,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         {
             **results,
             "method": "best of --repeat alternate runs per side, each in its own process; "
-            "ours = shared.intake.scan.scan (validate + plan), csv = a bare csv.reader loop",
+            "ours = shared.intake.scan.scan (validate + plan), csv = a bare csv.reader loop, "
+            "baseline = ours at the git revision named; *_median_of_rounds = median of the "
+            "ratios of the runs made one after the other in each round",
             "targets": {"ours_vs_csv": 1.0, "ours_vs_csv_unquoted_stretch": 1.5, "peak_rss_mb": 200},
         },
     )
