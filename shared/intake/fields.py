@@ -13,8 +13,9 @@ byte of a character beyond ASCII is below 0x80, so they are found in the bytes e
 they are in the text. Quoting follows ``csv`` (RFC 4180): a quoted field opens with a quote at
 its start and closes with one right before a delimiter or a line break, and a quote inside it
 is doubled. Anything else with a quote (a quote inside an unquoted field, text after a closing
-quote) is left to ``csv`` row by row (``split`` answers None), as are a carriage return that is
-not part of a CRLF outside quotes and a line of another width.
+quote) is left to ``csv`` row by row (``split`` answers None, and ``trouble`` says where the
+first such record begins), as are a carriage return that is not part of a CRLF and a line of
+another width.
 """
 
 from __future__ import annotations
@@ -64,9 +65,14 @@ class Fields:
             return j
         return int(np.searchsorted(self.line_ends, self.record_ends[j - 1])) + 1
 
-    def empty(self, columns: list[int]) -> bool:
-        """True if any of ``columns`` is empty in any record."""
-        return bool((self.end[:, columns] <= self.start[:, columns]).any())
+    def begins(self, j: int) -> int:
+        """The byte offset record ``j`` begins at."""
+        return int(self.record_ends[j - 1]) + 1 if j else 0
+
+    def first_empty(self, columns: list[int]) -> int:
+        """The first record with any of ``columns`` empty, or -1."""
+        empty = (self.end[:, columns] <= self.start[:, columns]).any(1)
+        return int(empty.argmax()) if empty.any() else -1
 
     def fixed(self, column: int) -> np.ndarray | None:
         """The bytes of ``column`` as a (rows, length) table when every value has one length
@@ -205,37 +211,67 @@ def _line_feeds(feeds: np.ndarray, lines: int, rows: int) -> np.ndarray | None:
     return np.flatnonzero(feeds) if lines != rows else None
 
 
-def unfinished(run: bytes) -> int:
-    """Where the record that the run's last quote opens begins (its line's start), or -1 if
-    the run has an even number of quotes (no record goes on past its end)."""
-    if run.count(b'"') % 2 == 0:
-        return -1
-    return run.rfind(b"\n", 0, run.rfind(b'"')) + 1
+def trouble(run: bytes, delimiter: str, width: int) -> int:
+    """Where the first record ``split`` cannot take begins (a byte offset in ``run``), asked
+    once ``split`` has declined the run: the records before it can be taken as a run, that
+    one goes row by row, and the fast path goes on after it.
+
+    The first byte that makes ``split`` decline (the record separator, a CR ending no line, a
+    quote ``csv`` reads otherwise, the opening quote of a record going on past the run) is
+    found first; the quotes before it are sound, so they tell which line feeds end records.
+    The answer is the start of the record holding that byte, or of an earlier record of
+    another width, whichever comes first.
+    """
+    data = np.frombuffer(run, np.uint8)
+    d = ord(delimiter)
+    quotes = np.flatnonzero(data == QUOTE)
+    first = [len(run)]
+    if _RECORD in run:
+        first.append(run.index(_RECORD))
+    crs = np.flatnonzero(data == CR)
+    if len(stray := crs[data[np.minimum(crs + 1, len(run) - 1)] != LF]):
+        first.append(int(stray[0]))
+    if len(quotes) % 2:
+        first.append(int(quotes[-1]))  # opens a value that goes on past the run
+    if len(unsound := _unsound_quotes(data, quotes[: len(quotes) // 2 * 2], d)):
+        first.append(int(unsound[0]))
+    stop = min(first)
+    quotes = quotes[quotes < stop]
+    seps = np.flatnonzero((data[:stop] == d) | (data[:stop] == LF))
+    seps = seps[(np.searchsorted(quotes, seps) & 1) == 0]
+    ends = seps[data[seps] == LF]  # the line feeds that end records, before ``stop``
+    counts = np.diff(np.searchsorted(seps, ends), prepend=-1)
+    if len(other := np.flatnonzero(counts != width)):
+        return int(ends[other[0] - 1]) + 1 if other[0] else 0
+    return int(ends[-1]) + 1 if len(ends) and stop < len(run) else 0
 
 
 def _quoting_as_csv(data: np.ndarray, quotes: np.ndarray, d: int) -> bool:
     """True if every quote is one ``csv`` reads as quoting, so that a delimiter or line feed is
-    inside quotes exactly when an odd number of quotes comes before it.
+    inside quotes exactly when an odd number of quotes comes before it."""
+    return not len(quotes) % 2 and not len(_unsound_quotes(data, quotes, d))
+
+
+def _unsound_quotes(data: np.ndarray, quotes: np.ndarray, d: int) -> np.ndarray:
+    """The quotes (of an even number) ``csv`` does not read as quoting, in order.
 
     Counted from the run's start, a quote at an even position must open a field (at the run's
     start or right after a delimiter or line feed) or be the second of a doubled quote (right
     after a quote); one at an odd position must close a field (right before a delimiter, a line
     feed or a CRLF) or be the first of a doubled quote (right before a quote).
     """
-    if len(quotes) % 2:
-        return False
     opening, closing = quotes[0::2], quotes[1::2]
     before = data[np.maximum(opening - 1, 0)]
     first = opening == 0
-    if not (first | (before == d) | (before == LF) | ((before == QUOTE) & ~first)).all():
-        return False
+    opens = first | (before == d) | (before == LF) | ((before == QUOTE) & ~first)
     size = len(data)
     after = data[np.minimum(closing + 1, size - 1)]
     then = data[np.minimum(closing + 2, size - 1)]
     inside = closing + 1 < size
-    return bool(
-        (inside & ((after == d) | (after == LF) | (after == QUOTE) | ((after == CR) & (then == LF)))).all()
-    )
+    closes = inside & ((after == d) | (after == LF) | (after == QUOTE) | ((after == CR) & (then == LF)))
+    if opens.all() and closes.all():
+        return quotes[:0]
+    return np.sort(np.concatenate((opening[~opens], closing[~closes])))
 
 
 def _crs_end_lines(run: bytes) -> bool:

@@ -323,14 +323,13 @@ def _scan(
                 if k == n:
                     misses = max(misses - 1, 0)  # one pass forgives one miss: mostly failing stays backed off
                     continue
-                if runs.spans:
-                    # Valid lines up to a record going on past the text at hand: that one
-                    # record row by row, then the fast path again (not a miss).
-                    plan.records(lines, delimiter, rules, lines.line + 1, b"")
-                    continue
-                misses += 1
-                skip = min(1 << misses, MAX_SKIPPED_RUNS) - 1
-            # Row by row: the rest of the run that failed.
+                if k < n // 2:  # little taken before the record that stopped the run: a miss
+                    misses += 1
+                    skip = min(1 << misses, MAX_SKIPPED_RUNS) - 1
+                # That one record row by row, then the fast path (or the backed-off runs) again.
+                plan.records(lines, delimiter, rules, lines.line + 1, b"")
+                continue
+            # Row by row: a backed-off run, or the last line without its newline.
             n = n or body.count(b"\n")
             plan.records(lines, delimiter, rules, lines.line + max(n - k, 1), body[size:])
     except csv.Error as exc:
@@ -343,8 +342,9 @@ def _scan(
 
 
 MAX_SKIPPED_RUNS = 8
-"""After runs fail the fast check in a row, the next 1, 3, 7, then 7 runs go row by row without
-trying: a file full of invalid rows or multi-line records costs what row by row costs."""
+"""After runs stop early in a row (less than half of each taken before a record the fast path
+cannot take), the next 1, 3, 7, then 7 runs go row by row without trying: a file full of
+invalid rows costs what row by row costs."""
 
 
 class _Text:
@@ -447,28 +447,30 @@ class _Runs:
         self._known: set[str] = set()
         """Timestamps seen valid lately; audit rows share seconds, so most are met again."""
         self._fields: Fields | None = None
-        self.spans = False
-        """The last ``accept`` stopped at a record going on past the run, all lines before it valid."""
+        self.stopped = False
+        """The last ``accept`` stopped before a record the fast path cannot take."""
+        self._stop = 0
+        """Where the first record the last ``valid`` could not take begins (0 if unknown)."""
         self.rows = 0
         """Rows in the lines the last ``valid`` checked (fewer if a quoted line break spans two)."""
         self.lines = 0
         """Lines in the run the last ``accept`` was given."""
 
     def accept(self, body: bytes) -> tuple[int, int]:
-        """(lines, bytes) of ``body`` taken, from its start: all of it if ``valid``; else, if
-        the run ends inside a quoted field (a record going on past the text at hand), the lines
-        before that record if they are valid (and ``spans`` is set); else none. ``rows`` and
-        ``lines_of`` then say how those lines divide into rows."""
-        self.spans = False
+        """(lines, bytes) of ``body`` taken from its start, their rows valid and counted: all
+        of it if it can; else the records before the first one the fast path cannot take (an
+        invalid row, a blank line, quoting ``csv`` reads otherwise, a record going on past the
+        run), and ``stopped`` is set: that record goes row by row, then the fast path goes on.
+        ``rows`` and ``lines_of`` then say how the lines taken divide into rows."""
+        self.stopped = False
         if self.valid(body, 0):
             self.lines = self._fields.lines_of(self.rows)  # type: ignore[union-attr]
             return self.lines, len(body)
+        self.stopped = True
         self.lines = body.count(b"\n")
-        if (cut := fields.unfinished(body)) < 0:
-            return 0, 0
-        k = body.count(b"\n", 0, cut)
-        self.spans = not k or self.valid(body[:cut], k)
-        return (k, cut) if self.spans else (0, 0)
+        if (cut := self._stop) and self.valid(body[:cut], 0):
+            return body.count(b"\n", 0, cut), cut
+        return 0, 0
 
     def lines_of(self, j: int) -> int:
         """Physical lines the first ``j`` rows of the run last taken span: ``j`` unless a
@@ -477,17 +479,30 @@ class _Runs:
 
     def valid(self, body: bytes, n: int) -> bool:
         """True (and the run's duplicate keys counted) if all lines of ``body`` (``n``, if
-        known) are valid rows."""
-        self.rows, self._fields = n, None
+        known) are valid rows; if not, ``_stop`` says where the first record it cannot take
+        begins."""
+        self.rows, self._fields, self._stop = n, None, 0
         found = fields.split(body, self._d, self._width)
-        if found is None or (self._required and found.empty(self._required)):
+        if found is None:
+            self._stop = fields.trouble(body, self._d, self._width)
             return False
-        if self._events is not None and not self._events_sent(found):
-            return False  # a filtered row: counted row by row
         stamps = found.fixed(self._ti)
         order = None if stamps is None else ordinals(stamps)
         times = found.strings(self._ti) if order is None else []
-        if times and not self._parse(times):
+        bad = min(
+            (
+                j
+                for j in (
+                    self._first_empty(found),
+                    self._first_filtered(found),
+                    self._first_unreadable(times),
+                )
+                if j >= 0
+            ),
+            default=-1,
+        )
+        if bad >= 0:
+            self._stop = found.begins(bad)
             return False
         if not body.isascii():
             body.decode()  # raises for bytes that are not UTF-8, as row by row would
@@ -501,26 +516,34 @@ class _Runs:
             self._duplicates.add_batch(hashes, earliest, latest, hashes[order == order[last]])
         return True
 
-    def _events_sent(self, found: Fields) -> bool:
-        """True if the filter lets every Event Name of the run through."""
-        names = set(found.strings(self._ei)) - self._sent_events
-        if names and not all(map(self._events.keeps, names)):  # type: ignore[union-attr]
-            return False
+    def _first_empty(self, found: Fields) -> int:
+        """The first row with a required field empty, or -1."""
+        return found.first_empty(self._required) if self._required else -1
+
+    def _first_filtered(self, found: Fields) -> int:
+        """The first row the events filter leaves out (counted row by row), or -1."""
+        if self._events is None:
+            return -1
+        names = found.strings(self._ei)
+        new = set(names) - self._sent_events
+        dropped = {name for name in new if not self._events.keeps(name)}
+        if dropped:
+            return next(j for j, name in enumerate(names) if name in dropped)
         if len(self._sent_events) > 10_000:
             self._sent_events.clear()
-        self._sent_events |= names
-        return True
+        self._sent_events |= new
+        return -1
 
-    def _parse(self, times: list[str]) -> bool:
-        """True if every timestamp parses (those met lately are known to)."""
+    def _first_unreadable(self, times: list[str]) -> int:
+        """The first row whose timestamp does not parse, or -1 (those met lately are known to)."""
         new = set(times) - self._known
-        if new:
-            if not all_parse(new):
-                return False
-            if len(self._known) > 100_000:
-                self._known.clear()
-            self._known |= new
-        return True
+        if new and not all_parse(new):
+            wrong = {t for t in new if not parses(t)}
+            return next(j for j, t in enumerate(times) if t in wrong)
+        if len(self._known) > 100_000:
+            self._known.clear()
+        self._known |= new
+        return -1
 
 
 class _Plan:

@@ -61,10 +61,21 @@ def test_runs_csv_reads_otherwise_are_declined(run):
     assert fields.split(run, ",", WIDTH) is None
 
 
-def test_a_run_ending_inside_quotes_is_cut_before_that_record():
-    run = b'a,b,c,d\ne,"f\ng,h\n'
-    assert fields.unfinished(run) == run.index(b"e,")
-    assert fields.unfinished(b"a,b,c,d\n") == -1
+@pytest.mark.parametrize(
+    ("run", "at"),
+    [
+        (b'a,b,c,d\ne,"f\ng,h\n', 8),  # a record going on past the run
+        (b'a,b,c,d\ne,"f\ng",h,i\nj,b"x,c,d\n', 8 + 12),  # a quote csv reads otherwise
+        (b"a,b,c,d\ne,f\nj,k,l,m\n", 8),  # a record of another width
+        (b'a,"b\nc",d,e\n\nf,g,h,i\n', 12),  # a blank line after a record spanning two
+        (b"a,b,c,d\r\ne,f\r,g,h\r\n", 9),  # a CR that ends no line
+        (b"a,b,c,d\ne,f,g,\x1e\n", 8),
+    ],
+)
+def test_trouble_is_where_the_first_record_split_cannot_take_begins(run, at):
+    assert fields.split(run, ",", WIDTH) is None
+    assert fields.trouble(run, ",", WIDTH) == at
+    assert fields.split(run[:at], ",", WIDTH) is not None
 
 
 def test_one_length_values_make_a_table():
@@ -72,4 +83,5 @@ def test_one_length_values_make_a_table():
     assert found is not None
     assert found.fixed(0).tobytes() == b"2026-11-22T08:15:03Z2026-11-22T08:15:04Z"
     assert found.fixed(2) is None  # "c" and ""
-    assert found.empty([2]) and not found.empty([0, 1, 3])
+    assert found.first_empty([2]) == 1 and found.first_empty([0, 1, 3]) == -1
+    assert found.begins(1) == 27
