@@ -66,13 +66,12 @@ class Fields:
         return int(np.searchsorted(self.line_ends, self.record_ends[j - 1])) + 1
 
     def begins(self, j: int) -> int:
-        """The byte offset record ``j`` begins at."""
+        """The byte offset record ``j`` begins at (the run's length for ``rows``)."""
         return int(self.record_ends[j - 1]) + 1 if j else 0
 
-    def first_empty(self, columns: list[int]) -> int:
-        """The first record with any of ``columns`` empty, or -1."""
-        empty = (self.end[:, columns] <= self.start[:, columns]).any(1)
-        return int(empty.argmax()) if empty.any() else -1
+    def empty(self, columns: list[int]) -> np.ndarray:
+        """Per record, True if any of ``columns`` is empty."""
+        return (self.end[:, columns] <= self.start[:, columns]).any(1)
 
     def fixed(self, column: int) -> np.ndarray | None:
         """The bytes of ``column`` as a (rows, length) table when every value has one length

@@ -23,6 +23,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from shared.common import dialect as dialects
 from shared.common import header
 from shared.common.errors import Rejected
@@ -309,29 +311,7 @@ def _scan(
         plan.previous = lines.line
         plan.event_index = found["event_name"]
         runs = _Runs(rules, delimiter, plan.duplicates, events, found["event_name"])
-        misses = skip = 0
-        while body := lines.run():
-            n = k = size = 0
-            if skip:
-                skip -= 1
-            elif body[-1:] == b"\n":
-                k, size = runs.accept(body)
-                n = runs.lines
-                if k:
-                    lines.commit(size, k)
-                    plan.valid_run(runs.rows, runs.lines_of)
-                if k == n:
-                    misses = max(misses - 1, 0)  # one pass forgives one miss: mostly failing stays backed off
-                    continue
-                if k < n // 2:  # little taken before the record that stopped the run: a miss
-                    misses += 1
-                    skip = min(1 << misses, MAX_SKIPPED_RUNS) - 1
-                # That one record row by row, then the fast path (or the backed-off runs) again.
-                plan.records(lines, delimiter, rules, lines.line + 1, b"")
-                continue
-            # Row by row: a backed-off run, or the last line without its newline.
-            n = n or body.count(b"\n")
-            plan.records(lines, delimiter, rules, lines.line + max(n - k, 1), body[size:])
+        _rows(lines, plan, runs, delimiter, rules)
     except csv.Error as exc:
         raise Rejected(
             "malformed", f"{name}: malformed quoting in or after data row {plan.rows + 1}: {exc}"
@@ -339,6 +319,41 @@ def _scan(
     plan.finish(lines.line)
     result.bytes = source.bom_length + source.total
     return result
+
+
+def _rows(lines: _Text, plan: _Plan, runs: _Runs, delimiter: str, rules: RowRules) -> None:
+    """Every row after the header: a run at a time where the fast path takes it, row by row
+    where it does not (a record it stops at, the runs backed off after misses, a last line
+    without its newline)."""
+    misses = skip = 0
+    while body := lines.run():
+        if skip or body[-1:] != b"\n":
+            skip = max(skip - 1, 0)
+            plan.records(lines, delimiter, rules, lines.line + max(body.count(b"\n"), 1), body)
+            continue
+        if taken := runs.accept(body):
+            _take(lines, plan, runs, delimiter, rules)
+        if taken == runs.lines:
+            misses = max(misses - 1, 0)  # one pass forgives one miss: mostly failing stays backed off
+            continue
+        if taken < runs.lines // 2:  # little taken before the record that stopped the run: a miss
+            misses += 1
+            skip = min(1 << misses, MAX_SKIPPED_RUNS) - 1
+        # That one record row by row, then the fast path (or the backed-off runs) again.
+        plan.records(lines, delimiter, rules, lines.line + 1, b"")
+
+
+def _take(lines: _Text, plan: _Plan, runs: _Runs, delimiter: str, rules: RowRules) -> None:
+    """The rows of the run ``runs`` last took: the valid ones in stretches, each of the few
+    invalid or filtered ones (``gaps``) row by row in between, which records its reason."""
+    done = 0
+    for gap in [*runs.gaps, runs.rows]:
+        if gap > done:
+            lines.commit(runs.begins(gap) - runs.begins(done), runs.lines_of(gap) - runs.lines_of(done))
+            plan.valid_run(gap - done, lambda j, a=done: runs.lines_of(a + j) - runs.lines_of(a))
+        if gap < runs.rows:
+            plan.records(lines, delimiter, rules, lines.line + 1, b"")
+        done = gap + 1
 
 
 MAX_SKIPPED_RUNS = 8
@@ -447,8 +462,8 @@ class _Runs:
         self._known: set[str] = set()
         """Timestamps seen valid lately; audit rows share seconds, so most are met again."""
         self._fields: Fields | None = None
-        self.stopped = False
-        """The last ``accept`` stopped before a record the fast path cannot take."""
+        self.gaps: list[int] = []
+        """Rows of the run last taken that go row by row (invalid, or filtered out)."""
         self._stop = 0
         """Where the first record the last ``valid`` could not take begins (0 if unknown)."""
         self.rows = 0
@@ -456,32 +471,35 @@ class _Runs:
         self.lines = 0
         """Lines in the run the last ``accept`` was given."""
 
-    def accept(self, body: bytes) -> tuple[int, int]:
-        """(lines, bytes) of ``body`` taken from its start, their rows valid and counted: all
-        of it if it can; else the records before the first one the fast path cannot take (an
-        invalid row, a blank line, quoting ``csv`` reads otherwise, a record going on past the
-        run), and ``stopped`` is set: that record goes row by row, then the fast path goes on.
-        ``rows`` and ``lines_of`` then say how the lines taken divide into rows."""
-        self.stopped = False
+    def accept(self, body: bytes) -> int:
+        """The lines of ``body`` taken from its start: all of it if every record in it has the
+        header's width (invalid or filtered rows among them, ``gaps``, go row by row); else the
+        records before the first one the fast path cannot take (an invalid row among many, a
+        blank line, quoting ``csv`` reads otherwise, a record going on past the run), which
+        then goes row by row. ``rows``, ``begins`` and ``lines_of`` say how the lines taken
+        divide into rows; ``lines`` is how many ``body`` holds."""
         if self.valid(body, 0):
-            self.lines = self._fields.lines_of(self.rows)  # type: ignore[union-attr]
-            return self.lines, len(body)
-        self.stopped = True
+            self.lines = self.lines_of(self.rows)
+            return self.lines
         self.lines = body.count(b"\n")
         if (cut := self._stop) and self.valid(body[:cut], 0):
-            return body.count(b"\n", 0, cut), cut
-        return 0, 0
+            return self.lines_of(self.rows)
+        return 0
 
     def lines_of(self, j: int) -> int:
         """Physical lines the first ``j`` rows of the run last taken span: ``j`` unless a
         quoted field holds a line break. Asked where a chunk is cut inside a run."""
         return self._fields.lines_of(j) if self._fields is not None else j
 
+    def begins(self, j: int) -> int:
+        """Where row ``j`` of the run last taken begins, in bytes from its start."""
+        return self._fields.begins(j) if self._fields is not None else 0
+
     def valid(self, body: bytes, n: int) -> bool:
-        """True (and the run's duplicate keys counted) if all lines of ``body`` (``n``, if
-        known) are valid rows; if not, ``_stop`` says where the first record it cannot take
-        begins."""
-        self.rows, self._fields, self._stop = n, None, 0
+        """True (and the run's duplicate keys counted) if every record of ``body`` (``n``
+        lines, if known) has the header's width and few of them are invalid or filtered
+        (``gaps``); if not, ``_stop`` says where the first record it cannot take begins."""
+        self.rows, self._fields, self._stop, self.gaps = n, None, 0, []
         found = fields.split(body, self._d, self._width)
         if found is None:
             self._stop = fields.trouble(body, self._d, self._width)
@@ -489,61 +507,71 @@ class _Runs:
         stamps = found.fixed(self._ti)
         order = None if stamps is None else ordinals(stamps)
         times = found.strings(self._ti) if order is None else []
-        bad = min(
-            (
-                j
-                for j in (
-                    self._first_empty(found),
-                    self._first_filtered(found),
-                    self._first_unreadable(times),
-                )
-                if j >= 0
-            ),
-            default=-1,
-        )
-        if bad >= 0:
-            self._stop = found.begins(bad)
-            return False
+        keep = None
+        if (bad := self._invalid(found, times)) is not None:
+            if int(bad.sum()) * MAX_GAPS > found.rows:  # mostly invalid: row by row, backed off
+                self._stop = found.begins(int(bad.argmax()))
+                return False
+            self.gaps, keep = np.flatnonzero(bad).tolist(), ~bad
         if not body.isascii():
             body.decode()  # raises for bytes that are not UTF-8, as row by row would
         self.rows, self._fields = found.rows, found
-        hashes = found.key_hashes(self._key)
-        if order is None:
-            self._duplicates.add(times, hashes)
-        else:
-            first, last = int(order.argmin()), int(order.argmax())
-            earliest, latest = stamps[first].tobytes().decode(), stamps[last].tobytes().decode()  # type: ignore[index]
-            self._duplicates.add_batch(hashes, earliest, latest, hashes[order == order[last]])
+        self._count(found.key_hashes(self._key), order, stamps, times, keep)
         return True
 
-    def _first_empty(self, found: Fields) -> int:
-        """The first row with a required field empty, or -1."""
-        return found.first_empty(self._required) if self._required else -1
-
-    def _first_filtered(self, found: Fields) -> int:
-        """The first row the events filter leaves out (counted row by row), or -1."""
-        if self._events is None:
-            return -1
-        names = found.strings(self._ei)
-        new = set(names) - self._sent_events
-        dropped = {name for name in new if not self._events.keeps(name)}
-        if dropped:
-            return next(j for j, name in enumerate(names) if name in dropped)
-        if len(self._sent_events) > 10_000:
-            self._sent_events.clear()
-        self._sent_events |= new
-        return -1
-
-    def _first_unreadable(self, times: list[str]) -> int:
-        """The first row whose timestamp does not parse, or -1 (those met lately are known to)."""
+    def _invalid(self, found: Fields, times: list[str]) -> np.ndarray | None:
+        """Per row, True if it is invalid (a required field empty, a timestamp that does not
+        parse) or the events filter leaves it out; None if no row is."""
+        bad = found.empty(self._required) if self._required else np.zeros(found.rows, bool)
+        if self._events is not None:
+            bad |= self._filtered(found.strings(self._ei))
         new = set(times) - self._known
         if new and not all_parse(new):
             wrong = {t for t in new if not parses(t)}
-            return next(j for j, t in enumerate(times) if t in wrong)
+            bad |= np.fromiter(map(wrong.__contains__, times), bool, len(times))
+            new -= wrong
         if len(self._known) > 100_000:
             self._known.clear()
         self._known |= new
-        return -1
+        return bad if bad.any() else None
+
+    def _filtered(self, names: list[str]) -> np.ndarray:
+        """Per row, True if the events filter leaves its Event Name out."""
+        new = set(names) - self._sent_events
+        dropped = {name for name in new if not self._events.keeps(name)}  # type: ignore[union-attr]
+        if len(self._sent_events) > 10_000:
+            self._sent_events.clear()
+        self._sent_events |= new - dropped
+        if not dropped:
+            return np.zeros(len(names), bool)
+        return np.fromiter(map(dropped.__contains__, names), bool, len(names))
+
+    def _count(
+        self,
+        hashes: np.ndarray,
+        order: np.ndarray | None,
+        stamps: np.ndarray | None,
+        times: list[str],
+        keep: np.ndarray | None,
+    ) -> None:
+        """The duplicate keys of the run's valid rows (all, or those ``keep`` says)."""
+        if keep is not None:
+            hashes = hashes[keep]
+            if order is None:
+                times = list(itertools.compress(times, keep.tolist()))
+            else:
+                order, stamps = order[keep], stamps[keep]  # type: ignore[index]
+        if order is None or stamps is None:
+            self._duplicates.add(times, hashes)
+        elif len(hashes):
+            first, last = int(order.argmin()), int(order.argmax())
+            earliest, latest = stamps[first].tobytes().decode(), stamps[last].tobytes().decode()
+            self._duplicates.add_batch(hashes, earliest, latest, hashes[order == order[last]])
+
+
+MAX_GAPS = 4
+"""A run is taken with up to one row in this many left to row by row (invalid or filtered);
+with more, it is not worth it: the run goes row by row, and the runs after it back off."""
 
 
 class _Plan:

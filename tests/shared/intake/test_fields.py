@@ -83,5 +83,5 @@ def test_one_length_values_make_a_table():
     assert found is not None
     assert found.fixed(0).tobytes() == b"2026-11-22T08:15:03Z2026-11-22T08:15:04Z"
     assert found.fixed(2) is None  # "c" and ""
-    assert found.first_empty([2]) == 1 and found.first_empty([0, 1, 3]) == -1
+    assert found.empty([2]).tolist() == [False, True] and not found.empty([0, 1, 3]).any()
     assert found.begins(1) == 27
