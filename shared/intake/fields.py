@@ -117,10 +117,12 @@ class Fields:
 def split(run: bytes, delimiter: str, width: int) -> Fields | None:
     """The fields of ``run`` (whole lines, ending with a line feed), or None unless every
     record has ``width`` fields and quoting ``csv`` reads the same way (see the module)."""
-    if _RECORD in run or width < 2 or not _crs_end_lines(run):
+    if _RECORD in run or width < 2:
         return None
     padded = np.frombuffer(run + PAD, np.uint8)
     data = padded[: len(run)]
+    if CR in run and not _crs_end_lines(data):
+        return None
     d = ord(delimiter)
     feeds = data == LF
     lines = int(np.count_nonzero(feeds))
@@ -273,8 +275,10 @@ def _unsound_quotes(data: np.ndarray, quotes: np.ndarray, d: int) -> np.ndarray:
     return np.sort(np.concatenate((opening[~opens], closing[~closes])))
 
 
-def _crs_end_lines(run: bytes) -> bool:
+def _crs_end_lines(data: np.ndarray) -> bool:
     """True if every carriage return is followed by a line feed. A CR outside quotes must be
     (``csv`` reads no other); one inside quotes need not, but a run holding such a value goes
-    row by row rather than pay for finding which are inside."""
-    return b"\r" not in run or run.count(b"\r") == run.count(b"\r\n")
+    row by row rather than pay for finding which are inside. (The run ends with a line feed,
+    so a CR is never its last byte.)"""
+    crs = np.flatnonzero(data == CR)
+    return bool((data[crs + 1] == LF).all())
