@@ -1,13 +1,14 @@
 """One streaming pass over an export: header, row count, SHA-256 and chunk boundaries.
 
 The file is read block by block and never held whole. Most of it is checked a run of whole
-lines at a time (``_Runs``: 32 KB of text split and checked column by column in C,
-no Python code per row); a run that does not pass (an invalid row, a blank line, a stray
-carriage return) is taken again row by row (``_Plan.records``), where ``csv`` parses
-any line with a quote and pulls exactly the lines a record spans. Either way the scan
-knows the physical line each record ends on, which ``_Source`` turns into a byte offset,
-so a chunk boundary is a byte offset on a record boundary that a worker later reads with
-one ranged GET, without scanning again.
+lines at a time (``_Runs``: 1 MB of bytes whose fields are found with numpy and checked
+column by column, ``fields``, no Python code per row). What the fast path does not take (an
+invalid or filtered row, a blank line, quoting ``csv`` reads otherwise) goes row by row
+(``_Plan.records``), where ``csv`` parses any line with a quote and pulls exactly the lines
+a record spans, and the fast path goes on after it. Either way the scan knows the physical
+line each record ends on, which ``_Source`` turns into a byte offset, so a chunk boundary
+is a byte offset on a record boundary that a worker later reads with one ranged GET,
+without scanning again.
 """
 
 from __future__ import annotations
@@ -268,7 +269,7 @@ def scan(
     policy; only the limits and unreadable files raise ``Rejected`` here. Rows the ``events``
     filter leaves out are counted apart; a chunk neither begins nor ends with one (the worker
     drops those inside it, as it parses the chunk anyway to send only the schema's columns).
-    A run of lines holding a filtered event takes the row-by-row path.
+    A filtered row, like an invalid one, is taken row by row.
     """
     source = _Source(blocks, name, max_bytes)
     try:
@@ -434,14 +435,14 @@ class _Text:
 class _Runs:
     """The fast path: checks a run of whole lines at once, with no Python code per row.
 
-    A run passes only if every record has the header's width, a valid timestamp and every
-    required field filled. Then order does not matter (the rows are counted, their duplicate
-    keys hashed, chunk cuts worked out from line numbers), so the run's fields are found at
-    once over its bytes (``fields.split``: also proves every record has the header's width)
-    and checked column by column; only the timestamps and the duplicate keys become strings.
-    Anything else (an invalid row, a blank line, a stray carriage return, quoting ``csv``
-    reads another way) fails the run, and the scan takes those lines row by row; a run that
-    ends inside quotes is cut before the record that goes on.
+    The run's fields are found over its bytes (``fields.split``, which also proves every
+    record has the header's width) and checked column by column: required fields by their
+    lengths, timestamps as a table of digits (or, in mixed forms, as strings, each distinct one
+    parsed once), duplicate keys hashed from the bytes in place. Order does not matter within
+    a run (the rows are counted, their keys hashed, chunk cuts worked out from line numbers).
+    A few invalid or filtered rows do not stop it (``gaps``: they go row by row in between);
+    a record it cannot read (quoting ``csv`` reads another way, another width, a blank line,
+    a record going on past the run) does: the records before it are taken, it goes row by row.
     """
 
     def __init__(
