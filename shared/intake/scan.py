@@ -21,6 +21,7 @@ import queue
 import re
 import threading
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -347,13 +348,17 @@ def _rows(lines: _Text, plan: _Plan, runs: _Runs, delimiter: str, rules: RowRule
 
 
 def _take(lines: _Text, plan: _Plan, runs: _Runs, delimiter: str, rules: RowRules) -> None:
-    """The rows of the run ``runs`` last took: the valid ones in stretches, each of the few
-    invalid or filtered ones (``gaps``) row by row in between, which records its reason."""
+    """The rows of the run ``runs`` last took: the valid ones in stretches (the filtered ones
+    among them counted), each of the few invalid ones (``gaps``) row by row in between, which
+    records its reason."""
+    plan.filtered(runs.filtered)
     done = 0
     for gap in [*runs.gaps, runs.rows]:
         if gap > done:
             lines.commit(runs.begins(gap) - runs.begins(done), runs.lines_of(gap) - runs.lines_of(done))
-            plan.valid_run(gap - done, lambda j, a=done: runs.lines_of(a + j) - runs.lines_of(a))
+            plan.valid_run(
+                gap - done, lambda j, a=done: runs.lines_of(a + j) - runs.lines_of(a), runs.sent(done, gap)
+            )
         if gap < runs.rows:
             plan.records(lines, delimiter, rules, lines.line + 1, b"")
         done = gap + 1
@@ -440,7 +445,9 @@ class _Runs:
     lengths, timestamps as a table of digits (or, in mixed forms, as strings, each distinct one
     parsed once), duplicate keys hashed from the bytes in place. Order does not matter within
     a run (the rows are counted, their keys hashed, chunk cuts worked out from line numbers).
-    A few invalid or filtered rows do not stop it (``gaps``: they go row by row in between);
+    Rows the events filter leaves out are counted in bulk (``filtered``, ``sent``); a few
+    invalid rows do not stop it (``gaps``: they go row by row in between, where their reasons
+    are recorded);
     a record it cannot read (quoting ``csv`` reads another way, another width, a blank line,
     a record going on past the run) does: the records before it are taken, it goes row by row.
     """
@@ -466,7 +473,11 @@ class _Runs:
         """Timestamps seen valid lately; audit rows share seconds, so most are met again."""
         self._fields: Fields | None = None
         self.gaps: list[int] = []
-        """Rows of the run last taken that go row by row (invalid, or filtered out)."""
+        """Rows of the run last taken that go row by row: the invalid ones."""
+        self._sent: np.ndarray | None = None
+        """Rows of the run last taken the events filter lets through, if it left some out."""
+        self.filtered: dict[str, int] = {}
+        """Rows of the run last taken the events filter left out, by Event Name."""
         self._stop = 0
         """Where the first record the last ``valid`` could not take begins (0 if unknown)."""
         self.rows = 0
@@ -498,11 +509,19 @@ class _Runs:
         """Where row ``j`` of the run last taken begins, in bytes from its start."""
         return self._fields.begins(j) if self._fields is not None else 0
 
+    def sent(self, start: int, end: int) -> np.ndarray | None:
+        """The rows in ``[start, end)`` of the run last taken that the events filter lets
+        through, counted from ``start``; None if it left none out."""
+        if self._sent is None:
+            return None
+        sent = self._sent
+        return sent[np.searchsorted(sent, start) : np.searchsorted(sent, end)] - start
+
     def valid(self, body: bytes, n: int) -> bool:
         """True (and the run's duplicate keys counted) if every record of ``body`` (``n``
-        lines, if known) has the header's width and few of them are invalid or filtered
-        (``gaps``); if not, ``_stop`` says where the first record it cannot take begins."""
-        self.rows, self._fields, self._stop, self.gaps = n, None, 0, []
+        lines, if known) has the header's width and few of them are invalid (``gaps``); if
+        not, ``_stop`` says where the first record it cannot take begins."""
+        self.rows, self._fields, self._stop = n, None, 0
         found = fields.split(body, self._d, self._width)
         if found is None:
             self._stop = fields.trouble(body, self._d, self._width)
@@ -510,24 +529,23 @@ class _Runs:
         stamps = found.fixed(self._ti)
         order = None if stamps is None else ordinals(stamps)
         times = found.strings(self._ti) if order is None else []
-        keep = None
-        if (bad := self._invalid(found, times)) is not None:
-            if int(bad.sum()) * MAX_GAPS > found.rows:  # mostly invalid: row by row, backed off
-                self._stop = found.begins(int(bad.argmax()))
-                return False
-            self.gaps, keep = np.flatnonzero(bad).tolist(), ~bad
+        bad = self._invalid(found, times)
+        if int(bad.sum()) * MAX_GAPS > found.rows:  # mostly invalid: row by row, backed off
+            self._stop = found.begins(int(bad.argmax()))
+            return False
         if not body.isascii():
             body.decode()  # raises for bytes that are not UTF-8, as row by row would
+        filtered = self._filtered(found) & ~bad
+        self.gaps = np.flatnonzero(bad).tolist()
+        self._sent = np.flatnonzero(~filtered) if filtered.any() else None
         self.rows, self._fields = found.rows, found
-        self._count(found.key_hashes(self._key), order, stamps, times, keep)
+        keep = ~(bad | filtered)
+        self._count(found.key_hashes(self._key), order, stamps, times, None if keep.all() else keep)
         return True
 
-    def _invalid(self, found: Fields, times: list[str]) -> np.ndarray | None:
-        """Per row, True if it is invalid (a required field empty, a timestamp that does not
-        parse) or the events filter leaves it out; None if no row is."""
+    def _invalid(self, found: Fields, times: list[str]) -> np.ndarray:
+        """Per row, True if it is invalid: a required field empty, a timestamp that does not parse."""
         bad = found.empty(self._required) if self._required else np.zeros(found.rows, bool)
-        if self._events is not None:
-            bad |= self._filtered(found.strings(self._ei))
         new = set(times) - self._known
         if new and not all_parse(new):
             wrong = {t for t in new if not parses(t)}
@@ -536,18 +554,27 @@ class _Runs:
         if len(self._known) > 100_000:
             self._known.clear()
         self._known |= new
-        return bad if bad.any() else None
+        return bad
 
-    def _filtered(self, names: list[str]) -> np.ndarray:
-        """Per row, True if the events filter leaves its Event Name out."""
+    def _filtered(self, found: Fields) -> np.ndarray:
+        """Per row, True if the events filter leaves its Event Name out; ``filtered`` then
+        counts them by name."""
+        self.filtered = {}
+        if self._events is None:
+            return np.zeros(found.rows, bool)
+        names = found.strings(self._ei)
         new = set(names) - self._sent_events
-        dropped = {name for name in new if not self._events.keeps(name)}  # type: ignore[union-attr]
+        dropped = {name for name in new if not self._events.keeps(name)}
         if len(self._sent_events) > 10_000:
             self._sent_events.clear()
         self._sent_events |= new - dropped
         if not dropped:
-            return np.zeros(len(names), bool)
-        return np.fromiter(map(dropped.__contains__, names), bool, len(names))
+            return np.zeros(found.rows, bool)
+        out = np.fromiter(map(dropped.__contains__, names), bool, len(names))
+        for name, n in Counter(itertools.compress(names, out.tolist())).items():
+            event = event_key(name)
+            self.filtered[event] = self.filtered.get(event, 0) + n
+        return out
 
     def _count(
         self,
@@ -573,8 +600,8 @@ class _Runs:
 
 
 MAX_GAPS = 4
-"""A run is taken with up to one row in this many left to row by row (invalid or filtered);
-with more, it is not worth it: the run goes row by row, and the runs after it back off."""
+"""A run is taken with up to one row in this many left to row by row (invalid); with more,
+it is not worth it: the run goes row by row, and the runs after it back off."""
 
 
 class _Plan:
@@ -607,25 +634,40 @@ class _Plan:
         self.previous = 0
         """The physical line the last record ended on."""
 
-    def valid_run(self, n: int, lines_of: Callable[[int], int] = int) -> None:
+    def valid_run(
+        self, n: int, lines_of: Callable[[int], int] = int, sent: Sequence[int] | None = None
+    ) -> None:
         """``n`` valid rows right after line ``previous``; the first ``j`` of them span
-        ``lines_of(j)`` lines (``j`` unless a quoted field holds a line break)."""
-        first, chunk_rows = self.previous, self.chunk_rows
+        ``lines_of(j)`` lines (``j`` unless a quoted field holds a line break). ``sent`` lists
+        the ones to send when the events filter leaves some out (``filtered``): a chunk begins
+        and ends on one of those, and the worker drops a filtered row inside a chunk."""
+        first, chunk_rows, rows = self.previous, self.chunk_rows, self.rows
+        order = range(n) if sent is None else sent
         done = 0
-        while done < n:
+        while done < len(order):
             if not self.in_chunk:
-                self.start, self.first_row = self.offset(first + lines_of(done)), self.rows + 1
-            take = min(n - done, chunk_rows - self.in_chunk)
-            self.rows += take
+                j = int(order[done])
+                self.start, self.first_row = self.offset(first + lines_of(j)), rows + j + 1
+            take = min(len(order) - done, chunk_rows - self.in_chunk)
             self.in_chunk += take
             done += take
             if self.in_chunk == chunk_rows:
-                end = self.offset(first + lines_of(done))
+                last = int(order[done - 1]) + 1
+                end = self.offset(first + lines_of(last))
                 _close(self.result.chunks, self.start, self.skip, self.in_chunk, self.first_row, end)
                 self.in_chunk = 0
                 self.skip = []
-                _check_rows(self.rows, self.max_rows, self.name)
-        self.previous = self.kept_end = first + lines_of(n)
+                _check_rows(rows + last, self.max_rows, self.name)
+        self.rows = rows + n
+        if len(order):
+            self.kept_end = first + lines_of(int(order[-1]) + 1)
+        self.previous = first + lines_of(n)
+
+    def filtered(self, events: Mapping[str, int]) -> None:
+        """Valid rows the events filter left out of a run, by Event Name (``event_key``)."""
+        counts = self.result.filtered_by_event
+        for event, n in events.items():
+            counts[event] = counts.get(event, 0) + n
 
     def records(self, text: _Text, delimiter: str, rules: RowRules, until: int, run: bytes) -> None:
         """Records one by one up to physical line ``until`` (or past it, to a record's end).

@@ -13,6 +13,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.common.events import parse_events
 from shared.common.schema import GENERIC
 from shared.intake import scan as scanning
 from shared.intake.scan import scan
@@ -85,13 +86,14 @@ def records_by_csv(data: bytes, bom: int) -> tuple[list[list[str]], list[int]]:
     return records, ends
 
 
-def run_scan(data, cut, chunk_rows, monkeypatch, fast=True):
+def run_scan(data, cut, chunk_rows, monkeypatch, fast=True, events=None):
     with monkeypatch.context() as m:
         m.setattr(scanning._Source, "TEXT_PIECE", cut * 3 + 1)
         m.setattr(scanning, "MAX_SKIPPED_RUNS", 2)
         if not fast:
             m.setattr(scanning._Runs, "valid", lambda self, body, n: False)
-        return scan([data[i : i + cut] for i in range(0, len(data), cut)], "x.csv", GENERIC, chunk_rows)
+        blocks = [data[i : i + cut] for i in range(0, len(data), cut)]
+        return scan(blocks, "x.csv", GENERIC, chunk_rows, events=events)
 
 
 def summary(result):
@@ -138,3 +140,23 @@ def test_fast_path_matches_csv_reader_and_the_row_by_row_path(export, cut, chunk
     assert uploaded == [r for n, r in enumerate(numbered, 1) if n not in invalid]
     keys = [(r[18], r[5], r[0]) for r in uploaded]  # employee, patient, timestamp
     assert result.duplicates == len(keys) - len(set(keys))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    export=exports(),
+    cut=st.integers(1, 700),
+    chunk_rows=st.integers(1, 7),
+    events=st.sampled_from([{"exclude": ["Open"]}, {"include": ["Open"]}, {"exclude": ["x", "y"]}]),
+)
+def test_with_an_events_filter_the_fast_path_matches_the_row_by_row_path(
+    export, cut, chunk_rows, events, monkeypatch
+):
+    # Filtered rows are counted in bulk on the fast path, one by one on the other: the same
+    # counts by event, and chunks that begin and end on rows that are sent.
+    data, _ = export
+    chosen = parse_events(events, "test")
+    fast = run_scan(data, cut, chunk_rows, monkeypatch, events=chosen)
+    slow = run_scan(data, cut, chunk_rows, monkeypatch, fast=False, events=chosen)
+    assert summary(fast) == summary(slow)
+    assert fast.filtered_by_event == slow.filtered_by_event
