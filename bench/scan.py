@@ -15,8 +15,9 @@ that what a change buys is measured in the same run.
     .venv/bin/python -m bench.scan [--rows 600000] [--repeat 3] [--shapes ...] [--no-limits]
                                    [--baseline 9e74af0]
 
-``--shapes invalid-0.1pct invalid-1pct`` times files with an invalid row in 1,000 / 100 (not
-in the default run).
+``--shapes invalid-0.1pct invalid-1pct events-exclude`` times files with an invalid row in
+1,000 / 100, and a connector whose events filter leaves out a sixth of the rows (not in the
+default run).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ SHAPES: dict[str, dict] = {
     # Not in the default run: an employee left empty (an invalid row) in one row in 1,000 / 100.
     "invalid-0.1pct": {"kind": "healthcare", "file": "audit.csv", "invalid_every": 1000},
     "invalid-1pct": {"kind": "healthcare", "file": "audit.csv", "invalid_every": 100},
+    # Not in the default run: the connector's events filter leaves out Chart Opened (a sixth).
+    "events-exclude": {"kind": "healthcare", "file": "audit.csv", "events": {"exclude": ["Chart Opened"]}},
 }
 DEFAULT_SHAPES = ["unquoted", "quoted-address", "all-quoted-crlf", "epic-pipe", "epic-tab"]
 
@@ -106,8 +109,9 @@ def make_padded(path: Path, rows: int, row_bytes: int) -> int:
     return path.stat().st_size
 
 
-def measure(kind: str, path: Path, schema_kind: str, delimiter: str) -> dict:
+def measure(kind: str, path: Path, schema_kind: str, delimiter: str, events: str = "") -> dict:
     import shared
+    from shared.common.events import parse_events
     from shared.intake.scan import scan  # imported before the clock starts, like csv
 
     started = time.perf_counter()
@@ -125,8 +129,9 @@ def measure(kind: str, path: Path, schema_kind: str, delimiter: str) -> dict:
                     yield block
 
         schema = EPIC if schema_kind == "epic" else GENERIC
+        chosen = parse_events(json.loads(events), "--events") if events else None
         try:
-            result = scan(blocks(), path.name, schema, 100_000)
+            result = scan(blocks(), path.name, schema, 100_000, events=chosen)
             rows = result.rows
         except Exception as exc:  # a limit rejection still scanned the whole file
             rows = -1
@@ -141,12 +146,14 @@ def measure(kind: str, path: Path, schema_kind: str, delimiter: str) -> dict:
     }
 
 
-def run(kind: str, path: Path, schema_kind: str, delimiter: str, baseline: Path | None = None) -> dict:
+def run(
+    kind: str, path: Path, schema_kind: str, delimiter: str, baseline: Path | None = None, events: str = ""
+) -> dict:
     """One timing in its own process; ``baseline`` (a folder holding an earlier ``shared/``)
     runs the scan found there as "ours"."""
     measure = "ours" if kind == "baseline" else kind
     argv = [sys.executable, "-m", "bench.scan", "--measure", measure, "--file", str(path)]
-    argv += ["--kind", schema_kind, "--delimiter", delimiter]
+    argv += ["--kind", schema_kind, "--delimiter", delimiter, "--events", events]
     env, cwd = dict(os.environ), None
     if kind == "baseline" and baseline is not None:  # its shared/ first: run from there
         env["PYTHONPATH"] = os.pathsep.join([str(baseline), str(Path(__file__).resolve().parents[1])])
@@ -164,13 +171,14 @@ def compare(
     delimiter: str,
     repeat: int,
     baseline: Path | None = None,
+    events: str = "",
 ) -> dict:
     """csv and ours (and the baseline) alternately, ``repeat`` times each; the best of each
     and their ratio, and the median of the ratios within each round."""
     runs: dict[str, list[dict]] = {"csv": [], "ours": [], **({"baseline": []} if baseline else {})}
     for _ in range(repeat):
         for kind in runs:
-            runs[kind].append(run(kind, path, schema_kind, delimiter, baseline))
+            runs[kind].append(run(kind, path, schema_kind, delimiter, baseline, events))
     entry: dict = {"bytes": size, "rows": rows, "row_bytes": round(size / max(rows, 1))}
     for kind, ms in runs.items():
         best = min(ms, key=lambda m: m["seconds"])
@@ -216,11 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--kind", default="healthcare", help=argparse.SUPPRESS)
     parser.add_argument("--delimiter", default=",", help=argparse.SUPPRESS)
+    parser.add_argument("--events", default="", help=argparse.SUPPRESS)
     parser.add_argument("--baseline", metavar="REV", help="also time the scan as it was at this git revision")
     parser.add_argument("--name", default="scan")
     args = parser.parse_args(argv)
     if args.measure:
-        print(json.dumps(measure(args.measure, args.file, args.kind, args.delimiter)))
+        print(json.dumps(measure(args.measure, args.file, args.kind, args.delimiter, args.events)))
         return 0
 
     results: dict = {"realistic": {}, "limits": None}
@@ -233,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             path = Path(tmp) / shape["file"]
             size = make_shape(path, shape, args.rows)
             delimiter = shape.get("delimiter", ",")
-            entry = compare(path, size, args.rows, shape["kind"], delimiter, args.repeat, baseline)
+            events = json.dumps(shape["events"]) if "events" in shape else ""
+            entry = compare(path, size, args.rows, shape["kind"], delimiter, args.repeat, baseline, events)
             print(json.dumps({"shape": name, **entry}), flush=True)
             results["realistic"][name] = entry
             path.unlink()

@@ -535,7 +535,7 @@ class _Runs:
             return False
         if not body.isascii():
             body.decode()  # raises for bytes that are not UTF-8, as row by row would
-        filtered = self._filtered(found) & ~bad
+        filtered = self._filtered(found, bad)
         self.gaps = np.flatnonzero(bad).tolist()
         self._sent = np.flatnonzero(~filtered) if filtered.any() else None
         self.rows, self._fields = found.rows, found
@@ -556,9 +556,9 @@ class _Runs:
         self._known |= new
         return bad
 
-    def _filtered(self, found: Fields) -> np.ndarray:
-        """Per row, True if the events filter leaves its Event Name out; ``filtered`` then
-        counts them by name."""
+    def _filtered(self, found: Fields, invalid: np.ndarray) -> np.ndarray:
+        """Per row, True if it is valid and the events filter leaves its Event Name out;
+        ``filtered`` then counts them by name (an invalid row is counted as invalid only)."""
         self.filtered = {}
         if self._events is None:
             return np.zeros(found.rows, bool)
@@ -570,7 +570,7 @@ class _Runs:
         self._sent_events |= new - dropped
         if not dropped:
             return np.zeros(found.rows, bool)
-        out = np.fromiter(map(dropped.__contains__, names), bool, len(names))
+        out = np.fromiter(map(dropped.__contains__, names), bool, len(names)) & ~invalid
         for name, n in Counter(itertools.compress(names, out.tolist())).items():
             event = event_key(name)
             self.filtered[event] = self.filtered.get(event, 0) + n
