@@ -487,7 +487,8 @@ class _Runs:
 
     def accept(self, body: bytes) -> int:
         """The lines of ``body`` taken from its start: all of it if every record in it has the
-        header's width (invalid or filtered rows among them, ``gaps``, go row by row); else the
+        header's width (a few invalid rows among them, ``gaps``, go row by row; rows the events
+        filter leaves out are counted, ``filtered``); else the
         records before the first one the fast path cannot take (an invalid row among many, a
         blank line, quoting ``csv`` reads otherwise, a record going on past the run), which
         then goes row by row. ``rows``, ``begins`` and ``lines_of`` say how the lines taken
