@@ -130,6 +130,18 @@ def split(run: bytes, delimiter: str, width: int) -> Fields | None:
     if quotes is not None and run[0] == QUOTE and (found := _every_field_quoted(data, quotes, d, width)):
         start, end, ends = found
         return Fields(padded, start, end, ends, _line_feeds(feeds, lines, len(ends)), False)
+    grid = _grid(data, feeds, lines, quotes, d, width)
+    if grid is None:
+        return None
+    start, end, escaped = _bounds(data, grid, quotes)
+    return Fields(padded, start, end, grid[:, -1], _line_feeds(feeds, lines, len(grid)), escaped, quotes)
+
+
+def _grid(
+    data: np.ndarray, feeds: np.ndarray, lines: int, quotes: np.ndarray | None, d: int, width: int
+) -> np.ndarray | None:
+    """The separator after each field (delimiter, or the line feed ending the record), as a
+    (rows, width) table; None unless every record has ``width`` fields."""
     seps = np.flatnonzero((data == d) | feeds)
     records = lines
     if quotes is not None:
@@ -143,20 +155,27 @@ def split(run: bytes, delimiter: str, width: int) -> Fields | None:
     grid = seps.reshape(rows, width)
     if not (data[grid[:, -1]] == LF).all():  # with as many line feeds as rows: one ends each
         return None
+    return grid
+
+
+def _bounds(
+    data: np.ndarray, grid: np.ndarray, quotes: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(start, end, escaped) of every value: between the separators, less a CR ending the
+    line and the quotes around a quoted value; ``escaped`` if a quoted value holds a
+    doubled quote."""
     start = np.empty_like(grid)
     start[:, 1:] = grid[:, :-1] + 1
     start[0, 0] = 0
     start[1:, 0] = grid[:-1, -1] + 1
     end = grid.copy()
-    if CR in run:
-        end[:, -1] -= data[end[:, -1] - 1] == CR
-    escaped = False
-    if quotes is not None:
-        quoted = data[start] == QUOTE
-        start += quoted
-        end -= quoted
-        escaped = len(quotes) > 2 * int(quoted.sum())
-    return Fields(padded, start, end, grid[:, -1], _line_feeds(feeds, lines, rows), escaped, quotes)
+    end[:, -1] -= data[end[:, -1] - 1] == CR
+    if quotes is None:
+        return start, end, False
+    quoted = data[start] == QUOTE
+    start += quoted
+    end -= quoted
+    return start, end, len(quotes) > 2 * int(quoted.sum())
 
 
 def _every_field_quoted(
@@ -217,15 +236,29 @@ def trouble(run: bytes, delimiter: str, width: int) -> int:
     once ``split`` has declined the run: the records before it can be taken as a run, that
     one goes row by row, and the fast path goes on after it.
 
-    The first byte that makes ``split`` decline (the record separator, a CR ending no line, a
-    quote ``csv`` reads otherwise, the opening quote of a record going on past the run) is
-    found first; the quotes before it are sound, so they tell which line feeds end records.
-    The answer is the start of the record holding that byte, or of an earlier record of
-    another width, whichever comes first.
+    The first byte that makes ``split`` decline whatever the widths is found first; the
+    quotes before it are sound, so they tell which line feeds end records. The answer is the
+    start of the record holding that byte, or of an earlier record of another width,
+    whichever comes first.
     """
     data = np.frombuffer(run, np.uint8)
     d = ord(delimiter)
     quotes = np.flatnonzero(data == QUOTE)
+    stop = _first_unreadable(run, data, quotes, d)
+    quotes = quotes[quotes < stop]
+    seps = np.flatnonzero((data[:stop] == d) | (data[:stop] == LF))
+    seps = seps[(np.searchsorted(quotes, seps) & 1) == 0]
+    ends = seps[data[seps] == LF]  # the line feeds that end records, before ``stop``
+    counts = np.diff(np.searchsorted(seps, ends), prepend=-1)
+    if len(other := np.flatnonzero(counts != width)):
+        return int(ends[other[0] - 1]) + 1 if other[0] else 0
+    return int(ends[-1]) + 1 if len(ends) and stop < len(run) else 0
+
+
+def _first_unreadable(run: bytes, data: np.ndarray, quotes: np.ndarray, d: int) -> int:
+    """The first byte that makes ``split`` decline the run whatever the widths (the record
+    separator, a CR ending no line, a quote ``csv`` reads otherwise, an opening quote whose
+    value goes on past the run), or the run's length."""
     first = [len(run)]
     if _RECORD in run:
         first.append(run.index(_RECORD))
@@ -236,15 +269,7 @@ def trouble(run: bytes, delimiter: str, width: int) -> int:
         first.append(int(quotes[-1]))  # opens a value that goes on past the run
     if len(unsound := _unsound_quotes(data, quotes[: len(quotes) // 2 * 2], d)):
         first.append(int(unsound[0]))
-    stop = min(first)
-    quotes = quotes[quotes < stop]
-    seps = np.flatnonzero((data[:stop] == d) | (data[:stop] == LF))
-    seps = seps[(np.searchsorted(quotes, seps) & 1) == 0]
-    ends = seps[data[seps] == LF]  # the line feeds that end records, before ``stop``
-    counts = np.diff(np.searchsorted(seps, ends), prepend=-1)
-    if len(other := np.flatnonzero(counts != width)):
-        return int(ends[other[0] - 1]) + 1 if other[0] else 0
-    return int(ends[-1]) + 1 if len(ends) and stop < len(run) else 0
+    return min(first)
 
 
 def _quoting_as_csv(data: np.ndarray, quotes: np.ndarray, d: int) -> bool:
