@@ -122,3 +122,38 @@ def test_quoted_line_breaks_and_escaped_quotes_stay_on_the_fast_path(newline, mo
         r for c in fast.chunks for r in csv.reader(io.StringIO(data[c.start : c.end].decode(), newline=""))
     ]
     assert uploaded == records
+
+
+def test_only_invalid_rows_go_row_by_row_and_filtered_ones_are_counted_in_bulk(monkeypatch):
+    # A few invalid rows among many valid ones are each taken alone (their reasons recorded),
+    # the rest stays on the fast path; rows the events filter leaves out never go row by row.
+    from shared.common.events import parse_events
+    from shared.intake import scan as scanning
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([f.header for f in GENERIC.fields])
+    for i in range(3000):
+        values = [f"r{i}c{j}" for j in range(len(GENERIC.fields))]
+        values[0] = f"2026-11-22T08:{i // 60 % 60:02d}:{i % 60:02d}Z"
+        values[1] = "Chart Opened" if i % 3 else "Login"
+        values[18] = "" if i in (5, 1500, 2999) else f"user{i % 7}@example.org"  # three invalid
+        writer.writerow(values)
+    data = out.getvalue().encode()
+    taken_alone = []
+    records = scanning._Plan.records
+
+    def one_by_one(plan, text, *args):
+        before = plan.rows
+        records(plan, text, *args)
+        taken_alone.append(plan.rows - before)
+
+    with monkeypatch.context() as m:
+        m.setattr(scanning._Plan, "records", one_by_one)
+        result = scan(
+            [data], "x.csv", GENERIC, chunk_rows=400, events=parse_events({"exclude": ["Login"]}, "t")
+        )
+    assert taken_alone == [1, 1, 1]
+    assert [n for n, _, _ in result.invalid] == [6, 1501, 3000]
+    assert result.filtered_by_event == {"login": 999}  # rows 0, 3, ..., 2997 less the invalid 1500
+    assert result.rows_to_send == sum(c.rows for c in result.chunks) == 3000 - 3 - 999
