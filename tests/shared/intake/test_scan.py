@@ -21,6 +21,19 @@ def export(schema, rows, delimiter=",", newline="\n", bom=False, tricky_row=None
     return (("\ufeff" if bom else "") + out.getvalue()).encode()
 
 
+def written(rows, newline="\n"):
+    """A generic export of ``rows`` (each a function of its index giving its values)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator=newline)
+    writer.writerow([f.header for f in GENERIC.fields])
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def plain_row(i):
+    return [f"r{i}c{j}" for j in range(len(GENERIC.fields))]
+
+
 def blocks(data, size):
     return [data[i : i + size] for i in range(0, len(data), size)]
 
@@ -65,22 +78,20 @@ def test_empty_file_rejected():
         scan([], "x.csv", GENERIC, 10)
 
 
-@pytest.mark.parametrize("hold", ["\x00", "\x01"])
+@pytest.mark.parametrize("hold", ["\x00", "\x01", "\x1e", "\x1f"])
 def test_delimiter_in_quotes_of_a_checked_column_counts_duplicates_as_csv_does(hold):
-    # The fast path swaps delimiters inside quotes for a stand-in character while it splits a
-    # run and swaps them back in the columns it checks; a run that holds the stand-in itself
-    # ("\x01") must not have it turned into a delimiter: "Doe\x01 Jane" is not "Doe, Jane".
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([f.header for f in GENERIC.fields])
-    for i in range(40):
-        values = [f"r{i}c{j}" for j in range(len(GENERIC.fields))]
+    # A delimiter inside quotes is part of its value, in a checked column too, and control
+    # characters are just characters ("\x1e" is what the fast path gathers a column's strings
+    # with: a run holding it goes row by row): "Doe\x01 Jane" is not "Doe, Jane".
+    def row(i):
+        values = plain_row(i)
         values[0] = "2026-11-22T08:15:03Z"
         values[5] = f"p{i // 2 % 10}"
         values[9] = f"12 Elm St{hold}, Apt é{i}"
         values[18] = "Doe, Jane" if i % 2 else f"Doe{hold} Jane"  # quoted / not: two employees
-        writer.writerow(values)
-    data = out.getvalue().encode()
+        return values
+
+    data = written(map(row, range(40)))
     keys = [(r[18], r[5], r[0]) for r in csv.reader(io.StringIO(data.decode(), newline=""))][1:]
     result = scan([data], "x.csv", GENERIC, chunk_rows=100)
     assert result.rows == 40 and not result.invalid
@@ -93,17 +104,15 @@ def test_quoted_line_breaks_and_escaped_quotes_stay_on_the_fast_path(newline, mo
     # are checked a run at once, and chunks are still cut where csv's records end.
     from shared.intake import scan as scanning
 
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator=newline)
-    writer.writerow([f.header for f in GENERIC.fields])
-    for i in range(300):
-        values = [f"r{i}c{j}" for j in range(len(GENERIC.fields))]
+    def row(i):
+        values = plain_row(i)
         values[0] = f"2026-11-22T08:00:{i % 10:02d}Z"
         values[5] = f"p{i % 50}"
         values[9] = "Apt 3\r\nc/o Doe" if i % 7 == 0 else 'Unit 4 "garden", rear' if i % 5 == 0 else "x"
         values[18] = "Doe\nJane" if i % 2 else "Doe Jane"  # two employees, one quoted
-        writer.writerow(values)
-    data = out.getvalue().encode()
+        return values
+
+    data = written(map(row, range(300)), newline)
 
     def summary(result):
         return result.rows, result.duplicates, list(result.invalid), result.chunks
@@ -130,16 +139,14 @@ def test_only_invalid_rows_go_row_by_row_and_filtered_ones_are_counted_in_bulk(m
     from shared.common.events import parse_events
     from shared.intake import scan as scanning
 
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([f.header for f in GENERIC.fields])
-    for i in range(3000):
-        values = [f"r{i}c{j}" for j in range(len(GENERIC.fields))]
+    def row(i):
+        values = plain_row(i)
         values[0] = f"2026-11-22T08:{i // 60 % 60:02d}:{i % 60:02d}Z"
         values[1] = "Chart Opened" if i % 3 else "Login"
         values[18] = "" if i in (5, 1500, 2999) else f"user{i % 7}@example.org"  # three invalid
-        writer.writerow(values)
-    data = out.getvalue().encode()
+        return values
+
+    data = written(map(row, range(3000)))
     taken_alone = []
     records = scanning._Plan.records
 
