@@ -28,8 +28,8 @@ def field_hashes(padded: np.ndarray, start: np.ndarray, length: np.ndarray) -> n
     each word mixed in by xor, an odd multiplier and a shift that folds the high bits back
     down; then its length, which keeps ("ab", "c") apart from ("a", "bc"). A row's hash
     depends on its values alone, not on the other rows of the batch (a value that has ended
-    takes no more words). ``padded`` ends
-    with ``PAD`` so that a word may start at the last byte. Two different keys share a hash
+    takes no more words). ``padded`` ends with ``PAD`` so that a word may start at the last
+    byte. Two different keys share a hash
     with a probability of about 2^-64: over 5 million rows, about 1e-6 that the count is
     one too high.
     """

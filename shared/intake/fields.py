@@ -255,6 +255,12 @@ def trouble(run: bytes, delimiter: str, width: int) -> int:
     return int(ends[-1]) + 1 if len(ends) and stop < len(run) else 0
 
 
+def _stray_crs(data: np.ndarray) -> np.ndarray:
+    """The carriage returns not followed by a line feed (a CR at the very end included)."""
+    crs = np.flatnonzero(data == CR)
+    return crs[data[np.minimum(crs + 1, len(data) - 1)] != LF]
+
+
 def _first_unreadable(run: bytes, data: np.ndarray, quotes: np.ndarray, d: int) -> int:
     """The first byte that makes ``split`` decline the run whatever the widths (the record
     separator, a CR ending no line, a quote ``csv`` reads otherwise, an opening quote whose
@@ -262,8 +268,7 @@ def _first_unreadable(run: bytes, data: np.ndarray, quotes: np.ndarray, d: int) 
     first = [len(run)]
     if _RECORD in run:
         first.append(run.index(_RECORD))
-    crs = np.flatnonzero(data == CR)
-    if len(stray := crs[data[np.minimum(crs + 1, len(run) - 1)] != LF]):
+    if len(stray := _stray_crs(data)):
         first.append(int(stray[0]))
     if len(quotes) % 2:
         first.append(int(quotes[-1]))  # opens a value that goes on past the run
@@ -303,7 +308,5 @@ def _unsound_quotes(data: np.ndarray, quotes: np.ndarray, d: int) -> np.ndarray:
 def _crs_end_lines(data: np.ndarray) -> bool:
     """True if every carriage return is followed by a line feed. A CR outside quotes must be
     (``csv`` reads no other); one inside quotes need not, but a run holding such a value goes
-    row by row rather than pay for finding which are inside. (The run ends with a line feed,
-    so a CR is never its last byte.)"""
-    crs = np.flatnonzero(data == CR)
-    return bool((data[crs + 1] == LF).all())
+    row by row rather than pay for finding which are inside."""
+    return not len(_stray_crs(data))

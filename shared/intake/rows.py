@@ -59,8 +59,8 @@ class RowRules:
             values = itemgetter(*indices, indices[0])  # always a tuple, even for one field
         fields = DUPLICATE_KEY if "patient_reg_id" in found else _PATIENT_BY_NAME
         key_indices = tuple(found[k] for k in fields)
+        key = itemgetter(*key_indices)  # a tuple: duplicates.row_hashes hashes its values
         ti = found["creation_time"]
-        key = itemgetter(*key_indices)
         return cls(len(columns), ti, columns[ti].strip(), req, values, key, key_indices)
 
     def why(self, row: Sequence[str]) -> tuple[int, int]:

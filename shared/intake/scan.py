@@ -270,7 +270,6 @@ def scan(
     policy; only the limits and unreadable files raise ``Rejected`` here. Rows the ``events``
     filter leaves out are counted apart; a chunk neither begins nor ends with one (the worker
     drops those inside it, as it parses the chunk anyway to send only the schema's columns).
-    A filtered row, like an invalid one, is taken row by row.
     """
     source = _Source(blocks, name, max_bytes)
     try:
@@ -447,9 +446,9 @@ class _Runs:
     a run (the rows are counted, their keys hashed, chunk cuts worked out from line numbers).
     Rows the events filter leaves out are counted in bulk (``filtered``, ``sent``); a few
     invalid rows do not stop it (``gaps``: they go row by row in between, where their reasons
-    are recorded);
-    a record it cannot read (quoting ``csv`` reads another way, another width, a blank line,
-    a record going on past the run) does: the records before it are taken, it goes row by row.
+    are recorded); a record it cannot read (quoting ``csv`` reads another way, another width,
+    a blank line, a record going on past the run) does: the records before it are taken, it
+    goes row by row.
     """
 
     def __init__(
@@ -488,16 +487,16 @@ class _Runs:
     def accept(self, body: bytes) -> int:
         """The lines of ``body`` taken from its start: all of it if every record in it has the
         header's width (a few invalid rows among them, ``gaps``, go row by row; rows the events
-        filter leaves out are counted, ``filtered``); else the
-        records before the first one the fast path cannot take (an invalid row among many, a
-        blank line, quoting ``csv`` reads otherwise, a record going on past the run), which
-        then goes row by row. ``rows``, ``begins`` and ``lines_of`` say how the lines taken
-        divide into rows; ``lines`` is how many ``body`` holds."""
-        if self.valid(body, 0):
+        filter leaves out are counted, ``filtered``); else the records before the first one the
+        fast path cannot take (an invalid row among many, a blank line, quoting ``csv`` reads
+        otherwise, a record going on past the run), which then goes row by row. ``rows``,
+        ``begins`` and ``lines_of`` say how the lines taken divide into rows; ``lines`` is how
+        many ``body`` holds."""
+        if self.valid(body):
             self.lines = self.lines_of(self.rows)
             return self.lines
         self.lines = body.count(b"\n")
-        if (cut := self._stop) and self.valid(body[:cut], 0):
+        if (cut := self._stop) and self.valid(body[:cut]):
             return self.lines_of(self.rows)
         return 0
 
@@ -518,11 +517,11 @@ class _Runs:
         sent = self._sent
         return sent[np.searchsorted(sent, start) : np.searchsorted(sent, end)] - start
 
-    def valid(self, body: bytes, n: int) -> bool:
-        """True (and the run's duplicate keys counted) if every record of ``body`` (``n``
-        lines, if known) has the header's width and few of them are invalid (``gaps``); if
-        not, ``_stop`` says where the first record it cannot take begins."""
-        self.rows, self._fields, self._stop = n, None, 0
+    def valid(self, body: bytes) -> bool:
+        """True (and the run's duplicate keys counted) if every record of ``body`` has the
+        header's width and few of them are invalid (``gaps``); if not, ``_stop`` says where
+        the first record it cannot take begins."""
+        self._fields, self._stop = None, 0
         found = fields.split(body, self._d, self._width)
         if found is None:
             self._stop = fields.trouble(body, self._d, self._width)

@@ -122,7 +122,7 @@ def test_quoted_line_breaks_and_escaped_quotes_stay_on_the_fast_path(newline, mo
         m.setattr(scanning._Plan, "records", lambda *a: slow.append(a) or pytest.fail("row by row"))
         fast = scan([data], "x.csv", GENERIC, chunk_rows=13)
     with monkeypatch.context() as m:
-        m.setattr(scanning._Runs, "valid", lambda self, body, n: False)
+        m.setattr(scanning._Runs, "valid", lambda self, body: False)
         assert summary(fast) == summary(scan([data], "x.csv", GENERIC, chunk_rows=13))
     records = list(csv.reader(io.StringIO(data.decode(), newline="")))[1:]
     keys = [(r[18], r[5], r[0]) for r in records]

@@ -91,7 +91,7 @@ def run_scan(data, cut, chunk_rows, monkeypatch, fast=True, events=None):
         m.setattr(scanning._Source, "TEXT_PIECE", cut * 3 + 1)
         m.setattr(scanning, "MAX_SKIPPED_RUNS", 2)
         if not fast:
-            m.setattr(scanning._Runs, "valid", lambda self, body, n: False)
+            m.setattr(scanning._Runs, "valid", lambda self, body: False)
         blocks = [data[i : i + cut] for i in range(0, len(data), cut)]
         return scan(blocks, "x.csv", GENERIC, chunk_rows, events=events)
 
