@@ -159,8 +159,7 @@ def run(
         env["PYTHONPATH"] = os.pathsep.join([str(baseline), str(Path(__file__).resolve().parents[1])])
         cwd = baseline
     out = subprocess.run(argv, capture_output=True, text=True, check=True, env=env, cwd=cwd)
-    result = json.loads(out.stdout)
-    return result
+    return json.loads(out.stdout)
 
 
 def compare(
