@@ -111,10 +111,11 @@ def run_demo(rows: int, epic_rows: int, chunk_rows: int, work: Path, timeout: fl
         exports = work / "exports"
         exports.mkdir()
         files: list[tuple[str, GenerateResult]] = []
-        for connector, kind, n, opts in (
+        exports_to_make: tuple[tuple[str, str, int, dict[str, Any]], ...] = (
             ("generic", "healthcare", rows, {"bom": True, "crlf": True}),
             ("epic", "epic", epic_rows, {}),
-        ):
+        )
+        for connector, kind, n, opts in exports_to_make:
             delimiter = "|" if kind == "epic" else ","
             path = exports / f"audit-{connector}-2026-11-22{default_extension(kind, delimiter)}"
             result = generate(path, GenerateOptions(kind=kind, rows=n, delimiter=delimiter, seed=7, **opts))

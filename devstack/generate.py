@@ -546,7 +546,7 @@ class _Pools:
     @staticmethod
     def _patients(rng: random.Random, epic: bool) -> list[tuple[str, ...]]:
         ids = rng.sample(range(10**8, 10**9), _Pools.PATIENTS)
-        out = []
+        out: list[tuple[str, ...]] = []
         for reg in ids:
             first = rng.choice(_FIRST_NAMES)
             r = rng.random()
@@ -593,7 +593,7 @@ class _Pools:
     def _employees(rng: random.Random, epic: bool) -> list[tuple[str, ...]]:
         ids = rng.sample(range(100_000, 1_000_000), _Pools.EMPLOYEES)
         taken: set[str] = set()
-        out = []
+        out: list[tuple[str, ...]] = []
         for emp_id in ids:
             first = rng.choice(_FIRST_NAMES)
             last = rng.choice(_LAST_NAMES)

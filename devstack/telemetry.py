@@ -120,7 +120,7 @@ def _drop_exporter_logs() -> None:
     try:
         from opentelemetry.instrumentation.logging.handler import LoggingHandler
     except ImportError:  # older instrumentation: the SDK's own handler
-        LoggingHandler = SdkHandler
+        LoggingHandler = SdkHandler  # type: ignore[misc,assignment]
     for handler in logging.getLogger().handlers:
         if isinstance(handler, LoggingHandler | SdkHandler):
             handler.addFilter(_NotWhileExporting())

@@ -3,6 +3,11 @@ pipeline reads from CONNECTORS, so a local check or push behaves as the function
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.common.settings import Connector
+
 import json
 from pathlib import Path
 
@@ -14,7 +19,7 @@ class UsageError(Exception):
     pass
 
 
-def connector_options(path: str | None) -> tuple[dict, str | None]:
+def connector_options(path: str | None) -> tuple[dict[str, Any], str | None]:
     """The options in the file and the kind it names (if it is a whole connector entry).
 
     The file holds either a ``{column: field}`` mapping or a whole entry of CONNECTORS (an
@@ -33,7 +38,7 @@ def connector_options(path: str | None) -> tuple[dict, str | None]:
     return {k: loaded[k] for k in OPTIONS if k in loaded}, loaded.get("kind")
 
 
-def build(name: str, kind: str, job_id: str, options: dict):
+def build(name: str, kind: str, job_id: str, options: dict[str, Any]) -> Connector:
     """A Connector, or a UsageError naming the key that is wrong."""
     from shared.common.settings import Connector
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.common.settings import Settings
 
@@ -25,3 +27,10 @@ def apply(path: str | None) -> Settings:
     for key, value in values.items():
         os.environ.setdefault(key, value)
     return Settings(values)
+
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+else:  # not subscriptable at run time
+    Subparsers = argparse._SubParsersAction
+"""What ``add_subparsers`` returns: each command module registers itself on it."""

@@ -12,9 +12,11 @@ import urllib.parse
 from collections.abc import Callable
 
 from ehr_cli import context
+from ehr_cli.context import Subparsers
+from shared.common.settings import Settings
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     p = subparsers.add_parser("doctor", help="check settings, Storage, Key Vault, token and API reachability")
     p.add_argument("--settings", help="local.settings.json to use (default: env, then local stack)")
     p.set_defaults(func=run)
@@ -26,7 +28,7 @@ class Failed(Exception):
         self.fix = fix
 
 
-def _settings(settings) -> str:
+def _settings(settings: Settings) -> str:
     from shared.delivery import clouds
 
     missing = [
@@ -46,7 +48,7 @@ def _settings(settings) -> str:
     return f"{len(connectors)} connectors, cloud {settings['CLOUD']}, authority {authority}, API {url}"
 
 
-def _storage(settings) -> str:
+def _storage(settings: Settings) -> str:
     from azure.core.exceptions import ResourceNotFoundError
 
     from shared.common.settings import STORAGE_CONNECTION
@@ -76,7 +78,7 @@ def _storage(settings) -> str:
     return "; ".join(["ledger table, chunk queue and exports container reachable", *notes])
 
 
-def _secret(settings) -> str:
+def _secret(settings: Settings) -> str:
     from shared.delivery.certificate import msal_credential
     from shared.delivery.vault import SecretCache
 
@@ -97,7 +99,7 @@ def _secret(settings) -> str:
     return f"{kind} {cache.name} read (value not shown)"
 
 
-def _token(settings) -> str:
+def _token(settings: Settings) -> str:
     from shared.delivery.entra import TokenProvider
     from shared.delivery.vault import SecretCache
 
@@ -112,7 +114,7 @@ def _token(settings) -> str:
     return f"token for {settings['INGESTION_SCOPE']} acquired"
 
 
-def _reachable(settings) -> str:
+def _reachable(settings: Settings) -> str:
     import requests
 
     from shared.delivery import clouds
@@ -134,7 +136,7 @@ def _reachable(settings) -> str:
     return f"{host} answered HTTP {resp.status_code}{via}"
 
 
-CHECKS: list[tuple[str, Callable]] = [
+CHECKS: list[tuple[str, Callable[[Settings], str]]] = [
     ("settings", _settings),
     ("storage", _storage),
     ("key vault secret", _secret),

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ehr_cli.connector_file import UsageError, build, connector_options
+from ehr_cli.context import Subparsers
 
 SECRET_ENV = "EHR_INGEST_APP_SECRET"  # noqa: S105 (a variable name, not a secret)
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     p = subparsers.add_parser("push", help="upload a local export file directly (replaces the sample script)")
     p.add_argument("--tenant-id", required=True, help="tenant (directory) id of the connector's Entra app")
     p.add_argument("--app-id", required=True, help="application (client) id of that app")
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from shared.common.header import unsent
     from shared.common.settings import PUBLIC_INGESTION_SCOPE, Settings
     from shared.delivery import clouds
-    from shared.delivery.entra import TokenProvider
+    from shared.delivery.entra import Secrets, TokenProvider
     from shared.delivery.upload import upload_session
     from shared.delivery.vault import SecretCache
     from shared.push import Resume, plan, push
@@ -126,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ehr-ingest push: {exc}", file=sys.stderr)
         return 2
+    secrets: Secrets
     if args.certificate_name and args.key_vault_url:
         secrets = SecretCache(settings)
     elif args.app_secret:
@@ -175,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
             planned,
             connector,
             url,
-            TokenProvider(settings, secrets),  # type: ignore[arg-type]
+            TokenProvider(settings, secrets),
             resume,
             upload_session(),
             concurrency=args.concurrency,

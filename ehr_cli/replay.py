@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 from ehr_cli import context
+from ehr_cli.context import Subparsers
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     p = subparsers.add_parser(
         "replay",
         help="re-queue the failed (or poisoned) chunks of a run once the cause is fixed",

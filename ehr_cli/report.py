@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 
 from ehr_cli import context
+from ehr_cli.context import Subparsers
 
 FORMATS = ("text", "json", "html", "csv")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "report",
         help="the status report now (since the last scheduled one), or the latest written one",
@@ -33,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     context.apply(args.settings)
-    from shared import handlers, report_formats
+    from shared import handlers
+    from shared.reporting import report_formats
 
     rt = handlers.runtime()
     if args.latest:

@@ -8,12 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from ehr_cli import context
+from ehr_cli.context import Subparsers
 from shared.reporting.report_formats import when
 
 COLUMNS = ("received (UTC)", "connector", "file", "status", "rows", "saved", "chunks", "failed", "secs")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("status", help="recent runs from the ledger, as a table")
     parser.add_argument("--days", type=float, default=7, help="runs received in the last N days (default 7)")
     parser.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def rows(entries: Iterable[dict[str, Any]]) -> list[tuple[str, ...]]:
     """Pure: report file entries as table rows, newest first."""
-    out = []
+    out: list[tuple[str, ...]] = []
     for f in sorted(entries, key=lambda e: e["received_at"] or "", reverse=True):
         secs = f["duration_seconds"]
         out.append(

@@ -15,8 +15,13 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ehr_cli.connector_file import UsageError, build, connector_options
+from ehr_cli.context import Subparsers
+
+if TYPE_CHECKING:
+    from shared.common.settings import Connector
 
 READ_BLOCK = 8 * 1024 * 1024
 EXIT_ACCEPTED, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -24,7 +29,7 @@ MAX_LISTED = 20
 """Invalid rows printed in the text output (``--json`` lists all of them)."""
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subparsers) -> None:
     v = subparsers.add_parser(
         "validate",
         help="check a local export as the pipeline would (exit 0 accepted, 1 rejected, 2 usage error)",
@@ -58,7 +63,7 @@ def _kind(args: argparse.Namespace, path: Path) -> str:
     return args.kind or ("epic" if path.suffix.lower() == ".txt" else "healthcare")
 
 
-def _connector(args: argparse.Namespace, kind: str):
+def _connector(args: argparse.Namespace, kind: str) -> Connector:
     options, named_kind = connector_options(args.mapping)
     for name in ("invalid_rows", "max_invalid_share", "chunk_rows"):
         if getattr(args, name) is not None:
@@ -66,7 +71,7 @@ def _connector(args: argparse.Namespace, kind: str):
     return build("local", args.kind or named_kind or kind, "", options)
 
 
-def _blocks(path: Path):
+def _blocks(path: Path) -> Iterator[bytes]:
     with path.open("rb") as src:
         while block := src.read(READ_BLOCK):
             yield block
@@ -97,7 +102,7 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_ACCEPTED if outcome.accepted else EXIT_REJECTED
 
 
-def _print_report(report: dict, invalid_rows: Iterator[dict]) -> None:
+def _print_report(report: dict[str, Any], invalid_rows: Iterator[dict[str, Any]]) -> None:
     verdict = "ACCEPTED" if report["accepted"] else "REJECTED"
     print(f"{report['file']}: {verdict} ({report['kind']} connector)")
     for reason in report["reasons"]:

@@ -14,16 +14,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
+from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient
+from azure.storage.queue import QueueClient
 
 from shared.common import settings as config
 from shared.common import telemetry
 from shared.common.errors import BadMessage
 from shared.common.ledger import Ledger
 from shared.common.messages import ChunkMessage
-from shared.common.storage import connection
+from shared.common.storage import Connection, connection
 from shared.delivery import clouds
 from shared.delivery.entra import TokenProvider
 from shared.delivery.retry import RetryPolicy
@@ -62,7 +64,7 @@ class Runtime:
         _ = self.connector_config
 
     @cached_property
-    def storage(self):
+    def storage(self) -> Connection:
         return connection(config.STORAGE_CONNECTION)
 
     @cached_property
@@ -71,7 +73,7 @@ class Runtime:
         return Ledger(table)
 
     @cached_property
-    def queue(self):
+    def queue(self) -> QueueClient:
         client = self.storage.queue(self.settings["CHUNK_QUEUE"])
         with contextlib.suppress(ResourceExistsError):
             client.create_queue()
@@ -169,7 +171,7 @@ def on_chunk(body: bytes, dequeue_count: int) -> str:
     return runtime().uploader.handle(msg, dequeue_count)
 
 
-def on_report(past_due: bool = False) -> dict:
+def on_report(past_due: bool = False) -> dict[str, Any]:
     """The scheduled report: everything since the previous one (a missed day included)."""
     rt = runtime()
     poison = rt.poison_queue_length()

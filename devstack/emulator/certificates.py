@@ -66,7 +66,7 @@ def verify_assertion(assertion: str, cert_pem: str, client_id: str, token_endpoi
     try:
         claims = jwt.decode(
             assertion,
-            cert.public_key(),
+            cert.public_key(),  # type: ignore[arg-type]
             algorithms=["RS256", "PS256"],
             audience=sorted(token_endpoints),
             options={"require": ["exp", "aud", "iss", "sub"]},

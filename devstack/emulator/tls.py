@@ -75,7 +75,7 @@ def _load_valid_ca(
         return None
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         return None
-    if cert.public_key().public_numbers() != key.public_key().public_numbers():
+    if cert.public_key().public_numbers() != key.public_key().public_numbers():  # type: ignore[union-attr]
         return None
     if not _within_validity(cert, now):
         return None
@@ -88,7 +88,7 @@ def _server_is_valid(paths: TlsPaths, ca_cert: x509.Certificate, now: dt.datetim
         key = serialization.load_pem_private_key(paths.server_key.read_bytes(), password=None)
     except (OSError, ValueError):
         return False
-    if cert.public_key().public_numbers() != key.public_key().public_numbers():
+    if cert.public_key().public_numbers() != key.public_key().public_numbers():  # type: ignore[union-attr]
         return False
     if not _within_validity(cert, now) or cert.issuer != ca_cert.subject:
         return False

@@ -114,6 +114,9 @@ class StatusResult(Message):
         "exception": (2, _message(RpcException)),
         "logs": (3, list),
     }
+    Failure: ClassVar[int]
+    Success: ClassVar[int]
+    Cancelled: ClassVar[int]
 
 
 _enum(StatusResult, Failure=0, Success=1, Cancelled=2)
@@ -231,6 +234,7 @@ class ParameterBinding(Message):
 
 class BindingInfo(Message):
     FIELDS = {"type": (2, str), "direction": (3, int), "data_type": ("worker", int)}
+    out: ClassVar[int]
 
 
 _enum(BindingInfo, out=1, inout=2, undefined=0, string=1, binary=2, stream=3)

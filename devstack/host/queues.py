@@ -177,7 +177,7 @@ class QueueTriggerListener:
                 self._dispatch(message)
 
     def _dispatch(self, message: StorageMessage) -> None:
-        lease = _Lease(message.id, message.pop_receipt, time.monotonic() + self._lease_seconds / 2)
+        lease = _Lease(message.id, str(message.pop_receipt), time.monotonic() + self._lease_seconds / 2)
         with self._capacity:
             self._in_flight += 1
             self._leases[message.id] = lease
@@ -217,7 +217,7 @@ class QueueTriggerListener:
             except Exception as exc:
                 log.warning("lease renewal failed: %s: %s", type(exc).__name__, exc)
                 return
-            lease.pop_receipt = updated.pop_receipt
+            lease.pop_receipt = str(updated.pop_receipt)
             lease.renew_at = now + self._lease_seconds / 2
 
     # -- processing -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.common.events import EventFilter, parse_events
 from shared.common.schema import Schema, normalise, schema_for
@@ -211,7 +212,7 @@ def parse_connectors(text: str, problems: dict[str, str] | None = None) -> dict[
     return connectors
 
 
-def connector_from(item: dict) -> Connector:
+def connector_from(item: dict[str, Any]) -> Connector:
     try:
         return Connector(**item)
     except TypeError as exc:

@@ -62,18 +62,24 @@ class Connection:
             )
         return conn
 
+    @staticmethod
+    def _url(url: str | None) -> str:
+        if url is None:  # from_settings refuses a connection without every service's URL
+            raise RuntimeError("storage connection has no service URL")
+        return url
+
     def _credential(self) -> TokenCredential:
         return credential(self.client_id)
 
     def blob_service(self) -> BlobServiceClient:
         if self.connection_string:
             return BlobServiceClient.from_connection_string(self.connection_string)
-        return BlobServiceClient(self.blob_url, credential=self._credential())
+        return BlobServiceClient(self._url(self.blob_url), credential=self._credential())
 
     def queue_service(self) -> QueueServiceClient:
         if self.connection_string:
             return QueueServiceClient.from_connection_string(self.connection_string)
-        return QueueServiceClient(self.queue_url, credential=self._credential())
+        return QueueServiceClient(self._url(self.queue_url), credential=self._credential())
 
     def queue(self, name: str) -> QueueClient:
         """Messages as base64 text, the Functions host's default ``messageEncoding``.
@@ -90,7 +96,7 @@ class Connection:
     def table_service(self) -> TableServiceClient:
         if self.connection_string:
             return TableServiceClient.from_connection_string(self.connection_string)
-        return TableServiceClient(self.table_url, credential=self._credential())
+        return TableServiceClient(self._url(self.table_url), credential=self._credential())
 
 
 @lru_cache(maxsize=8)

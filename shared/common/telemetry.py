@@ -270,6 +270,6 @@ def set_azure_sdk_log_level(settings: Settings) -> int:
     if name not in LOG_LEVELS:
         log.warning("AZURE_SDK_LOG_LEVEL %r is not one of %s; WARNING is used", name, ", ".join(LOG_LEVELS))
         name = "WARNING"
-    level = logging.getLevelName(name)
+    level: int = logging.getLevelName(name)
     logging.getLogger(AZURE_SDK_LOGGER).setLevel(level)
     return level

@@ -13,6 +13,7 @@ import binascii
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 
@@ -36,7 +37,7 @@ def msal_credential(value: str) -> dict[str, str]:
     }
 
 
-def _from_pem(data: bytes):
+def _from_pem(data: bytes) -> tuple[PrivateKeyTypes, x509.Certificate]:
     try:
         key = serialization.load_pem_private_key(data, password=None)
         cert = x509.load_pem_x509_certificate(data[data.index(b"-----BEGIN CERTIFICATE") :])
@@ -47,7 +48,7 @@ def _from_pem(data: bytes):
     return key, cert
 
 
-def _from_pfx(value: str):
+def _from_pfx(value: str) -> tuple[PrivateKeyTypes, x509.Certificate]:
     try:
         key, cert, _ = pkcs12.load_key_and_certificates(base64.b64decode(value), None)
     except (ValueError, TypeError, binascii.Error):

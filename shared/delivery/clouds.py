@@ -8,6 +8,10 @@ how the local emulator is reached.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.common.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,6 @@ def endpoints(cloud_name: str, authority_override: str = "", ingestion_override:
     return (authority_override or c.authority_host).rstrip("/"), ingestion_override or c.ingestion_url
 
 
-def from_settings(settings) -> tuple[str, str]:
+def from_settings(settings: Settings) -> tuple[str, str]:
     """(authority host, ingestion URL) from ``CLOUD`` and the two override settings."""
     return endpoints(settings["CLOUD"], settings["ENTRA_AUTHORITY_HOST"], settings["INGESTION_URL"])

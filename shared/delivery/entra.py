@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import msal
 
 from shared.common.settings import Settings
 from shared.delivery import clouds
 from shared.delivery.certificate import msal_credential
-from shared.delivery.vault import SecretCache
+
+
+class Secrets(Protocol):
+    """Where the app's secret (or certificate) comes from: Key Vault, or a value given to push."""
+
+    def get(self) -> str: ...
+
+    def invalidate(self) -> None: ...
 
 
 class TokenError(RuntimeError):
@@ -20,7 +28,7 @@ class TokenError(RuntimeError):
 @dataclass
 class TokenProvider:
     settings: Settings
-    secrets: SecretCache
+    secrets: Secrets
     _app: msal.ConfidentialClientApplication | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -46,7 +54,7 @@ class TokenProvider:
         with self._lock:
             result = self._application().acquire_token_for_client(scopes=[self.settings["INGESTION_SCOPE"]])
         if "access_token" in result:
-            return result["access_token"]
+            return str(result["access_token"])
         error = result.get("error", "unknown_error")
         codes = result.get("error_codes", [])
         if error in ("invalid_client", "unauthorized_client"):

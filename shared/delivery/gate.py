@@ -97,7 +97,12 @@ class Slots:
             return Slot(key, meta["etag"], expires_at)
         return None
 
-    def acquire(self, wait_seconds: float, sleep=time.sleep, clock=time.monotonic) -> Slot | None:
+    def acquire(
+        self,
+        wait_seconds: float,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Slot | None:
         deadline = clock() + wait_seconds
         while True:
             slot = self.try_acquire()
@@ -152,7 +157,8 @@ class TablePacer:
 
     def _until(self) -> datetime | None:
         try:
-            return self.table.get_entity(partition(self.job_id), PACE)["until"]
+            until: datetime | None = self.table.get_entity(partition(self.job_id), PACE)["until"]
+            return until
         except ResourceNotFoundError:
             return None
 

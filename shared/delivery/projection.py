@@ -17,10 +17,10 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Buffer, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 from shared.common import dialect, header
 from shared.common.events import EventFilter
@@ -66,7 +66,7 @@ class Projection:
         """Nothing to drop: the bytes go as they are."""
         return self.keep is None and self.events is None
 
-    def write(self, rows: Iterable[bytes], out: BinaryIO) -> Sent:
+    def write(self, rows: Iterable[bytes], out: IO[bytes]) -> Sent:
         """The header and the rows as sent, into ``out``; the counts of what was written.
 
         Records are read as the scan reads them (``shared.common.records``). A record none of
@@ -163,14 +163,15 @@ class _Blocks(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Buffer) -> int:
         while not self._view:
             block = next(self._blocks, None)
             if block is None:
                 return 0
             self._view = memoryview(block)
-        n = min(len(buffer), len(self._view))
-        buffer[:n] = self._view[:n]
+        out = memoryview(buffer).cast("B")
+        n = min(len(out), len(self._view))
+        out[:n] = self._view[:n]
         self._view = self._view[n:]
         return n
 

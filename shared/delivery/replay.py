@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.storage.queue import QueueClient
@@ -31,7 +32,7 @@ class ReplayResult:
     poison_removed: int = 0
 
 
-def find_run(ledger: Ledger, ref: str) -> dict:
+def find_run(ledger: Ledger, ref: str) -> dict[str, Any]:
     """A run by id, id prefix or blob name (the newest run of that blob)."""
     run = ledger.get_run(ref)
     if run:
@@ -45,7 +46,7 @@ def find_run(ledger: Ledger, ref: str) -> dict:
     return max(runs, key=lambda r: r.get("received_at") or states.now())
 
 
-def message_for(run: dict, chunk: dict) -> ChunkMessage:
+def message_for(run: dict[str, Any], chunk: dict[str, Any]) -> ChunkMessage:
     """The chunk's message rebuilt from the ledger, as the planner sent it.
 
     Fields are taken from the chunk row, then the run row, so a field the planner adds to
@@ -68,7 +69,7 @@ def message_for(run: dict, chunk: dict) -> ChunkMessage:
 def replay(
     ledger: Ledger,
     queue: QueueClient,
-    run: dict,
+    run: dict[str, Any],
     include_pending: bool = False,
     poison: QueueClient | None = None,
 ) -> ReplayResult:

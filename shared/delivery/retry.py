@@ -79,7 +79,7 @@ class RetryPolicy:
     def backoff(self, failures: int, rng: random.Random) -> float:
         """Exponential with 'equal jitter': half fixed, half random, so workers spread out."""
         ceiling = min(self.cap, self.base * 2 ** max(failures - 1, 0))
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+        return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
 
     def wait_after(self, err: UploadError, failures: int, rng: random.Random) -> float:
         if err.status in (429, 503) and err.retry_after is not None:

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 from azure.core import MatchConditions
@@ -25,7 +26,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobClient, BlobServiceClient
 
 from shared.common import ledger as states
 from shared.common import telemetry
@@ -34,7 +35,7 @@ from shared.common.ledger import Ledger
 from shared.common.messages import ChunkMessage
 from shared.common.settings import Connector
 from shared.delivery.entra import TokenError, TokenProvider
-from shared.delivery.gate import Slots, TablePacer, renew
+from shared.delivery.gate import Slot, Slots, TablePacer, renew
 from shared.delivery.projection import Payload, Projection, Sent
 from shared.delivery.redact import redact_reply
 from shared.delivery.retry import Deferred, RetryPolicy, send
@@ -49,6 +50,7 @@ RENEW_MARGIN_SECONDS = 10
 """A lease with less than one POST plus this left is renewed before the POST. The lease is
 taken with ``LEASE_MARGIN_SECONDS`` and the back-off cap on top, so a fresh one never is."""
 HEADER_CACHE_SIZE = 256
+SAME_VERSION = MatchConditions.IfNotModified
 
 
 @dataclass
@@ -68,11 +70,11 @@ class Uploader:
     defer_seconds: float = 15.0
     """A chunk that finds the job at its cap comes back after 1-2 times this."""
     retention: str = "keep"
-    requeue: Callable[[str, int], None] | None = None
+    requeue: Callable[[str, int], object] | None = None
     """Send a message again with a visibility delay: throttling and the cap defer, not fail."""
     record_retry_seconds: tuple[float, ...] = (0.5, 1, 2, 4, 8)
     """Waits between ledger writes while Storage is unreachable (about 15 s in all)."""
-    _exports: dict[tuple, tuple[bytes, Projection]] = field(default_factory=dict, repr=False)
+    _exports: dict[tuple[str | int, ...], tuple[bytes, Projection]] = field(default_factory=dict, repr=False)
     """Header line and projection by export version (immutable for an ETag): a cache, not state."""
 
     def handle(self, msg: ChunkMessage, dequeue_count: int) -> str:
@@ -91,7 +93,7 @@ class Uploader:
             log.info("chunk already %s; message skipped", entity["state"], extra=ctx)
             # The delivery that wrote it may have died before completing the run.
             self.complete_if_done(msg.run_id)
-            return entity["state"]
+            return str(entity["state"])
         connector = self.connectors.get(msg.connector)
         if connector is None:
             raise BadMessage(f"connector {msg.connector} is no longer configured")
@@ -158,16 +160,17 @@ class Uploader:
     def _lease_seconds(self) -> float:
         return sum(self.timeout) + self.policy.cap + LEASE_MARGIN_SECONDS
 
-    def _export(
-        self, blob, msg: ChunkMessage, connector: Connector, same_version: dict
-    ) -> tuple[bytes, Projection]:
+    def _export(self, blob: BlobClient, msg: ChunkMessage, connector: Connector) -> tuple[bytes, Projection]:
         """The export's header line and what of it leaves (``shared.delivery.projection``):
         one GET and one header match per export version, not one per chunk."""
         key = (msg.container, msg.blob, msg.etag, msg.header_start, msg.header_end, connector.name)
         known = self._exports.get(key)
         if known is None:
             header = blob.download_blob(
-                offset=msg.header_start, length=msg.header_end - msg.header_start, **same_version
+                offset=msg.header_start,
+                length=msg.header_end - msg.header_start,
+                etag=msg.etag,
+                match_condition=SAME_VERSION,
             ).readall()
             try:
                 shape = Projection.for_header(header, msg.blob, connector)
@@ -179,15 +182,16 @@ class Uploader:
             known = self._exports[key] = (header, shape)
         return known
 
-    def _upload(self, msg: ChunkMessage, connector: Connector, slots: Slots, slot) -> tuple[int, Sent]:
+    def _upload(self, msg: ChunkMessage, connector: Connector, slots: Slots, slot: Slot) -> tuple[int, Sent]:
         blob = self.blobs.get_blob_client(msg.container, msg.blob)
-        same_version = {"etag": msg.etag, "match_condition": MatchConditions.IfNotModified}
         held = [slot]
         try:
-            header, shape = self._export(blob, msg, connector, same_version)
+            header, shape = self._export(blob, msg, connector)
 
             def rows() -> Iterator[bytes]:
-                sent = blob.download_blob(offset=msg.start, length=msg.end - msg.start, **same_version)
+                sent = blob.download_blob(
+                    offset=msg.start, length=msg.end - msg.start, etag=msg.etag, match_condition=SAME_VERSION
+                )
                 return without(sent.chunks(), msg.start, msg.skip)
 
             with Payload.build(shape, header, rows, msg.size, msg.rows) as payload:
@@ -225,7 +229,7 @@ class Uploader:
         finally:
             slot.etag = held[0].etag
 
-    def _defer(self, msg: ChunkMessage, exc: Deferred, ctx: dict) -> str:
+    def _defer(self, msg: ChunkMessage, exc: Deferred, ctx: dict[str, Any]) -> str:
         seconds = int(min(max(exc.seconds, 1), 7 * 24 * 3600))
         if self.requeue is None:
             raise exc
@@ -233,7 +237,9 @@ class Uploader:
         log.info("chunk deferred %d s: %s", seconds, exc, extra=ctx)
         return "deferred"
 
-    def _fail(self, entity, exc: Exception, final: bool, status: int | None, ctx: dict) -> None:
+    def _fail(
+        self, entity: Any, exc: Exception, final: bool, status: int | None, ctx: dict[str, Any]
+    ) -> None:
         text = f"{type(exc).__name__}: {exc}" if not isinstance(exc, UploadError) else str(exc)
         self._record(
             entity,
@@ -252,7 +258,7 @@ class Uploader:
             )  # fmt: skip
             self.complete_if_done(entity["PartitionKey"])
 
-    def _record(self, entity, **fields) -> None:
+    def _record(self, entity: Any, **fields: Any) -> None:
         """ETag-conditional write. If a concurrent delivery wrote first, a 2xx still wins (the
         rows did arrive); any other outcome leaves the other writer's state in place.
 
@@ -334,7 +340,7 @@ class Uploader:
         self._retain(run, ctx)
         return True
 
-    def _retain(self, run, ctx: dict) -> None:
+    def _retain(self, run: Any, ctx: dict[str, Any]) -> None:
         """Archive (Archive access tier) or delete the export version this run uploaded."""
         if self.retention == "keep":
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.common.schema import SCHEMAS, Schema, normalise
 
@@ -29,7 +30,7 @@ class Suggestion:
         """What to paste into the connector's ``mapping``: columns whose name differs from the schema's."""
         return {**self.normalised, **{c: key for c, (key, _) in self.fuzzy.items()}}
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "mapping": self.mapping,

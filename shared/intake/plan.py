@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import PurePosixPath
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -49,6 +50,7 @@ def connector_for(
     blob_name: str, connectors: dict[str, Connector], misconfigured: dict[str, str] | None = None
 ) -> Connector:
     """The first folder of the blob's path names its connector (exports/<connector>/...)."""
+    misconfigured = misconfigured or {}
     if any(seg in (".", "..") for seg in blob_name.replace("\\", "/").split("/")):
         # URLs resolve these segments, so "epic/../generic/x.csv" would be read from one folder
         # and planned for another connector.
@@ -63,7 +65,7 @@ def connector_for(
             f"{blob_name} is not in a connector folder; drop exports as <connector>/<file> "
             f"(configured connectors: {', '.join(sorted(connectors)) or 'none'})",
         )
-    if parts[0] in (misconfigured or {}):
+    if parts[0] in misconfigured:
         raise Rejected(
             "connector-misconfigured",
             f"{blob_name}: connector {parts[0]!r} is misconfigured, so nothing is uploaded for it: "
@@ -153,7 +155,7 @@ class _Run:
         log.info("export already planned; nothing to do", extra=self.ctx)
         return PlanOutcome(self.rid, existing["status"], existing.get("rows", 0), existing.get("chunks", 0))
 
-    def open(self, size: int) -> dict | None:
+    def open(self, size: int) -> Any | None:
         """Create the run row and return the version this invocation plans from, or None
         while another invocation is sending this export's chunk messages.
 
@@ -239,7 +241,7 @@ class _Run:
         )
         return PlanOutcome(self.rid, states.DUPLICATE, reason=reason)
 
-    def record_plan(self, started: dict, checked: Validation) -> bool:
+    def record_plan(self, started: Any, checked: Validation) -> bool:
         """Write the validation report, then the plan over the version ``open`` read (False if
         another invocation wrote first), then the chunk rows (created only if absent)."""
         result, connector = _accepted(checked)
@@ -352,7 +354,7 @@ def _accepted(checked: Validation) -> tuple[ScanResult, Connector]:
     return checked.result, checked.connector
 
 
-def _chunk_row(c: Chunk) -> dict:
+def _chunk_row(c: Chunk) -> dict[str, Any]:
     return {
         "index": c.index,
         "start": c.start,
@@ -378,7 +380,15 @@ def send_all(queue: QueueClient, messages: list[str], concurrency: int) -> None:
             pass
 
 
-def _reject(blob, etag, rid, checked: Validation, ledger: Ledger, opts: PlanOptions, ctx) -> PlanOutcome:
+def _reject(
+    blob: BlobClient,
+    etag: str,
+    rid: str,
+    checked: Validation,
+    ledger: Ledger,
+    opts: PlanOptions,
+    ctx: dict[str, str],
+) -> PlanOutcome:
     """Quarantine the file with its report, record why, then remove the original."""
     exc = checked.rejected
     assert exc is not None

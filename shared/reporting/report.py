@@ -330,7 +330,9 @@ class Reporter:
         state = self.ledger.get_state(STATE_KEY)
         return state["last_to"] if state and state.get("last_to") else until - timedelta(days=1)
 
-    def preview(self, until: datetime | None = None, poison_queue_length: int | None = None) -> dict:
+    def preview(
+        self, until: datetime | None = None, poison_queue_length: int | None = None
+    ) -> dict[str, Any]:
         """An on-demand report since the last scheduled one; writes nothing, moves nothing."""
         until = until or states.now()
         return self.collect(self.since(until), until, poison_queue_length)

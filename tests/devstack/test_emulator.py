@@ -206,7 +206,7 @@ def test_default_credential_reads_and_rotates_key_vault_secret(
     secret = client.get_secret(CLIENT_SECRET_NAME)
     assert secret.value == config.client_secret
     assert secret.properties.enabled is True
-    assert secret.id.startswith(f"{emulator.url}/secrets/{CLIENT_SECRET_NAME}/")
+    assert str(secret.id).startswith(f"{emulator.url}/secrets/{CLIENT_SECRET_NAME}/")
 
     stats = emulator.stats()
     assert stats["tokens"]["managed_identity"] == 1

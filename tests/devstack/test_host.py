@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import azure.functions as func
@@ -367,7 +367,7 @@ def test_lease_is_renewed_while_a_long_invocation_runs(env: Env, probe: Probe, s
 def admin_call(method: str, url: str, body: dict | None = None) -> tuple[int, dict | None]:
     """One request to the loopback admin API: (status, JSON body or None)."""
     parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection = http.client.HTTPConnection(str(parts.hostname), parts.port, timeout=10)
     try:
         data = json.dumps(body).encode() if body is not None else None
         connection.request(method, parts.path, data, {"Content-Type": "application/json"})
@@ -443,7 +443,7 @@ def test_command_line_host_loads_settings_and_stops_on_sigterm(env: Env, tmp_pat
     settings_file = tmp_path / "local.settings.json"
     settings_file.write_text(json.dumps(settings))
     state_file = tmp_path / "host.state.json"
-    child_env = {k: v for k, v in os.environ.items() if k not in settings["Values"]}
+    child_env = {k: v for k, v in os.environ.items() if k not in cast(dict[str, str], settings["Values"])}
     child_env["PYTHONPATH"] = str(REPO_ROOT)
     # The test app imports the probe module; give the child a stand-in on its path.
     (tmp_path / "devstack_test_probe.py").write_text("def on_timer(timer):\n    pass\n")
@@ -460,9 +460,9 @@ def test_command_line_host_loads_settings_and_stops_on_sigterm(env: Env, tmp_pat
         assert admin_call("POST", f"{state['admin_url']}/admin/functions/on_timer", {})[0] == 202
         eventually(
             lambda: (
-                admin_call("GET", f"{state['admin_url']}/admin/host/status")[1]["invocations"]["on_timer"][
-                    "succeeded"
-                ]
+                (admin_call("GET", f"{state['admin_url']}/admin/host/status")[1] or {})["invocations"][
+                    "on_timer"
+                ]["succeeded"]
                 == 1
             )
         )

@@ -9,8 +9,8 @@ import pytest
 from devstack.host.ncrontab import Schedule, next_after
 
 
-def at(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def occurrences(expression: str, start: datetime, count: int) -> list[datetime]:

@@ -20,6 +20,7 @@ import pytest
 from devstack.generate import GenerateOptions, generate
 from ehr_cli.main import main
 from shared.common import ledger as states
+from shared.common.events import parse_events
 from shared.common.messages import ChunkMessage
 from shared.common.settings import Connector
 from shared.intake.plan import plan_export
@@ -90,7 +91,7 @@ def test_event_filter_through_the_stages(bench, watched, tmp_path):
     connectors = {
         "generic": Connector(
             name="generic", kind="healthcare", job_id=bench.job, chunk_rows=400,
-            events={"exclude": [" chart OPENED", "Patient Lookup"]},
+            events=parse_events({"exclude": [" chart OPENED", "Patient Lookup"]}, "generic"),
         )
     }  # fmt: skip
     left_out = events["Chart Opened"] + events["Patient Lookup"]
@@ -123,7 +124,10 @@ def test_a_file_of_filtered_events_only_completes_with_nothing_sent(bench, tmp_p
     export = generate(tmp_path / "none.csv", GenerateOptions(rows=50, seed=174)).path
     connectors = {
         "generic": Connector(
-            name="generic", kind="healthcare", job_id=bench.job, events={"include": ["No Such"]}
+            name="generic",
+            kind="healthcare",
+            job_id=bench.job,
+            events=parse_events({"include": ["No Such"]}, "generic"),
         )
     }
     blob = bench.container.get_blob_client("generic/none.csv")

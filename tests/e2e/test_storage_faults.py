@@ -9,9 +9,11 @@ completion failed stayed "uploading" for ever, since a redelivery skipped the up
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from azure.core.exceptions import ServiceRequestError
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableClient, UpdateMode
 
 from shared.common import ledger as states
 from shared.common.ledger import Ledger
@@ -39,7 +41,7 @@ def test_ledger_write_after_a_2xx_waits_out_a_storage_blip(bench, tmp_path):
     table = Flaky(bench.ledger.table, 2, lambda e: e.get("state") == states.UPLOADED)
     rid, messages = bench.plan(tmp_path, 700)
     before = bench.job_stats()["requests"]
-    up = bench.uploader(ledger=Ledger(table), record_retry_seconds=(0.05, 0.05, 0.05))
+    up = bench.uploader(ledger=Ledger(cast(TableClient, table)), record_retry_seconds=(0.05, 0.05, 0.05))
     assert up.handle(messages[0], 1) == states.UPLOADED
     assert table.times == 0 and bench.job_stats()["requests"] - before == 1
     assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
@@ -52,7 +54,8 @@ def test_a_slot_that_cannot_be_released_does_not_hide_the_upload(bench, tmp_path
     table = Flaky(bench.ledger.table, 1, is_release)
     rid, messages = bench.plan(tmp_path, 700)
     before = bench.job_stats()["requests"]
-    assert bench.uploader(ledger=Ledger(table), job_concurrency=4).handle(messages[0], 1) == states.UPLOADED
+    up = bench.uploader(ledger=Ledger(cast(TableClient, table)), job_concurrency=4)
+    assert up.handle(messages[0], 1) == states.UPLOADED
     assert table.times == 0 and bench.job_stats()["requests"] - before == 1
     assert bench.ledger.get_chunk(rid, 0)["state"] == states.UPLOADED
     # The slot stays held until its lease ends, as designed; free it for the tests that follow.

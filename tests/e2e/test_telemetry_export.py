@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import uuid
+from typing import Any
 
 import pytest
 import requests
@@ -99,7 +100,7 @@ def props(item) -> dict[str, str]:
 
 def test_every_readme_event_arrives_as_a_custom_event(envelopes):
     items, summary = envelopes
-    events = {}
+    events: dict[str, Any] = {}
     for e in of(items, EVENT):
         assert e["data"]["baseType"] == "EventData"
         events.setdefault(e["data"]["baseData"]["name"], []).append(props(e))

@@ -334,6 +334,7 @@ def test_a_lease_running_short_is_renewed_before_the_post(bench):
 
     slots = Slots(bench.ledger.table, bench.job, 4, 60)
     slot = slots.try_acquire()
+    assert slot is not None
     renewed = renew(slots, slot, 120)  # the next POST may outlast what is left: renew
     assert renewed.etag != slot.etag and renewed.expires_at > slot.expires_at
     assert renew(slots, renewed, 30) is renewed  # enough left: no write

@@ -98,9 +98,9 @@ class Bench:
                 continue
             for m in batch:
                 try:
-                    uploader.handle(ChunkMessage.decode(m.content), m.dequeue_count)
+                    uploader.handle(ChunkMessage.decode(m.content), m.dequeue_count or 1)
                 except Exception:
-                    if m.dequeue_count < 5:
+                    if (m.dequeue_count or 1) < 5:
                         self.queue.update_message(m, visibility_timeout=0)
                         continue
                 self.queue.delete_message(m)

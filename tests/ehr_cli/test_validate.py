@@ -57,7 +57,7 @@ def test_usage_errors_exit_2(tmp_path, capsys, argv):
     try:
         code = main(argv)
     except SystemExit as exc:  # argparse's own usage errors
-        code = exc.code
+        code = int(exc.code or 0)
     assert code == 2
 
 

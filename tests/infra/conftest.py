@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pycep import BicepParser
@@ -30,7 +30,7 @@ def _parser() -> BicepParser:
 @functools.cache
 def parse(path: Path) -> dict[str, Any]:
     """pycep's JSON form of one .bicep file, parsed once per session."""
-    return _parser().parse(file_path=path)
+    return cast(dict[str, Any], _parser().parse(file_path=path))
 
 
 @pytest.fixture(scope="session")

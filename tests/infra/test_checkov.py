@@ -36,7 +36,7 @@ def test_every_file_checkov_has_checks_for_was_scanned(checkov_report, templates
 
 
 def test_suppressions_are_justified_and_used(checkov_report):
-    in_source = {}
+    in_source: dict[tuple[str, str], str] = {}
     for path in bicep_files():
         for lineno, line in enumerate(path.read_text().splitlines(), 1):
             m = SKIP.search(line)

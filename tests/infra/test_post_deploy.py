@@ -99,10 +99,14 @@ def test_webhook_names_the_blob_triggered_function():
         calls = [
             d for d in fn.decorator_list if isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute)
         ]
-        kinds = {c.func.attr: c for c in calls}
+        kinds = {c.func.attr: c for c in calls if isinstance(c.func, ast.Attribute)}
         if "blob_trigger" in kinds:
-            blob_functions.append(kinds["function_name"].args[0].value)
-    default = re.search(r"FUNCTION_NAME:-(\w+)", SCRIPT.read_text()).group(1)
+            name = kinds["function_name"].args[0]
+            assert isinstance(name, ast.Constant)
+            blob_functions.append(name.value)
+    found = re.search(r"FUNCTION_NAME:-(\w+)", SCRIPT.read_text())
+    assert found is not None
+    default = found.group(1)
     assert blob_functions == [default]
 
 

@@ -71,7 +71,7 @@ def properties_of(array: list, node: dict, value: Any) -> tuple[dict, dict | Non
                 props.update(found[0])
         return props, None
     if kind == "UnionType":
-        props: dict = {}
+        props = {}
         extra = None
         any_object = False
         for ref in node["elements"]:

@@ -2,6 +2,7 @@ import json
 import logging
 
 from shared import handlers
+from shared.common import settings as config
 from shared.common import telemetry
 from shared.common.settings import Settings
 
@@ -12,7 +13,7 @@ def test_a_bad_connector_is_logged_at_start_and_the_others_work(monkeypatch, cap
         {"name": "epic", "kind": "epic", "job_id": "j2", "events": {"include": ["x"], "exclude": ["y"]}},
     ]
     monkeypatch.setattr(telemetry, "configure", lambda settings: False)
-    monkeypatch.setattr(handlers.config, "load", lambda: Settings({"CONNECTORS": json.dumps(entries)}))
+    monkeypatch.setattr(config, "load", lambda: Settings({"CONNECTORS": json.dumps(entries)}))
     handlers.reset()
     try:
         with caplog.at_level(logging.ERROR, logger="shared.handlers"):

@@ -12,6 +12,7 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogR
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from shared.common import settings as config
 from shared.common import telemetry
 from shared.common.settings import Settings
 from tests.shared.reporting.test_report import report
@@ -197,7 +198,7 @@ def test_the_composition_root_applies_it_once_at_start(azure_logger, monkeypatch
 
     monkeypatch.setattr(telemetry, "configure", lambda settings: False)
     monkeypatch.setattr(
-        handlers.config, "load", lambda: Settings({"AZURE_SDK_LOG_LEVEL": "ERROR", "CONNECTORS": "[]"})
+        config, "load", lambda: Settings({"AZURE_SDK_LOG_LEVEL": "ERROR", "CONNECTORS": "[]"})
     )
     handlers.reset()
     try:

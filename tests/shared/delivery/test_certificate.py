@@ -3,6 +3,7 @@ import base64
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from devstack.emulator.certificates import generate
@@ -16,6 +17,7 @@ def test_pem_and_pkcs12_from_key_vault_give_msal_the_key_and_certificate():
     assert from_pem["public_certificate"] == cert_pem
 
     key = serialization.load_pem_private_key(key_and_cert.encode(), None)
+    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
     cert = x509.load_pem_x509_certificate(cert_pem.encode())
     pfx = pkcs12.serialize_key_and_certificates(b"app", key, cert, None, serialization.NoEncryption())
     assert msal_credential(base64.b64encode(pfx).decode()) == from_pem

@@ -3,6 +3,7 @@ import io
 
 import pytest
 
+from shared.common.events import parse_events
 from shared.common.schema import EPIC, GENERIC
 from shared.common.settings import Connector
 from shared.delivery.projection import SPOOL_MEMORY, Payload, Projection
@@ -49,7 +50,9 @@ def test_only_the_schema_columns_leave_in_the_file_order(schema, delimiter, newl
 
 
 def test_events_are_filtered_and_counted():
-    connector = Connector(name="c", kind="healthcare", job_id="j", events={"exclude": [" print LABEL"]})
+    connector = Connector(
+        name="c", kind="healthcare", job_id="j", events=parse_events({"exclude": [" print LABEL"]}, "c")
+    )
     _, sent, body = project(export(GENERIC, 6), connector)
     assert (sent.rows, sent.filtered) == (3, 3)
     assert b"Print Label" not in body

@@ -39,18 +39,17 @@ class Tokens:
         self.invalidated += 1
 
 
-def scripted(*answers):
+class scripted:
     """A post that fails with the given errors in turn, then succeeds."""
-    answers = list(answers)
-    seen = []
 
-    def post(token):
-        seen.append(token)
-        if answers:
-            raise answers.pop(0)
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.seen = []
 
-    post.seen = seen
-    return post
+    def __call__(self, token):
+        self.seen.append(token)
+        if self.answers:
+            raise self.answers.pop(0)
 
 
 DEFAULT = RetryPolicy(attempts=4, base=2, cap=60, budget=240)
