@@ -14,6 +14,7 @@ from azure.storage.blob import BlobServiceClient
 
 from devstack.generate import GenerateOptions, GenerateResult, default_extension, generate
 from devstack.stack import Stack
+from shared.reporting.model import Report
 from shared.reporting.report_formats import to_text
 
 
@@ -93,7 +94,7 @@ def _progress(done: int, total: int, width: int = 30) -> str:
 def print_report(report: dict[str, Any], html: Path | None = None) -> None:
     """The report as a terminal table, and where the HTML version is."""
     print()
-    print(to_text(report), end="")
+    print(to_text(Report.from_dict(report)), end="")
     if html is not None:
         print(f"\nHTML report: {html}  (open it in a browser; also at reports/latest.html in Storage)")
 

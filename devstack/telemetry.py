@@ -195,7 +195,7 @@ def run(
     return {
         "outcomes": outcomes,
         "handled": handled,
-        "report_status": report["status"],
+        "report_status": report.status,
         "flushed": flush(),
     }
 

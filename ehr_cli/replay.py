@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"ehr-ingest replay: {exc}")
         return 2
     print(
-        f"run {result.run_id} ({found.get('blob')}): {len(result.requeued)} chunks re-queued"
+        f"run {result.run_id} ({found.blob}): {len(result.requeued)} chunks re-queued"
         + (f" ({', '.join(map(str, result.requeued))})" if result.requeued else "")
         + f"; {result.poison_removed} poison messages removed"
     )

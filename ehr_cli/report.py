@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "text":
             import json
 
-            text = report_formats.to_text(json.loads(body))
+            from shared.reporting.model import Report
+
+            text = report_formats.to_text(Report.from_dict(json.loads(body)))
         else:
             text = body.decode("utf-8")
     else:

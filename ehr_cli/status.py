@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
 from ehr_cli import context
 from ehr_cli.context import Subparsers
+from shared.reporting.model import FileEntry
 from shared.reporting.report_formats import when
 
 COLUMNS = ("received (UTC)", "connector", "file", "status", "rows", "saved", "chunks", "failed", "secs")
@@ -22,28 +22,28 @@ def register(subparsers: Subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def rows(entries: Iterable[dict[str, Any]]) -> list[tuple[str, ...]]:
+def rows(entries: Iterable[FileEntry]) -> list[tuple[str, ...]]:
     """Pure: report file entries as table rows, newest first."""
     out: list[tuple[str, ...]] = []
-    for f in sorted(entries, key=lambda e: e["received_at"] or "", reverse=True):
-        secs = f["duration_seconds"]
+    for f in sorted(entries, key=lambda e: e.received_at or "", reverse=True):
+        secs = f.duration_seconds
         out.append(
             (
-                when(f["received_at"])[:19].replace("T", " "),
-                f["connector"],
-                f["file_name"],
-                f["status"] + (f" ({f['reason_code']})" if f.get("reason_code") else ""),
-                f"{f['rows']:,}",
-                f"{f['records_saved']:,}",
-                f"{f['chunks_uploaded']}/{f['chunks']}",
-                str(f["chunks_failed"] + f["chunks_poisoned"]),
+                when(f.received_at)[:19].replace("T", " "),
+                f.connector,
+                f.file_name,
+                f.status + (f" ({f.reason_code})" if f.reason_code else ""),
+                f"{f.rows:,}",
+                f"{f.records_saved:,}",
+                f"{f.chunks_uploaded}/{f.chunks}",
+                str(f.chunks_failed + f.chunks_poisoned),
                 f"{secs:.1f}" if secs is not None else "-",
             )
         )
     return out
 
 
-def table(entries: Iterable[dict[str, Any]]) -> str:
+def table(entries: Iterable[FileEntry]) -> str:
     body = rows(entries)
     if not body:
         return "no runs in the ledger for this period\n"
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     ledger = handlers.runtime().ledger
     runs = ledger.runs(since=states.now() - timedelta(days=args.days))
-    runs.sort(key=lambda r: r.get("received_at") or states.now(), reverse=True)
-    entries = [file_entry(run, ledger.chunks(run["RowKey"])) for run in runs[: args.limit]]
+    runs.sort(key=lambda r: r.received_at or states.now(), reverse=True)
+    entries = [file_entry(run, ledger.chunks(run.run_id)) for run in runs[: args.limit]]
     print(table(entries), end="")
     return 0

@@ -22,6 +22,7 @@ from ehr_cli.context import Subparsers
 
 if TYPE_CHECKING:
     from shared.common.settings import Connector
+    from shared.intake.validation import Summary
 
 READ_BLOCK = 8 * 1024 * 1024
 EXIT_ACCEPTED, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -102,27 +103,27 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_ACCEPTED if outcome.accepted else EXIT_REJECTED
 
 
-def _print_report(report: dict[str, Any], invalid_rows: Iterator[dict[str, Any]]) -> None:
-    verdict = "ACCEPTED" if report["accepted"] else "REJECTED"
-    print(f"{report['file']}: {verdict} ({report['kind']} connector)")
-    for reason in report["reasons"]:
-        print(f"  reason [{reason['code']}]: {reason['message']}")
+def _print_report(report: Summary, invalid_rows: Iterator[dict[str, Any]]) -> None:
+    verdict = "ACCEPTED" if report.accepted else "REJECTED"
+    print(f"{report.file}: {verdict} ({report.kind} connector)")
+    for reason in report.reasons:
+        print(f"  reason [{reason.code}]: {reason.message}")
     print(
-        f"  rows: {report['rows_total']:,} total, {report['rows_valid']:,} valid, "
-        f"{report['rows_invalid']:,} invalid ({report['invalid_row_policy']} policy), "
-        f"{report['duplicate_rows']:,} repeating an earlier employee+patient+timestamp"
+        f"  rows: {report.rows_total:,} total, {report.rows_valid:,} valid, "
+        f"{report.rows_invalid:,} invalid ({report.invalid_row_policy} policy), "
+        f"{report.duplicate_rows:,} repeating an earlier employee+patient+timestamp"
     )
-    if report["rows_filtered"]:
-        by_event = ", ".join(f"{e}: {n:,}" for e, n in report["filtered_by_event"].items())
-        print(f"  {report['rows_filtered']:,} valid rows left out by the events filter ({by_event})")
-    if report["columns_dropped"]:
-        print(f"  columns not sent (no schema field): {', '.join(report['columns_dropped'])}")
-    if report["accepted"]:
-        print(f"  would upload {report['rows_to_send']:,} rows in {report['chunks']:,} chunk(s)")
+    if report.rows_filtered:
+        by_event = ", ".join(f"{e}: {n:,}" for e, n in report.filtered_by_event.items())
+        print(f"  {report.rows_filtered:,} valid rows left out by the events filter ({by_event})")
+    if report.columns_dropped:
+        print(f"  columns not sent (no schema field): {', '.join(report.columns_dropped)}")
+    if report.accepted:
+        print(f"  would upload {report.rows_to_send:,} rows in {report.chunks:,} chunk(s)")
     for row in itertools.islice(invalid_rows, MAX_LISTED):
         print(f"  row {row['row']:,}: {row['reason']}")
-    if report["rows_invalid"] > MAX_LISTED:
-        print(f"  ... and {report['rows_invalid'] - MAX_LISTED:,} more (use --json for all)")
+    if report.rows_invalid > MAX_LISTED:
+        print(f"  ... and {report.rows_invalid - MAX_LISTED:,} more (use --json for all)")
 
 
 def _suggest(args: argparse.Namespace) -> int:

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient
@@ -35,6 +34,7 @@ from shared.delivery.worker import RETENTION, Uploader
 from shared.intake.plan import PlanOptions, PlanOutcome, plan_export
 from shared.intake.quarantine import Quarantine
 from shared.reporting import report_formats
+from shared.reporting.model import Report
 from shared.reporting.report import CONTENT_TYPES, Reporter
 
 log = logging.getLogger(__name__)
@@ -171,13 +171,13 @@ def on_chunk(body: bytes, dequeue_count: int) -> str:
     return runtime().uploader.handle(msg, dequeue_count)
 
 
-def on_report(past_due: bool = False) -> dict[str, Any]:
+def on_report(past_due: bool = False) -> Report:
     """The scheduled report: everything since the previous one (a missed day included)."""
     rt = runtime()
     poison = rt.poison_queue_length()
     telemetry.poison_queue_length(rt.poison_queue_name, poison)
     report, path = rt.reporter.write(poison_queue_length=poison)
-    telemetry.daily_report(report, path)
+    telemetry.daily_report(report.to_dict(), path)
     return report
 
 

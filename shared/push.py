@@ -24,10 +24,10 @@ import requests
 
 from shared.common.schema import schema_for
 from shared.common.settings import Connector
+from shared.delivery.post import Target, post_payload
 from shared.delivery.projection import Payload, Projection
-from shared.delivery.redact import redact_reply
 from shared.delivery.retry import Deferred, LocalPacer, RetryPolicy, Tokens, send
-from shared.delivery.upload import MultipartBody, UploadError, post_chunk, without
+from shared.delivery.upload import UploadError, without
 from shared.intake.scan import Chunk, ScanResult, scan
 
 READ_BLOCK = 8 * 1024 * 1024
@@ -120,6 +120,7 @@ def push(
     reported (with the API's reason) and the others carry on."""
     policy = policy or RetryPolicy(attempts=6, budget=600)
     pacer = LocalPacer()
+    target = Target(session, url, connector.job_id, timeout)
     header = b"".join(file_blocks(export, planned.header_start, planned.header_end - planned.header_start))
     shape = Projection.for_header(header, export.name, connector)
     todo = [c for c in planned.chunks if c.index not in resume.done]
@@ -135,13 +136,7 @@ def push(
         with Payload.build(shape, header, rows, chunk.size, chunk.rows) as payload:
 
             def post(token: str) -> None:
-                body = MultipartBody(payload.parts(), payload.length, f"{export.name}.part{chunk.index:05d}")
-                try:
-                    post_chunk(session, url, connector.job_id, token, body, timeout)
-                except UploadError as err:
-                    if not err.api_said:
-                        raise
-                    raise redact_reply(err, payload.rows(), payload.header, shape.delimiter) from None
+                post_payload(target, token, payload, f"{export.name}.part{chunk.index:05d}", shape.delimiter)
 
             while True:
                 try:

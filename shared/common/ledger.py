@@ -2,7 +2,8 @@
 
 Runs live in partition ``run`` (one entity per export version), chunks in a partition per
 run. State changes use ETag-conditional updates, so two workers racing on the same chunk
-cannot both record it, and every step can be repeated safely.
+cannot both record it, and every step can be repeated safely. What is stored is typed in
+``shared.common.entities``; this module only moves those types in and out of the table.
 """
 
 from __future__ import annotations
@@ -10,30 +11,51 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
-RUNS = "run"
+from shared.common.entities import (
+    COMPLETE,
+    CONTENT_PARTITION,
+    DUPLICATE,
+    FAILED,
+    FAILED_RUN,
+    PENDING,
+    PLANNING,
+    REJECTED,
+    RUNS,
+    UPLOADED,
+    UPLOADING,
+    ChunkEntity,
+    ContentClaim,
+    RunEntity,
+    chunk_key,
+    now,
+    to_entity,
+)
+
+__all__ = [
+    "COMPLETE",
+    "DUPLICATE",
+    "FAILED",
+    "FAILED_RUN",
+    "PENDING",
+    "PLANNING",
+    "REJECTED",
+    "UPLOADED",
+    "UPLOADING",
+    "Ledger",
+    "chunk_key",
+    "now",
+    "run_id",
+]
+
 STATE_PARTITION = "state"
-CONTENT_PARTITION = "sha256"
-
-# run status
-PLANNING, UPLOADING, COMPLETE, REJECTED = "planning", "uploading", "complete", "rejected"
-DUPLICATE = "duplicate"
-"""The same content (SHA-256) was already planned under another run; nothing is uploaded."""
-# chunk state
-PENDING, UPLOADED, FAILED = "pending", "uploaded", "failed"
-# run status once every chunk is final but some failed (replay puts it back to uploading)
-FAILED_RUN = "failed"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def run_id(container: str, blob: str, etag: str) -> str:
@@ -41,69 +63,48 @@ def run_id(container: str, blob: str, etag: str) -> str:
     return hashlib.sha256(f"{container}/{blob}\n{etag}".encode()).hexdigest()[:32]
 
 
-def chunk_key(index: int) -> str:
-    return f"chunk-{index:06d}"
-
-
 @dataclass
 class Ledger:
     table: TableClient
 
     # runs -------------------------------------------------------------------------------
-    def get_run(self, rid: str) -> dict[str, Any] | None:
+    def get_run(self, rid: str) -> RunEntity | None:
+        """The run with its ETag, for ``update_run(..., if_unchanged=True)``."""
         try:
-            return dict(self.table.get_entity(RUNS, rid))
+            return RunEntity.from_entity(self.table.get_entity(RUNS, rid))
         except ResourceNotFoundError:
             return None
 
-    def create_run(self, rid: str, **fields: Any) -> bool:
+    def create_run(self, run: RunEntity) -> bool:
         """Create the run; False if it already exists (a repeated trigger)."""
         try:
-            self.table.create_entity({"PartitionKey": RUNS, "RowKey": rid, **fields})
+            self.table.create_entity(to_entity(run))
             return True
         except ResourceExistsError:
             return False
 
-    def update_run(self, rid: str, **fields: Any) -> None:
-        self.table.update_entity({"PartitionKey": RUNS, "RowKey": rid, **fields}, mode=UpdateMode.MERGE)
+    def update_run(self, before: RunEntity, after: RunEntity, *, if_unchanged: bool = False) -> bool:
+        """Merge what ``after`` changes from ``before`` (so concurrent writers of other fields
+        keep theirs). With ``if_unchanged``, only if nobody wrote since ``before`` was read:
+        False when someone did."""
+        return self._merge(to_entity(after, before), before.table_etag if if_unchanged else None)
 
-    def get_run_entity(self, rid: str) -> Any | None:
-        """The run with its ETag, for ``update_run_if_unchanged``."""
-        try:
-            return self.table.get_entity(RUNS, rid)
-        except ResourceNotFoundError:
-            return None
-
-    def update_run_if_unchanged(self, entity: Any, **fields: Any) -> bool:
-        """False when someone else changed the run since ``entity`` was read."""
-        try:
-            self.table.update_entity(
-                {"PartitionKey": RUNS, "RowKey": entity["RowKey"], **fields},
-                mode=UpdateMode.MERGE,
-                etag=entity.metadata["etag"],
-                match_condition=MatchConditions.IfNotModified,
-            )
-            return True
-        except ResourceModifiedError:
-            return False
-
-    def runs(self, since: datetime | None = None) -> list[dict[str, Any]]:
+    def runs(self, since: datetime | None = None) -> list[RunEntity]:
         query = f"PartitionKey eq '{RUNS}'"
         params: dict[str, Any] = {}
         if since is not None:
             query += " and received_at ge @since"
             params["since"] = since
-        return [dict(e) for e in self.table.query_entities(query, parameters=params)]
+        return [RunEntity.from_entity(e) for e in self.table.query_entities(query, parameters=params)]
 
     # chunks -----------------------------------------------------------------------------
-    def add_chunks(self, rid: str, chunks: Iterable[dict[str, Any]]) -> None:
+    def add_chunks(self, rid: str, chunks: Iterable[ChunkEntity]) -> None:
         """Insert chunk rows in batches of 100; rows already there (a replan) are kept as they are."""
-        existing = {e["RowKey"] for e in self.chunks(rid)}
+        existing = {c.index for c in self.chunks(rid)}
         batch: list[dict[str, Any]] = []
         for chunk in chunks:
-            key = chunk_key(chunk["index"])
-            if key not in existing:
-                batch.append({"PartitionKey": rid, "RowKey": key, "state": PENDING, "attempts": 0, **chunk})
+            if chunk.index not in existing:
+                batch.append(to_entity(chunk))
             if len(batch) == 100:
                 self._create_all(batch)
                 batch = []
@@ -120,8 +121,9 @@ class Ledger:
                 with contextlib.suppress(ResourceExistsError):
                     self.table.create_entity(entity)
 
-    def chunks(self, rid: str) -> list[dict[str, Any]]:
-        return [dict(e) for e in self.table.query_entities("PartitionKey eq @p", parameters={"p": rid})]
+    def chunks(self, rid: str) -> list[ChunkEntity]:
+        query = self.table.query_entities("PartitionKey eq @p", parameters={"p": rid})
+        return sorted((ChunkEntity.from_entity(e) for e in query), key=lambda c: c.index)
 
     def has_open_chunk(self, rid: str) -> bool:
         """Is any chunk of the run neither uploaded nor failed? One small page, not the partition.
@@ -137,56 +139,61 @@ class Ledger:
         ).by_page()
         return any(True for page in pages for _ in page)
 
-    def get_chunk(self, rid: str, index: int) -> dict[str, Any] | None:
+    def get_chunk(self, rid: str, index: int) -> ChunkEntity | None:
         try:
-            return self.table.get_entity(rid, chunk_key(index))
+            return ChunkEntity.from_entity(self.table.get_entity(rid, chunk_key(index)))
         except ResourceNotFoundError:
             return None
 
-    def update_chunk(self, entity: Any, **fields: Any) -> None:
-        """Conditional on the ETag read: raises ResourceModifiedError if someone else wrote first."""
-        self.table.update_entity(
-            {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"], **fields},
+    def update_chunk(self, before: ChunkEntity, after: ChunkEntity) -> ChunkEntity:
+        """Conditional on ``before``'s ETag: raises ResourceModifiedError if someone else wrote
+        first. Returns ``after`` with its new ETag."""
+        written = self.table.update_entity(
+            to_entity(after, before),
             mode=UpdateMode.MERGE,
-            etag=entity.metadata["etag"],
+            etag=before.table_etag,
             match_condition=MatchConditions.IfNotModified,
         )
+        return replace(after, table_etag=str(written.get("etag") or ""))
 
     # content index ----------------------------------------------------------------------
-    def claim_content(self, sha256: str, rid: str, blob: str) -> Any | None:
-        """Record that ``rid`` holds this content; returns the other run's entry if one got there first."""
-        entity = {"PartitionKey": CONTENT_PARTITION, "RowKey": sha256, "run_id": rid, "blob": blob}
+    def claim_content(self, claim: ContentClaim) -> ContentClaim | None:
+        """Record that ``claim.run_id`` holds this content; returns the other run's claim if
+        one got there first."""
         try:
-            self.table.create_entity(entity)
+            self.table.create_entity(to_entity(claim))
             return None
         except ResourceExistsError:
-            existing = self.table.get_entity(CONTENT_PARTITION, sha256)
-            return None if existing.get("run_id") == rid else existing
+            existing = ContentClaim.from_entity(self.table.get_entity(CONTENT_PARTITION, claim.sha256))
+            return None if existing.run_id == claim.run_id else existing
 
-    def take_over_content(self, existing: Any, rid: str, blob: str) -> bool:
-        """Move the content to ``rid`` if nobody else changed it since it was read (ETag)."""
+    def take_over_content(self, existing: ContentClaim, claim: ContentClaim) -> bool:
+        """Move the content to ``claim``'s run if nobody else changed it since it was read (ETag)."""
+        return self._merge(to_entity(claim), existing.table_etag)
+
+    # report state -----------------------------------------------------------------------
+    def reported_up_to(self, key: str) -> datetime | None:
+        """Where the last scheduled report of this kind ended (None before the first)."""
         try:
-            self.table.update_entity(
-                {
-                    "PartitionKey": CONTENT_PARTITION,
-                    "RowKey": existing["RowKey"],
-                    "run_id": rid,
-                    "blob": blob,
-                },
-                mode=UpdateMode.MERGE,
-                etag=existing.metadata["etag"],
-                match_condition=MatchConditions.IfNotModified,
-            )
+            until: datetime | None = self.table.get_entity(STATE_PARTITION, key).get("last_to")
+            return until
+        except ResourceNotFoundError:
+            return None
+
+    def report_written(self, key: str, until: datetime, path: str) -> None:
+        self.table.upsert_entity(
+            {"PartitionKey": STATE_PARTITION, "RowKey": key, "last_to": until, "last_path": path}
+        )
+
+    def _merge(self, entity: dict[str, Any], etag: str | None) -> bool:
+        """MERGE the entity, conditional on ``etag`` when one is given (False if it moved on)."""
+        try:
+            if etag:
+                self.table.update_entity(
+                    entity, mode=UpdateMode.MERGE, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+            else:
+                self.table.update_entity(entity, mode=UpdateMode.MERGE)
             return True
         except ResourceModifiedError:
             return False
-
-    # report state -----------------------------------------------------------------------
-    def get_state(self, key: str) -> dict[str, Any] | None:
-        try:
-            return dict(self.table.get_entity(STATE_PARTITION, key))
-        except ResourceNotFoundError:
-            return None
-
-    def set_state(self, key: str, **fields: Any) -> None:
-        self.table.upsert_entity({"PartitionKey": STATE_PARTITION, "RowKey": key, **fields})

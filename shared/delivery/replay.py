@@ -8,16 +8,14 @@ queue keeps only what still needs a look.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
 from shared.common import ledger as states
+from shared.common.entities import ChunkEntity, RunEntity
 from shared.common.errors import BadMessage
 from shared.common.ledger import Ledger
 from shared.common.messages import ChunkMessage
@@ -32,70 +30,70 @@ class ReplayResult:
     poison_removed: int = 0
 
 
-def find_run(ledger: Ledger, ref: str) -> dict[str, Any]:
+def find_run(ledger: Ledger, ref: str) -> RunEntity:
     """A run by id, id prefix or blob name (the newest run of that blob)."""
     run = ledger.get_run(ref)
     if run:
         return run
-    runs = [r for r in ledger.runs() if r["RowKey"].startswith(ref) or r.get("blob") == ref]
+    runs = [r for r in ledger.runs() if r.run_id.startswith(ref) or r.blob == ref]
     if not runs:
         raise LookupError(f"no run matches {ref!r}; give a run id from the report or a blob name")
-    by_id = {r["RowKey"] for r in runs if r["RowKey"].startswith(ref)}
+    by_id = {r.run_id for r in runs if r.run_id.startswith(ref)}
     if len(by_id) > 1:
         raise LookupError(f"{ref!r} matches {len(by_id)} runs; give more of the run id")
-    return max(runs, key=lambda r: r.get("received_at") or states.now())
+    return max(runs, key=lambda r: r.received_at or states.now())
 
 
-def message_for(run: dict[str, Any], chunk: dict[str, Any]) -> ChunkMessage:
-    """The chunk's message rebuilt from the ledger, as the planner sent it.
-
-    Fields are taken from the chunk row, then the run row, so a field the planner adds to
-    both (and to the message) is carried without changes here.
-    """
-    known = {"run_id": run["RowKey"], "chunks": run["chunks"]}
-    values = {}
-    for f in dataclasses.fields(ChunkMessage):
-        if f.name in known:
-            values[f.name] = known[f.name]
-        elif f.name == "skip":  # a JSON list in the ledger; absent on chunks planned before it
-            values[f.name] = tuple(tuple(r) for r in json.loads(chunk.get("skip") or "[]"))
-        elif f.name in chunk:
-            values[f.name] = chunk[f.name]
-        elif f.name in run and f.name != "v":
-            values[f.name] = run[f.name]
-    return ChunkMessage(**values)
+def message_for(run: RunEntity, chunk: ChunkEntity) -> ChunkMessage:
+    """The chunk's message rebuilt from the ledger, as the planner sent it."""
+    return ChunkMessage(
+        run_id=run.run_id,
+        connector=run.connector,
+        container=run.container,
+        blob=run.blob,
+        etag=run.etag,
+        header_start=run.header_start,
+        header_end=run.header_end,
+        index=chunk.index,
+        start=chunk.start,
+        end=chunk.end,
+        rows=chunk.rows,
+        chunks=run.chunks,
+        first_row=chunk.first_row,
+        skip=chunk.skip,
+    )
 
 
 def replay(
     ledger: Ledger,
     queue: QueueClient,
-    run: dict[str, Any],
+    run: RunEntity,
     include_pending: bool = False,
     poison: QueueClient | None = None,
 ) -> ReplayResult:
     """Re-queue the run's failed chunks (and pending ones too if asked: lost or poisoned
     messages of a worker that died on its last attempt)."""
-    rid = run["RowKey"]
+    rid = run.run_id
     # A plan that reached its fan-out (``fanout_at``) has all its chunk rows, even if its
     # invocation died before marking the run uploading: those can be replayed.
-    planned = run.get("status") == states.PLANNING and run.get("fanout_at") is not None
-    if run.get("status") in (states.PLANNING, states.REJECTED) and not planned:
-        raise LookupError(f"run {rid} is {run['status']}: it has no chunks to replay")
+    planned = run.status == states.PLANNING and run.fanout_at is not None
+    if run.status in (states.PLANNING, states.REJECTED) and not planned:
+        raise LookupError(f"run {rid} is {run.status}: it has no chunks to replay")
     wanted = {states.FAILED} | ({states.PENDING} if include_pending else set())
     result = ReplayResult(rid)
-    chunks = [c for c in ledger.table.query_entities("PartitionKey eq @p", parameters={"p": rid})]
-    for chunk in sorted(chunks, key=lambda c: c["index"]):
-        if chunk["state"] not in wanted:
+    for chunk in ledger.chunks(rid):
+        if chunk.state not in wanted:
             continue
-        if chunk["state"] == states.FAILED:
+        if chunk.state == states.FAILED:
+            again = replace(chunk, state=states.PENDING, poisoned=False, replayed_at=states.now())
             try:
-                ledger.update_chunk(chunk, state=states.PENDING, replayed_at=states.now())
+                ledger.update_chunk(chunk, again)
             except ResourceModifiedError:
                 continue  # changed meanwhile (another replay): leave it to that one
         queue.send_message(message_for(run, chunk).encode())
-        result.requeued.append(chunk["index"])
+        result.requeued.append(chunk.index)
     if result.requeued:
-        ledger.update_run(rid, status=states.UPLOADING)
+        ledger.update_run(run, replace(run, status=states.UPLOADING))
     if poison is not None:
         result.poison_removed = _drop_poison(poison, rid)
     log.info(

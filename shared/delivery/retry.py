@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,6 +32,15 @@ class Deferred(Exception):
     def __init__(self, seconds: float, reason: str) -> None:
         super().__init__(reason)
         self.seconds = seconds
+
+
+@dataclass
+class Tally:
+    """What one chunk's ``send`` met, kept as it goes so it is known when ``send`` raises too."""
+
+    posts: int = 0
+    throttled: int = 0
+    """POSTs the API answered 429."""
 
 
 class Pacer(Protocol):
@@ -97,16 +106,19 @@ def send(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     rng: random.Random | None = None,
+    tally: Tally | None = None,
 ) -> int:
-    """POST until accepted; returns the number of POSTs made.
+    """POST until accepted; returns the number of POSTs made (also counted in ``tally``,
+    with the 429s among them).
 
     Raises the last ``UploadError`` (or ``TokenError``) when the attempts are spent or the
     error is final, and ``Deferred`` when only throttling stands in the way.
     """
     pacer = pacer or LocalPacer(clock)
     rng = rng or random.Random()
+    tally = tally if tally is not None else Tally()
     deadline = clock() + policy.budget
-    failures = posts = 0
+    failures = 0
     fresh_token = fresh_secret = False
     while True:
         paused = pacer.paused_for()
@@ -122,9 +134,9 @@ def send(
             fresh_secret = True  # the provider re-reads the secret after Entra refuses it
             continue
         try:
-            posts += 1
+            tally.posts += 1
             post(token)
-            return posts
+            return tally.posts
         except UploadError as err:
             if err.status == 401:
                 if fresh_token:
@@ -136,6 +148,7 @@ def send(
                 raise
             wait = policy.wait_after(err, failures + 1, rng)
             if err.status == 429:
+                tally.throttled += 1
                 pacer.slow_down(wait)
                 if clock() + wait > deadline:
                     raise Deferred(wait, str(err)) from err
@@ -144,3 +157,23 @@ def send(
             if failures >= policy.attempts or clock() + wait > deadline:
                 raise
             sleep(wait)
+
+
+def waiting_out[T](
+    call: Callable[[], T],
+    transient: tuple[type[Exception], ...],
+    waits: Sequence[float],
+    on_wait: Callable[[Exception, float], None] = lambda exc, seconds: None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """``call``, tried again after each of ``waits`` while it fails with a ``transient`` error
+    (Storage restarting, a network blip); the last such error is raised."""
+    for wait in (*waits, None):
+        try:
+            return call()
+        except transient as exc:
+            if wait is None:
+                raise
+            on_wait(exc, wait)
+            sleep(wait)
+    raise AssertionError("unreachable")

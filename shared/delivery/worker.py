@@ -14,7 +14,9 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from functools import partial
 from typing import Any
 
 import requests
@@ -30,16 +32,17 @@ from azure.storage.blob import BlobClient, BlobServiceClient
 
 from shared.common import ledger as states
 from shared.common import telemetry
+from shared.common.entities import ChunkEntity, RunEntity
 from shared.common.errors import BadMessage, Rejected
 from shared.common.ledger import Ledger
 from shared.common.messages import ChunkMessage
 from shared.common.settings import Connector
 from shared.delivery.entra import TokenError, TokenProvider
 from shared.delivery.gate import Slot, Slots, TablePacer, renew
+from shared.delivery.post import Target, post_payload
 from shared.delivery.projection import Payload, Projection, Sent
-from shared.delivery.redact import redact_reply
-from shared.delivery.retry import Deferred, RetryPolicy, send
-from shared.delivery.upload import MultipartBody, UploadError, post_chunk, without
+from shared.delivery.retry import Deferred, RetryPolicy, Tally, send, waiting_out
+from shared.delivery.upload import UploadError, without
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,25 @@ RENEW_MARGIN_SECONDS = 10
 taken with ``LEASE_MARGIN_SECONDS`` and the back-off cap on top, so a fresh one never is."""
 HEADER_CACHE_SIZE = 256
 SAME_VERSION = MatchConditions.IfNotModified
+TRANSIENT_STORAGE = (ServiceRequestError, ServiceResponseError)
+DEFERRED = "deferred"
+
+
+class Verdict(Enum):
+    """What a failed delivery means for its chunk."""
+
+    RETRY = "retry"
+    """Pending; the queue delivers the message again."""
+    FAILED = "failed"
+    """Final: retrying cannot help, so the message is done and the ledger says why."""
+    POISONED = "poisoned"
+    """Final: the last delivery failed, the message goes to the poison queue."""
+
+
+def classify(exc: Exception, last: bool) -> Verdict:
+    if isinstance(exc, UploadError) and not exc.retryable:
+        return Verdict.FAILED
+    return Verdict.POISONED if last else Verdict.RETRY
 
 
 @dataclass
@@ -86,79 +108,108 @@ class Uploader:
             "connector": msg.connector,
             "dequeue_count": dequeue_count,
         }
-        entity = self.ledger.get_chunk(msg.run_id, msg.index)
-        if entity is None:
-            raise BadMessage(f"run {msg.run_id} has no chunk {msg.index} in the ledger")
-        if entity["state"] in (states.UPLOADED, states.FAILED):
-            log.info("chunk already %s; message skipped", entity["state"], extra=ctx)
-            # The delivery that wrote it may have died before completing the run.
-            self.complete_if_done(msg.run_id)
-            return str(entity["state"])
-        connector = self.connectors.get(msg.connector)
-        if connector is None:
-            raise BadMessage(f"connector {msg.connector} is no longer configured")
-
-        last = dequeue_count >= self.max_dequeue_count
-        slots = Slots(self.ledger.table, connector.job_id, self.job_concurrency, self._lease_seconds())
+        chunk = self._gate(msg, ctx)
+        if chunk.final:
+            self.complete_if_done(msg.run_id)  # the delivery that wrote it may have died before
+            return chunk.state
+        connector = self._connector(msg)
+        tally = Tally()
         started = time.monotonic()
-        posts = 0
         try:
-            slot = slots.acquire(self.slot_wait)
-            if slot is None:
-                raise Deferred(
-                    self.defer_seconds * (1 + random.random()), "the job is at its cap of concurrent uploads"
-                )
-            try:
-                posts, sent = self._upload(msg, connector, slots, slot)
-            finally:
-                slots.release(slot)
+            sent = self._upload(msg, connector, tally)
         except Deferred as exc:
-            return self._defer(msg, exc, ctx)
-        except (UploadError, TokenError) as exc:
-            retryable = isinstance(exc, TokenError) or exc.retryable
-            final = not retryable or last
-            self._fail(entity, exc, final, getattr(exc, "status", None), ctx)
-            if final and not retryable:
-                return states.FAILED  # nothing to retry: the message is done, the ledger says why
-            raise
-        except (AzureError, OSError) as exc:
-            # Storage or the network failed around the upload: the queue retries; the last
-            # attempt leaves the reason in the ledger, since the poison queue keeps only the message.
-            if last:
-                self._fail(entity, exc, True, None, ctx)
-            raise
+            return self._defer(msg, chunk, exc, tally, ctx)
+        except (UploadError, TokenError, AzureError, OSError) as exc:
+            return self._failed(chunk, exc, tally, dequeue_count >= self.max_dequeue_count, ctx)
+        finally:
+            if tally.throttled:
+                telemetry.chunk_throttled(msg.connector, tally.throttled)
         duration_ms = int((time.monotonic() - started) * 1000)
-        self._record(
-            entity,
-            state=states.UPLOADED,
-            attempts=entity.get("attempts", 0) + posts,
-            uploaded_at=states.now(),
-            duration_ms=duration_ms,
-            rows_sent=sent.rows,
-            rows_filtered=sent.filtered,
-            last_error="",
-        )
-        if sent.rows != msg.rows:
-            log.warning(
-                "chunk sent %d rows where the plan counted %d (the connector's events setting changed "
-                "since the file was planned); the ledger keeps what was sent",
-                sent.rows,
-                msg.rows,
-                extra={**ctx, "rows": sent.rows, "rows_planned": msg.rows},
-            )
-        log.info(
-            "chunk uploaded: %d rows in %d ms",
-            sent.rows,
-            duration_ms,
-            extra={**ctx, "rows": sent.rows, "rows_filtered": sent.filtered, "duration_ms": duration_ms,
-                   "posts": posts},
-        )  # fmt: skip
-        telemetry.chunk_uploaded(msg.connector, sent.rows, duration_ms, entity.get("attempts", 0) + posts - 1)
+        self._uploaded(msg, chunk, sent, tally, duration_ms, ctx)
         self.complete_if_done(msg.run_id)
         return states.UPLOADED
 
+    # gate -------------------------------------------------------------------------------
+    def _gate(self, msg: ChunkMessage, ctx: dict[str, Any]) -> ChunkEntity:
+        """The chunk as the ledger has it: a message for no planned chunk is refused."""
+        chunk = self.ledger.get_chunk(msg.run_id, msg.index)
+        if chunk is None:
+            raise BadMessage(f"run {msg.run_id} has no chunk {msg.index} in the ledger")
+        if chunk.final:
+            log.info("chunk already %s; message skipped", chunk.state, extra=ctx)
+        return chunk
+
+    def _connector(self, msg: ChunkMessage) -> Connector:
+        connector = self.connectors.get(msg.connector)
+        if connector is None:
+            raise BadMessage(f"connector {msg.connector} is no longer configured")
+        return connector
+
+    # upload -----------------------------------------------------------------------------
+    def _upload(self, msg: ChunkMessage, connector: Connector, tally: Tally) -> Sent:
+        """Take one of the job's slots, then POST the chunk's rows while holding it."""
+        slots = Slots(self.ledger.table, connector.job_id, self.job_concurrency, self._lease_seconds())
+        slot = slots.acquire(self.slot_wait)
+        if slot is None:
+            raise Deferred(
+                self.defer_seconds * (1 + random.random()), "the job is at its cap of concurrent uploads"
+            )
+        try:
+            return self._post_rows(msg, connector, slots, slot, tally)
+        finally:
+            slots.release(slot)
+
     def _lease_seconds(self) -> float:
         return sum(self.timeout) + self.policy.cap + LEASE_MARGIN_SECONDS
+
+    def _post_rows(
+        self, msg: ChunkMessage, connector: Connector, slots: Slots, slot: Slot, tally: Tally
+    ) -> Sent:
+        """The chunk's rows read from this export version only, projected, and sent with
+        ``retry.send`` (the lease renewed before a POST that could outlast it)."""
+        blob = self.blobs.get_blob_client(msg.container, msg.blob)
+        held = [slot]
+        target = Target(self.session, self.url, connector.job_id, self.timeout)
+        try:
+            header, shape = self._export(blob, msg, connector)
+
+            def rows() -> Iterator[bytes]:
+                length = msg.end - msg.start
+                sent = blob.download_blob(
+                    offset=msg.start, length=length, etag=msg.etag, match_condition=SAME_VERSION
+                )
+                return without(sent.chunks(), msg.start, msg.skip)
+
+            with Payload.build(shape, header, rows, msg.size, msg.rows) as payload:
+
+                def post(token: str) -> None:
+                    held[0] = renew(slots, held[0], sum(self.timeout) + RENEW_MARGIN_SECONDS)
+                    post_payload(target, token, payload, _file_name(msg), shape.delimiter)
+
+                if payload.sent.rows:  # else every row was filtered out since the plan: nothing to send
+                    send(
+                        post,
+                        self.tokens,
+                        self.policy,
+                        TablePacer(self.ledger.table, connector.job_id, slots),
+                        tally=tally,
+                    )
+                return payload.sent
+        except ResourceModifiedError:
+            raise UploadError(
+                f"{msg.blob} was replaced while it was being uploaded; the new version is planned "
+                "as its own run, this one stops",
+                None,
+                retryable=False,
+            ) from None
+        except ResourceNotFoundError:
+            raise UploadError(
+                f"{msg.blob} was deleted before all its chunks were uploaded; drop it again",
+                None,
+                retryable=False,
+            ) from None
+        finally:
+            slot.etag = held[0].etag
 
     def _export(self, blob: BlobClient, msg: ChunkMessage, connector: Connector) -> tuple[bytes, Projection]:
         """The export's header line and what of it leaves (``shared.delivery.projection``):
@@ -182,119 +233,124 @@ class Uploader:
             known = self._exports[key] = (header, shape)
         return known
 
-    def _upload(self, msg: ChunkMessage, connector: Connector, slots: Slots, slot: Slot) -> tuple[int, Sent]:
-        blob = self.blobs.get_blob_client(msg.container, msg.blob)
-        held = [slot]
-        try:
-            header, shape = self._export(blob, msg, connector)
-
-            def rows() -> Iterator[bytes]:
-                sent = blob.download_blob(
-                    offset=msg.start, length=msg.end - msg.start, etag=msg.etag, match_condition=SAME_VERSION
-                )
-                return without(sent.chunks(), msg.start, msg.skip)
-
-            with Payload.build(shape, header, rows, msg.size, msg.rows) as payload:
-
-                def post(token: str) -> None:
-                    held[0] = renew(slots, held[0], sum(self.timeout) + RENEW_MARGIN_SECONDS)
-                    body = MultipartBody(payload.parts(), payload.length, _file_name(msg))
-                    try:
-                        post_chunk(self.session, self.url, connector.job_id, token, body, self.timeout)
-                    except UploadError as err:
-                        if err.status == 429:
-                            telemetry.chunk_throttled(msg.connector)
-                        if not err.api_said:
-                            raise
-                        # What the API said is stored and logged: first out with any value it quotes.
-                        raise redact_reply(err, payload.rows(), payload.header, shape.delimiter) from None
-
-                if not payload.sent.rows:
-                    return 0, payload.sent  # every row filtered out since the plan: nothing to send
-                pacer = TablePacer(self.ledger.table, connector.job_id, slots)
-                return send(post, self.tokens, self.policy, pacer), payload.sent
-        except ResourceModifiedError:
-            raise UploadError(
-                f"{msg.blob} was replaced while it was being uploaded; the new version is planned "
-                "as its own run, this one stops",
-                None,
-                retryable=False,
-            ) from None
-        except ResourceNotFoundError:
-            raise UploadError(
-                f"{msg.blob} was deleted before all its chunks were uploaded; drop it again",
-                None,
-                retryable=False,
-            ) from None
-        finally:
-            slot.etag = held[0].etag
-
-    def _defer(self, msg: ChunkMessage, exc: Deferred, ctx: dict[str, Any]) -> str:
+    # classify and record ------------------------------------------------------------------
+    def _defer(
+        self, msg: ChunkMessage, chunk: ChunkEntity, exc: Deferred, tally: Tally, ctx: dict[str, Any]
+    ) -> str:
+        """Throttled past the budget, or the job at its cap: the message comes back later."""
+        if tally.posts:
+            self._record(chunk, _counted(chunk, tally))
         seconds = int(min(max(exc.seconds, 1), 7 * 24 * 3600))
         if self.requeue is None:
             raise exc
         self.requeue(msg.encode(), seconds)
         log.info("chunk deferred %d s: %s", seconds, exc, extra=ctx)
-        return "deferred"
+        return DEFERRED
 
-    def _fail(
-        self, entity: Any, exc: Exception, final: bool, status: int | None, ctx: dict[str, Any]
-    ) -> None:
-        text = f"{type(exc).__name__}: {exc}" if not isinstance(exc, UploadError) else str(exc)
-        self._record(
-            entity,
-            state=states.FAILED if final else states.PENDING,
-            attempts=entity.get("attempts", 0) + 1,
-            last_error=text[:LAST_ERROR_CHARS],
-            last_status=status or 0,
-            failed_at=states.now(),
+    def _failed(
+        self, chunk: ChunkEntity, exc: Exception, tally: Tally, last: bool, ctx: dict[str, Any]
+    ) -> str:
+        """Record what the failure means (a Storage or network error is left to the queue
+        until its last delivery, since the poison queue keeps only the message), complete the
+        run after a final one, and raise whenever the queue should deliver it again."""
+        verdict = classify(exc, last)
+        status = exc.status if isinstance(exc, UploadError) else None
+        text = str(exc) if isinstance(exc, UploadError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, UploadError | TokenError) or verdict is not Verdict.RETRY:
+            final = verdict is not Verdict.RETRY
+            failed = replace(
+                _counted(chunk, tally),
+                state=states.FAILED if final else states.PENDING,
+                poisoned=verdict is Verdict.POISONED,
+                last_error=text[:LAST_ERROR_CHARS],
+                last_status=status or 0,
+                failed_at=states.now(),
+            )
+            self._record(chunk, failed)
+            extra = {**ctx, "http_status": status, "final": final}
+            log.log(logging.ERROR if final else logging.WARNING, "chunk upload failed: %s", text, extra=extra)
+        if verdict is Verdict.RETRY:
+            raise exc
+        telemetry.chunk_poisoned(
+            chunk.run_id,
+            ctx["connector"],
+            ctx["file_name"],
+            chunk.index,
+            chunk.attempts + tally.posts,
+            http_status=status,
         )
-        level = logging.ERROR if final else logging.WARNING
-        log.log(level, "chunk upload failed: %s", text, extra={**ctx, "http_status": status, "final": final})
-        if final:
-            telemetry.chunk_poisoned(
-                entity["PartitionKey"], ctx["connector"], ctx["file_name"], entity["index"],
-                entity.get("attempts", 0) + 1, http_status=status,
-            )  # fmt: skip
-            self.complete_if_done(entity["PartitionKey"])
+        self.complete_if_done(chunk.run_id)
+        if verdict is Verdict.POISONED:
+            raise exc
+        return states.FAILED
 
-    def _record(self, entity: Any, **fields: Any) -> None:
+    def _uploaded(
+        self,
+        msg: ChunkMessage,
+        chunk: ChunkEntity,
+        sent: Sent,
+        tally: Tally,
+        duration_ms: int,
+        ctx: dict[str, Any],
+    ) -> None:
+        done = replace(
+            _counted(chunk, tally),
+            state=states.UPLOADED,
+            poisoned=False,
+            uploaded_at=states.now(),
+            duration_ms=duration_ms,
+            rows_sent=sent.rows,
+            rows_filtered=sent.filtered,
+            last_error="",
+        )
+        self._record(chunk, done)
+        if sent.rows != msg.rows:
+            log.warning(
+                "chunk sent %d rows where the plan counted %d (the connector's events setting changed "
+                "since the file was planned); the ledger keeps what was sent",
+                sent.rows,
+                msg.rows,
+                extra={**ctx, "rows": sent.rows, "rows_planned": msg.rows},
+            )
+        log.info(
+            "chunk uploaded: %d rows in %d ms",
+            sent.rows,
+            duration_ms,
+            extra={**ctx, "rows": sent.rows, "rows_filtered": sent.filtered, "duration_ms": duration_ms,
+                   "posts": tally.posts},
+        )  # fmt: skip
+        telemetry.chunk_uploaded(msg.connector, sent.rows, duration_ms, max(done.attempts - 1, 0))
+
+    def _record(self, before: ChunkEntity, after: ChunkEntity) -> None:
         """ETag-conditional write. If a concurrent delivery wrote first, a 2xx still wins (the
         rows did arrive); any other outcome leaves the other writer's state in place.
 
         Storage briefly unreachable (a restart, a network blip) is waited out for a while: the
         write after a 2xx is what keeps the chunk from being sent again."""
-        transient = list(self.record_retry_seconds)
-        for _ in range(3 + len(transient)):
+        ctx = {"run_id": before.run_id, "chunk_index": before.index}
+
+        def waiting(exc: Exception, seconds: float) -> None:
+            log.warning(
+                "ledger write failed (%s); retrying in %.1f s", type(exc).__name__, seconds, extra=ctx
+            )
+
+        for _ in range(3):
+            write = partial(self.ledger.update_chunk, before, after)
             try:
-                self.ledger.update_chunk(entity, **fields)
+                waiting_out(write, TRANSIENT_STORAGE, self.record_retry_seconds, waiting)
                 return
-            except (ServiceRequestError, ServiceResponseError) as exc:
-                if not transient:
-                    raise
-                delay = transient.pop(0)
-                log.warning(
-                    "ledger write failed (%s); retrying in %.1f s",
-                    type(exc).__name__,
-                    delay,
-                    extra={"run_id": entity["PartitionKey"], "chunk_index": entity["index"]},
-                )
-                time.sleep(delay)
             except ResourceModifiedError:
-                current = self.ledger.get_chunk(entity["PartitionKey"], entity["index"])
-                if (
-                    current is None
-                    or current["state"] == states.UPLOADED
-                    or fields.get("state") != states.UPLOADED
-                ):
+                current = self.ledger.get_chunk(before.run_id, before.index)
+                if current is None or current.state == states.UPLOADED or after.state != states.UPLOADED:
                     log.warning(
                         "chunk ledger row changed under us (now %s); a duplicate delivery ran concurrently",
-                        current["state"] if current else "missing",
-                        extra={"run_id": entity["PartitionKey"], "chunk_index": entity["index"]},
+                        current.state if current else "missing",
+                        extra=ctx,
                     )
                     return
-                entity = current
+                before = current
 
+    # complete ---------------------------------------------------------------------------
     def complete_if_done(self, rid: str) -> bool:
         """Every worker checks after its own final write, so the last one sees every chunk final.
 
@@ -304,51 +360,57 @@ class Uploader:
         if self.ledger.has_open_chunk(rid):
             return False
         chunks = self.ledger.chunks(rid)
-        if not chunks or any(c["state"] not in (states.UPLOADED, states.FAILED) for c in chunks):
+        if not chunks or not all(c.final for c in chunks):
             return False
-        run = self.ledger.get_run_entity(rid)
-        if run is None or run["status"] in (states.COMPLETE, states.FAILED_RUN):
+        run = self.ledger.get_run(rid)
+        if run is None or run.status in (states.COMPLETE, states.FAILED_RUN):
             return True
-        saved = sum(c.get("rows_sent", c["rows"]) for c in chunks if c["state"] == states.UPLOADED)
-        failed = sum(1 for c in chunks if c["state"] == states.FAILED)
-        status = states.FAILED_RUN if failed else states.COMPLETE
-        fields = {
-            "status": status,
-            "records_saved": saved,
-            "chunks_failed": failed,
-            "completed_at": states.now(),
-        }
-        if not self.ledger.update_run_if_unchanged(run, **fields):
-            return True  # another worker completed it
-        ctx = {"run_id": rid, "file_name": run.get("blob"), "connector": run.get("connector"), "rows": saved}
-        if failed:
-            log.error(
-                "run finished with %d failed chunks, %d rows saved; fix it, then: ehr-ingest replay %s",
-                failed,
-                saved,
-                rid,
-                extra={**ctx, "chunks_failed": failed},
-            )
-            telemetry.run_completed(
-                rid, ctx["connector"], ctx["file_name"], saved, run.get("received_at"), status=status
-            )
-            return True
-        log.info("run complete: %d rows saved", saved, extra=ctx)
-        telemetry.run_completed(
-            rid, ctx["connector"], ctx["file_name"], saved, run.get("received_at"), status=status
+        failed = sum(c.state == states.FAILED for c in chunks)
+        done = replace(
+            run,
+            status=states.FAILED_RUN if failed else states.COMPLETE,
+            records_saved=sum(c.rows_sent for c in chunks if c.state == states.UPLOADED),
+            chunks_failed=failed,
+            completed_at=states.now(),
         )
-        self._retain(run, ctx)
+        if not self.ledger.update_run(run, done, if_unchanged=True):
+            return True  # another worker completed it
+        self._announce(done)
+        if not failed:
+            self._retain(done)
         return True
 
-    def _retain(self, run: Any, ctx: dict[str, Any]) -> None:
+    def _announce(self, run: RunEntity) -> None:
+        ctx = {
+            "run_id": run.run_id,
+            "file_name": run.blob,
+            "connector": run.connector,
+            "rows": run.records_saved,
+        }
+        if run.chunks_failed:
+            log.error(
+                "run finished with %d failed chunks, %d rows saved; fix it, then: ehr-ingest replay %s",
+                run.chunks_failed,
+                run.records_saved,
+                run.run_id,
+                extra={**ctx, "chunks_failed": run.chunks_failed},
+            )
+        else:
+            log.info("run complete: %d rows saved", run.records_saved, extra=ctx)
+        telemetry.run_completed(
+            run.run_id, run.connector, run.blob, run.records_saved, run.received_at, status=run.status
+        )
+
+    def _retain(self, run: RunEntity) -> None:
         """Archive (Archive access tier) or delete the export version this run uploaded."""
         if self.retention == "keep":
             return
-        blob = self.blobs.get_blob_client(run["container"], run["blob"])
+        ctx = {"run_id": run.run_id, "file_name": run.blob, "connector": run.connector}
+        blob = self.blobs.get_blob_client(run.container, run.blob)
         try:
             if self.retention == "delete":
-                blob.delete_blob(etag=run["etag"], match_condition=MatchConditions.IfNotModified)
-            elif blob.get_blob_properties().etag == run["etag"]:
+                blob.delete_blob(etag=run.etag, match_condition=SAME_VERSION)
+            elif blob.get_blob_properties().etag == run.etag:
                 blob.set_standard_blob_tier("Archive")
         except ResourceModifiedError:
             log.info("export was replaced since this run; the new version is kept", extra=ctx)
@@ -363,8 +425,13 @@ class Uploader:
                 extra=ctx,
             )
             return
-        self.ledger.update_run(run["RowKey"], retention=self.retention)
+        self.ledger.update_run(run, replace(run, retention=self.retention))
         log.info("export %s after upload", "deleted" if self.retention == "delete" else "archived", extra=ctx)
+
+
+def _counted(chunk: ChunkEntity, tally: Tally) -> ChunkEntity:
+    """The chunk with this delivery's POSTs and 429s added to its counts."""
+    return replace(chunk, attempts=chunk.attempts + tally.posts, throttled=chunk.throttled + tally.throttled)
 
 
 def _file_name(msg: ChunkMessage) -> str:

@@ -8,13 +8,11 @@ the worker checks the ledger first.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import PurePosixPath
-from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -23,6 +21,7 @@ from azure.storage.queue import QueueClient
 
 from shared.common import ledger as states
 from shared.common import telemetry
+from shared.common.entities import ChunkEntity, ContentClaim, RunEntity
 from shared.common.errors import Rejected
 from shared.common.ledger import Ledger
 from shared.common.messages import ChunkMessage
@@ -121,14 +120,14 @@ def plan_export(
         return PlanOutcome(run.rid, states.PLANNING)
     checked = run.validate(props.size, connectors)
     if not checked.accepted:
-        return _reject(blob, run.etag, run.rid, checked, ledger, opts, run.ctx)
-    if (duplicate := run.duplicate_of_earlier_content(checked)) is not None:
+        return run.reject(started, checked)
+    if (duplicate := run.duplicate_of_earlier_content(started, checked)) is not None:
         return duplicate
-    if not run.record_plan(started, checked):
+    if (plan := run.record_plan(started, checked)) is None:
         return PlanOutcome(run.rid, states.PLANNING)
     if not checked.result or not checked.result.chunks:
-        return run.nothing_to_send(checked)
-    run.fan_out(queue, checked)
+        return run.nothing_to_send(plan, checked)
+    run.fan_out(queue, plan, checked)
     return run.started(checked)
 
 
@@ -148,30 +147,32 @@ class _Run:
     def already_planned(self) -> PlanOutcome | None:
         """A repeated event for a version already planned (or rejected) does nothing again."""
         existing = self.ledger.get_run(self.rid)
-        if not existing or existing["status"] == states.PLANNING:
+        if not existing or existing.status == states.PLANNING:
             return None
-        if existing["status"] == states.REJECTED and existing.get("quarantined"):
+        if existing.status == states.REJECTED and existing.quarantined:
             Quarantine.remove_original(self.blob, self.etag)  # a previous attempt died before deleting it
         log.info("export already planned; nothing to do", extra=self.ctx)
-        return PlanOutcome(self.rid, existing["status"], existing.get("rows", 0), existing.get("chunks", 0))
+        return PlanOutcome(self.rid, existing.status, existing.rows_valid, existing.chunks)
 
-    def open(self, size: int) -> Any | None:
+    def open(self, size: int) -> RunEntity | None:
         """Create the run row and return the version this invocation plans from, or None
         while another invocation is sending this export's chunk messages.
 
         Of two invocations planning the same event at once, only the first to write its plan
         over that version sends the messages (``record_plan``)."""
         self.ledger.create_run(
-            self.rid,
-            status=states.PLANNING,
-            container=self.blob.container_name,
-            blob=self.blob.blob_name,
-            etag=self.etag,
-            size=size,
-            received_at=states.now(),
+            RunEntity(
+                self.rid,
+                states.PLANNING,
+                container=self.blob.container_name,
+                blob=self.blob.blob_name,
+                etag=self.etag,
+                size=size,
+                received_at=states.now(),
+            )
         )
-        started = self.ledger.get_run_entity(self.rid)
-        fanout_at = started.get("fanout_at") if started is not None else None
+        started = self.ledger.get_run(self.rid)
+        fanout_at = started.fanout_at if started is not None else None
         if fanout_at is not None and states.now() - fanout_at < timedelta(seconds=FANOUT_LEASE_SECONDS):
             log.info(
                 "another invocation is sending this export's chunk messages; nothing to do", extra=self.ctx
@@ -206,7 +207,7 @@ class _Run:
         except Rejected as exc:
             return Validation(self.blob.blob_name, connector, rejected=exc)
 
-    def duplicate_of_earlier_content(self, checked: Validation) -> PlanOutcome | None:
+    def duplicate_of_earlier_content(self, started: RunEntity, checked: Validation) -> PlanOutcome | None:
         """The same bytes dropped twice (under another name) are uploaded once.
 
         An earlier run with failed chunks cannot complete: dropping the file again is how an
@@ -214,35 +215,35 @@ class _Run:
         if not self.opts.skip_duplicate_content:
             return None
         result, connector = _accepted(checked)
-        other = self.ledger.claim_content(result.sha256, self.rid, self.blob.blob_name)
+        claim = ContentClaim(result.sha256, self.rid, self.blob.blob_name)
+        other = self.ledger.claim_content(claim)
         if (
             other is not None
-            and not _can_complete(self.ledger, other["run_id"])
-            and self.ledger.take_over_content(other, self.rid, self.blob.blob_name)
+            and not _can_complete(self.ledger, other.run_id)
+            and self.ledger.take_over_content(other, claim)
         ):
             other = None
         if other is None:
             return None
         reason = (
-            f"{self.blob.blob_name} has the same content (SHA-256) as {other.get('blob')}, already "
-            f"planned as run {other.get('run_id')}; nothing uploaded"
+            f"{self.blob.blob_name} has the same content (SHA-256) as {other.blob}, already "
+            f"planned as run {other.run_id}; nothing uploaded"
         )
-        self.ledger.update_run(
-            self.rid,
+        duplicate = replace(
+            started,
             status=states.DUPLICATE,
             connector=connector.name,
             sha256=result.sha256,
-            duplicate_of=other.get("run_id", ""),
+            duplicate_of=other.run_id,
             reason=reason,
             completed_at=states.now(),
         )
-        log.warning(
-            "duplicate content skipped: %s", reason, extra={**self.ctx, "duplicate_of": other["run_id"]}
-        )
+        self.ledger.update_run(started, duplicate)
+        log.warning("duplicate content skipped: %s", reason, extra={**self.ctx, "duplicate_of": other.run_id})
         return PlanOutcome(self.rid, states.DUPLICATE, reason=reason)
 
-    def record_plan(self, started: Any, checked: Validation) -> bool:
-        """Write the validation report, then the plan over the version ``open`` read (False if
+    def record_plan(self, started: RunEntity, checked: Validation) -> RunEntity | None:
+        """Write the validation report, then the plan over the version ``open`` read (None if
         another invocation wrote first), then the chunk rows (created only if absent)."""
         result, connector = _accepted(checked)
         report_path = ""
@@ -250,19 +251,21 @@ class _Run:
             report_path = _write_report(
                 self.opts.reports, f"validation/{self.blob.blob_name}.{self.rid[:12]}.json", checked, self.rid
             )
-        plan = dict(
+        verdict = checked.summary()
+        plan = replace(
+            started,
             connector=connector.name,
             job_id=connector.job_id,
-            rows=result.rows_valid,
-            rows_in_file=result.rows,
-            rows_skipped=len(result.invalid),
-            skipped_by_reason=json.dumps(result.invalid.counts()),
-            duplicate_rows=result.duplicates,
-            rows_filtered=result.rows_filtered,
-            filtered_by_event=json.dumps(result.filtered_by_event),
-            columns_dropped=json.dumps(checked.columns_dropped()),
+            rows_valid=verdict.rows_valid,
+            rows_in_file=verdict.rows_total,
+            rows_skipped=verdict.rows_skipped,
+            skipped_by_reason=verdict.invalid_by_reason,
+            duplicate_rows=verdict.duplicate_rows,
+            rows_filtered=verdict.rows_filtered,
+            filtered_by_event=verdict.filtered_by_event,
+            columns_dropped=tuple(verdict.columns_dropped),
             validation_report=report_path,
-            chunks=len(result.chunks),
+            chunks=verdict.chunks,
             sha256=result.sha256,
             delimiter=result.delimiter,
             header_start=result.header_start,
@@ -270,13 +273,13 @@ class _Run:
             planned_at=states.now(),
             fanout_at=states.now(),
         )
-        if not self.ledger.update_run_if_unchanged(started, **plan):
+        if not self.ledger.update_run(started, plan, if_unchanged=True):
             log.info("another invocation planned this export first; nothing to do", extra=self.ctx)
-            return False
-        self.ledger.add_chunks(self.rid, (_chunk_row(c) for c in result.chunks))
-        return True
+            return None
+        self.ledger.add_chunks(self.rid, (_chunk_entity(self.rid, c) for c in result.chunks))
+        return plan
 
-    def fan_out(self, queue: QueueClient, checked: Validation) -> None:
+    def fan_out(self, queue: QueueClient, plan: RunEntity, checked: Validation) -> None:
         """One message per chunk (byte ranges, no values), then the run is uploading."""
         result, connector = _accepted(checked)
         messages = [
@@ -299,18 +302,19 @@ class _Run:
             for c in result.chunks
         ]
         send_all(queue, messages, self.opts.send_concurrency)
-        self.ledger.update_run(self.rid, status=states.UPLOADING)
+        self.ledger.update_run(plan, replace(plan, status=states.UPLOADING))
 
-    def nothing_to_send(self, checked: Validation) -> PlanOutcome:
+    def nothing_to_send(self, plan: RunEntity, checked: Validation) -> PlanOutcome:
         """Every valid row filtered by the connector's ``events``: complete, nothing sent, said so."""
         result, connector = _accepted(checked)
         reason = (
             f"all {result.rows_valid:,} valid rows of {self.blob.blob_name} are events the connector's "
             "events setting leaves out; nothing sent"
         )
-        self.ledger.update_run(
-            self.rid, status=states.COMPLETE, records_saved=0, reason=reason, completed_at=states.now()
+        done = replace(
+            plan, status=states.COMPLETE, records_saved=0, reason=reason, completed_at=states.now()
         )
+        self.ledger.update_run(plan, done)
         log.info(
             "export complete, nothing sent: %s",
             reason,
@@ -321,6 +325,40 @@ class _Run:
             rows_filtered=result.rows_filtered,
         )  # fmt: skip
         return PlanOutcome(self.rid, states.COMPLETE, 0, 0, reason)
+
+    def reject(self, started: RunEntity, checked: Validation) -> PlanOutcome:
+        """Quarantine the file with its report, record why, then remove the original."""
+        exc = checked.rejected
+        assert exc is not None
+        quarantined = ""
+        if self.opts.quarantine is not None:
+            quarantined = self.opts.quarantine.copy_in(
+                self.blob, self.etag, checked.report_json(run_id=self.rid)
+            )
+        verdict = checked.summary()
+        rejected = replace(
+            started,
+            status=states.REJECTED,
+            reason_code=exc.code,
+            reason=exc.message,
+            rows_in_file=verdict.rows_total,
+            rows_invalid=verdict.rows_invalid,
+            invalid_by_reason=verdict.invalid_by_reason,
+            quarantined=quarantined,
+            completed_at=states.now(),
+        )
+        self.ledger.update_run(started, rejected)
+        if quarantined:
+            Quarantine.remove_original(self.blob, self.etag)
+        log.warning(
+            "export rejected: %s",
+            exc.message,
+            extra={**self.ctx, "reason_code": exc.code, "quarantined": quarantined},
+        )
+        telemetry.file_rejected(
+            self.rid, self.blob.blob_name, exc.code, exc.message, self.ctx.get("connector")
+        )
+        return PlanOutcome(self.rid, states.REJECTED, reason=exc.message)
 
     def started(self, checked: Validation) -> PlanOutcome:
         """Say so in telemetry and the log: counts only."""
@@ -354,15 +392,8 @@ def _accepted(checked: Validation) -> tuple[ScanResult, Connector]:
     return checked.result, checked.connector
 
 
-def _chunk_row(c: Chunk) -> dict[str, Any]:
-    return {
-        "index": c.index,
-        "start": c.start,
-        "end": c.end,
-        "rows": c.rows,
-        "first_row": c.first_row,
-        "skip": json.dumps(c.skip, separators=(",", ":")),
-    }
+def _chunk_entity(rid: str, c: Chunk) -> ChunkEntity:
+    return ChunkEntity(rid, c.index, c.start, c.end, c.rows, first_row=c.first_row, skip=c.skip)
 
 
 def send_all(queue: QueueClient, messages: list[str], concurrency: int) -> None:
@@ -380,49 +411,11 @@ def send_all(queue: QueueClient, messages: list[str], concurrency: int) -> None:
             pass
 
 
-def _reject(
-    blob: BlobClient,
-    etag: str,
-    rid: str,
-    checked: Validation,
-    ledger: Ledger,
-    opts: PlanOptions,
-    ctx: dict[str, str],
-) -> PlanOutcome:
-    """Quarantine the file with its report, record why, then remove the original."""
-    exc = checked.rejected
-    assert exc is not None
-    quarantined = ""
-    if opts.quarantine is not None:
-        quarantined = opts.quarantine.copy_in(blob, etag, checked.report_json(run_id=rid))
-    r = checked.result
-    ledger.update_run(
-        rid,
-        status=states.REJECTED,
-        reason_code=exc.code,
-        reason=exc.message,
-        rows_in_file=r.rows if r else 0,
-        rows_invalid=len(r.invalid) if r else 0,
-        invalid_by_reason=json.dumps(r.invalid.counts()) if r else "{}",
-        quarantined=quarantined,
-        completed_at=states.now(),
-    )
-    if quarantined:
-        Quarantine.remove_original(blob, etag)
-    log.warning(
-        "export rejected: %s",
-        exc.message,
-        extra={**ctx, "reason_code": exc.code, "quarantined": quarantined},
-    )
-    telemetry.file_rejected(rid, blob.blob_name, exc.code, exc.message, ctx.get("connector"))
-    return PlanOutcome(rid, states.REJECTED, reason=exc.message)
-
-
 def _can_complete(ledger: Ledger, other_rid: str) -> bool:
     run = ledger.get_run(other_rid)
-    if run is None or run["status"] not in (states.PLANNING, states.UPLOADING, states.COMPLETE):
+    if run is None or run.status not in (states.PLANNING, states.UPLOADING, states.COMPLETE):
         return False
-    return not any(c["state"] == states.FAILED for c in ledger.chunks(other_rid))
+    return not any(c.state == states.FAILED for c in ledger.chunks(other_rid))
 
 
 def _write_report(container: ContainerClient, name: str, checked: Validation, rid: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from shared.common import header
@@ -19,6 +19,45 @@ from shared.common.settings import Connector
 from shared.intake.scan import MAX_BYTES, MAX_ROWS, ScanResult, scan
 
 REPORT_SCHEMA = "ehr-ingest-validation/1"
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A file's verdict and counts, without the per-row list: what the blob stage records in
+    the ledger, ``validate`` prints and the validation report begins with."""
+
+    file: str
+    connector: str | None
+    kind: str | None
+    accepted: bool
+    rows_total: int
+    rows_valid: int
+    rows_invalid: int
+    invalid_row_policy: str | None
+    rows_skipped: int
+    """Invalid rows an accepted file leaves out (a rejected file sends nothing)."""
+    invalid_by_reason: dict[str, int]
+    duplicate_rows: int
+    rows_filtered: int
+    filtered_by_event: dict[str, int]
+    rows_to_send: int
+    columns_dropped: list[str]
+    sha256: str | None
+    chunks: int
+    reasons: list[Reason]
+    schema: str = REPORT_SCHEMA
+    row_numbers: str = "1-based data rows; the header is not counted"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's JSON form, its schema first."""
+        data = asdict(self)
+        return {"schema": data.pop("schema"), **data}
 
 
 @dataclass
@@ -33,35 +72,31 @@ class Validation:
     def accepted(self) -> bool:
         return self.rejected is None
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> Summary:
         """The verdict without the per-row list: file-level reasons and counts."""
-        r = self.result
+        r, c = self.result, self.connector
         rows_total = r.rows if r else 0
         rows_invalid = len(r.invalid) if r else 0
-        return {
-            "schema": REPORT_SCHEMA,
-            "file": self.name,
-            "connector": self.connector.name if self.connector else None,
-            "kind": self.connector.kind if self.connector else None,
-            "accepted": self.accepted,
-            "rows_total": rows_total,
-            "rows_valid": rows_total - rows_invalid,
-            "rows_invalid": rows_invalid,
-            "invalid_row_policy": self.connector.invalid_rows if self.connector else None,
-            "rows_skipped": rows_invalid if self.accepted else 0,
-            "invalid_by_reason": r.invalid.counts() if r else {},
-            "duplicate_rows": r.duplicates if r else 0,
-            "rows_filtered": r.rows_filtered if r else 0,
-            "filtered_by_event": dict(sorted(r.filtered_by_event.items())) if r else {},
-            "rows_to_send": r.rows_to_send if r and self.accepted else 0,
-            "columns_dropped": self.columns_dropped(),
-            "sha256": r.sha256 if r and r.sha256 else None,
-            "chunks": len(r.chunks) if r and self.accepted else 0,
-            "reasons": (
-                [{"code": self.rejected.code, "message": self.rejected.message}] if self.rejected else []
-            ),
-            "row_numbers": "1-based data rows; the header is not counted",
-        }
+        return Summary(
+            file=self.name,
+            connector=c.name if c else None,
+            kind=c.kind if c else None,
+            accepted=self.accepted,
+            rows_total=rows_total,
+            rows_valid=rows_total - rows_invalid,
+            rows_invalid=rows_invalid,
+            invalid_row_policy=c.invalid_rows if c else None,
+            rows_skipped=rows_invalid if self.accepted else 0,
+            invalid_by_reason=r.invalid.counts() if r else {},
+            duplicate_rows=r.duplicates if r else 0,
+            rows_filtered=r.rows_filtered if r else 0,
+            filtered_by_event=dict(sorted(r.filtered_by_event.items())) if r else {},
+            rows_to_send=r.rows_to_send if r and self.accepted else 0,
+            columns_dropped=self.columns_dropped(),
+            sha256=r.sha256 if r and r.sha256 else None,
+            chunks=len(r.chunks) if r and self.accepted else 0,
+            reasons=[Reason(self.rejected.code, self.rejected.message)] if self.rejected else [],
+        )
 
     def columns_dropped(self) -> list[str]:
         """Columns that never leave (names only): every non-schema one, unless ``columns: all``."""
@@ -80,12 +115,12 @@ class Validation:
 
     def report(self) -> dict[str, Any]:
         """The whole machine-readable report as one object (fine for tests and small files)."""
-        return {**self.summary(), "invalid_rows": list(self.invalid_rows())}
+        return {**self.summary().to_dict(), "invalid_rows": list(self.invalid_rows())}
 
     def report_json(self, **extra: Any) -> Iterator[bytes]:
         """The same report as JSON text in pieces of about 64 KB: memory stays flat even when
         millions of rows are invalid, so it can be streamed into a blob or to stdout."""
-        head = json.dumps({**self.summary(), **extra}, indent=1)
+        head = json.dumps({**self.summary().to_dict(), **extra}, indent=1)
         piece = [head[: head.rindex("}")].rstrip() + ',\n "invalid_rows": [']
         size, sep = 0, "\n  "
         for entry in self.invalid_rows():

@@ -1,6 +1,6 @@
 """The report in the forms people read: JSON (machines), HTML (a phone), CSV (a spreadsheet), text.
 
-Pure functions of the report dict. Every value that came from outside (a file name, a reason)
+Pure functions of the ``Report``. Every value that came from outside (a file name, a reason)
 is escaped for its format: HTML-escaped in the page, formula-neutralised in the CSV, so a file
 named ``<script>...`` or ``=HYPERLINK(...)`` stays text wherever it is opened.
 """
@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from typing import Any
+
+from shared.reporting.model import ConnectorEntry, Day, FileEntry, Report
 
 FILE_COLUMNS = (
     "connector",
@@ -55,8 +57,8 @@ def when(value: str | None) -> str:
     return re.sub(r"\.\d+Z$", "Z", value) if value else "-"
 
 
-def to_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, sort_keys=False) + "\n"
+def to_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n"
 
 
 # CSV ---------------------------------------------------------------------------------------
@@ -74,16 +76,15 @@ def csv_cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def to_csv(report: dict[str, Any]) -> str:
+def to_csv(report: Report) -> str:
     """One row per file, each with the report's period and overall status."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["report_from", "report_to", "report_status", *FILE_COLUMNS])
-    period = report["period"]
-    for f in report["files"]:
+    for f in report.files:
         writer.writerow(
-            [csv_cell(period["from"]), csv_cell(period["to"]), csv_cell(report["status"])]
-            + [csv_cell(f.get(c)) for c in FILE_COLUMNS]
+            [csv_cell(report.period_from), csv_cell(report.period_to), csv_cell(report.status)]
+            + [csv_cell(getattr(f, c)) for c in FILE_COLUMNS]
         )
     return out.getvalue()
 
@@ -113,10 +114,9 @@ def _short(text: str, width: int = 44) -> str:
     return text if len(text) <= width else "..." + text[-(width - 3) :]
 
 
-def to_text(report: dict[str, Any]) -> str:
-    period = report["period"]
-    lines = [f"Status report {when(period['from'])} .. {when(period['to'])}: {report['status']}"]
-    lines += [f"  ! {r}" for r in report["reasons"]]
+def to_text(report: Report) -> str:
+    lines = [f"Status report {when(report.period_from)} .. {when(report.period_to)}: {report.status}"]
+    lines += [f"  ! {r}" for r in report.reasons]
     lines.append("")
     lines += _table(
         (
@@ -133,19 +133,19 @@ def to_text(report: dict[str, Any]) -> str:
         ),
         (
             (
-                c["name"],
-                c["files"],
-                c["rows"],
-                c["rows_valid"],
-                c["records_saved"],
-                c["rows_skipped"],
-                f"{c['chunks_uploaded']}/{c['chunks']}",
-                c["chunks_failed"] + c["chunks_poisoned"],
-                c["duplicate_files"],
-                (when(c["last_received_at"])[:16] if c["last_received_at"] else "never")
-                + (" STALE" if c["stale"] else ""),
+                c.name,
+                c.totals.files,
+                c.totals.rows,
+                c.totals.rows_valid,
+                c.totals.records_saved,
+                c.totals.rows_skipped,
+                f"{c.totals.chunks_uploaded}/{c.totals.chunks}",
+                c.totals.chunks_failed + c.totals.chunks_poisoned,
+                c.totals.duplicate_files,
+                (when(c.last_received_at)[:16] if c.last_received_at else "never")
+                + (" STALE" if c.stale else ""),
             )
-            for c in report["connectors"]
+            for c in report.connectors
         ),
     )
     lines.append("")
@@ -153,22 +153,22 @@ def to_text(report: dict[str, Any]) -> str:
         ("file", "status", "rows", "saved", "skipped", "filtered", "chunks ok", "retried", "secs", "rows/s"),
         (
             (
-                _short(f["file_name"]),
-                f["status"],
-                f["rows"],
-                f["records_saved"],
-                f["rows_skipped"],
-                f["rows_filtered"],
-                f"{f['chunks_uploaded']}/{f['chunks']}",
-                f["chunks_retried"],
-                f["duration_seconds"],
-                f["rows_per_second"],
+                _short(f.file_name),
+                f.status,
+                f.rows,
+                f.records_saved,
+                f.rows_skipped,
+                f.rows_filtered,
+                f"{f.chunks_uploaded}/{f.chunks}",
+                f.chunks_retried,
+                f.duration_seconds,
+                f.rows_per_second,
             )
-            for f in report["files"]
+            for f in report.files
         ),
         left=2,
     )
-    if not report["files"]:
+    if not report.files:
         lines.append("(no files in this period)")
     return "\n".join(lines) + "\n"
 
@@ -237,112 +237,105 @@ def _skipped(by_reason: dict[str, int]) -> str:
     return "; ".join(f"{k}: {v:,}" for k, v in by_reason.items()) or "-"
 
 
-def to_html(report: dict[str, Any]) -> str:
+def to_html(report: Report) -> str:
     """One self-contained page (no script, no outside resource: the endpoint's CSP forbids
     both), its sections in the order an operator reads them: why, totals, then detail."""
-    period = report["period"]
-    title = f"EHR ingestion status {period['to'][:10]}: {report['status']}"
+    title = f"EHR ingestion status {(report.period_to or '')[:10]}: {report.status}"
     return _html_page(
         title,
         _html_header(report),
         (
-            ("why", "Reasons", _html_reasons(report["reasons"])),
+            ("why", "Reasons", _html_reasons(report.reasons)),
             ("tot", "Totals", _html_totals(report)),
-            ("con", "Connectors", _html_rows("Per connector", _CONNECTOR_COLUMNS, report["connectors"])),
-            ("fil", "Files", _html_rows("Per file", _FILE_COLUMNS, report["files"])),
+            ("con", "Connectors", _html_rows("Per connector", _CONNECTOR_COLUMNS, report.connectors)),
+            ("fil", "Files", _html_rows("Per file", _FILE_COLUMNS, report.files)),
             (
                 "his",
                 "History",
                 _html_rows(
-                    f"Last {len(report['history'])} days (by day received, UTC)",
-                    _DAY_COLUMNS,
-                    report["history"],
+                    f"Last {len(report.history)} days (by day received, UTC)", _DAY_COLUMNS, report.history
                 ),
             ),
         ),
-        f"Schema {_h(report['schema'])}, generated {_h(when(report['generated_at']))}. "
+        f"Schema {_h(report.schema)}, generated {_h(when(report.generated_at))}. "
         "Counts, file names and run ids only: no patient or employee values.",
     )
 
 
-Column = tuple[str, Callable[[dict[str, Any]], Any]]
+type Column[T] = tuple[str, Callable[[T], Any]]
 """A table column: its heading and how a cell is read from one item. A 1-tuple cell renders
 as a status badge."""
 
 
-def _uploaded(item: dict[str, Any]) -> str:
-    return f"{item['chunks_uploaded']:,} of {item['chunks']:,}"
+def _last_received(c: ConnectorEntry) -> str:
+    received = when(c.last_received_at) if c.last_received_at else "never"
+    return received + (" (stale)" if c.stale else "")
 
 
-def _last_received(c: dict[str, Any]) -> str:
-    received = when(c["last_received_at"]) if c["last_received_at"] else "never"
-    return received + (" (stale)" if c["stale"] else "")
-
-
-_CONNECTOR_COLUMNS: tuple[Column, ...] = (
-    ("connector", lambda c: c["name"]),
-    ("status", lambda c: (c["status"],)),
-    ("files", lambda c: c["files"]),
-    ("rows", lambda c: c["rows"]),
-    ("valid", lambda c: c["rows_valid"]),
-    ("RecordsSaved", lambda c: c["records_saved"]),
-    ("skipped", lambda c: c["rows_skipped"]),
-    ("chunks uploaded", _uploaded),
-    ("retried", lambda c: c["chunks_retried"]),
-    ("failed", lambda c: c["chunks_failed"]),
-    ("poisoned", lambda c: c["chunks_poisoned"]),
-    ("duplicates", lambda c: c["duplicate_files"]),
-    ("rejected", lambda c: c["rejected_files"]),
+_CONNECTOR_COLUMNS: tuple[Column[ConnectorEntry], ...] = (
+    ("connector", lambda c: c.name),
+    ("status", lambda c: (c.status,)),
+    ("files", lambda c: c.totals.files),
+    ("rows", lambda c: c.totals.rows),
+    ("valid", lambda c: c.totals.rows_valid),
+    ("RecordsSaved", lambda c: c.totals.records_saved),
+    ("skipped", lambda c: c.totals.rows_skipped),
+    ("chunks uploaded", lambda c: f"{c.totals.chunks_uploaded:,} of {c.totals.chunks:,}"),
+    ("retried", lambda c: c.totals.chunks_retried),
+    ("failed", lambda c: c.totals.chunks_failed),
+    ("poisoned", lambda c: c.totals.chunks_poisoned),
+    ("duplicates", lambda c: c.totals.duplicate_files),
+    ("rejected", lambda c: c.totals.rejected_files),
     ("last file received", _last_received),
 )
 
-_FILE_COLUMNS: tuple[Column, ...] = (
-    ("file", lambda f: f["file_name"]),
-    ("connector", lambda f: f["connector"]),
-    ("status", lambda f: (f["outcome"],)),
-    ("received", lambda f: when(f["received_at"])),
-    ("rows", lambda f: f["rows"]),
-    ("valid", lambda f: f["rows_valid"]),
-    ("RecordsSaved", lambda f: f["records_saved"]),
-    ("skipped by reason", lambda f: _skipped(f["skipped_by_reason"])),
-    ("filtered by event", lambda f: _skipped(f["filtered_by_event"])),
-    ("columns not sent", lambda f: ", ".join(f["columns_dropped"]) or "-"),
-    ("chunks uploaded", _uploaded),
-    ("retried", lambda f: f["chunks_retried"]),
-    ("failed", lambda f: f["chunks_failed"]),
-    ("poisoned", lambda f: f["chunks_poisoned"]),
-    ("throttled", lambda f: f["throttled"]),
-    ("seconds", lambda f: f["duration_seconds"]),
-    ("rows/s", lambda f: f["rows_per_second"]),
+_FILE_COLUMNS: tuple[Column[FileEntry], ...] = (
+    ("file", lambda f: f.file_name),
+    ("connector", lambda f: f.connector),
+    ("status", lambda f: (f.outcome,)),
+    ("received", lambda f: when(f.received_at)),
+    ("rows", lambda f: f.rows),
+    ("valid", lambda f: f.rows_valid),
+    ("RecordsSaved", lambda f: f.records_saved),
+    ("skipped by reason", lambda f: _skipped(f.skipped_by_reason)),
+    ("filtered by event", lambda f: _skipped(f.filtered_by_event)),
+    ("columns not sent", lambda f: ", ".join(f.columns_dropped) or "-"),
+    ("chunks uploaded", lambda f: f"{f.chunks_uploaded:,} of {f.chunks:,}"),
+    ("retried", lambda f: f.chunks_retried),
+    ("failed", lambda f: f.chunks_failed),
+    ("poisoned", lambda f: f.chunks_poisoned),
+    ("throttled", lambda f: f.throttled),
+    ("seconds", lambda f: f.duration_seconds),
+    ("rows/s", lambda f: f.rows_per_second),
     ("reason", lambda f: _file_reason(f)),
 )
 
-_DAY_COLUMNS: tuple[Column, ...] = (
-    ("day", lambda d: d["date"]),
-    ("status", lambda d: (d["status"],)),
-    ("files", lambda d: d["files"]),
-    ("rows", lambda d: d["rows"]),
-    ("RecordsSaved", lambda d: d["records_saved"]),
-    ("skipped", lambda d: d["rows_skipped"]),
-    ("rejected", lambda d: d["rejected_files"]),
-    ("duplicates", lambda d: d["duplicate_files"]),
-    ("chunks failed", lambda d: d["chunks_failed"]),
+_DAY_COLUMNS: tuple[Column[Day], ...] = (
+    ("day", lambda d: d.date),
+    ("status", lambda d: (d.status,)),
+    ("files", lambda d: d.files),
+    ("rows", lambda d: d.rows),
+    ("RecordsSaved", lambda d: d.records_saved),
+    ("skipped", lambda d: d.rows_skipped),
+    ("rejected", lambda d: d.rejected_files),
+    ("duplicates", lambda d: d.duplicate_files),
+    ("chunks failed", lambda d: d.chunks_failed),
 )
 
 
-def _html_rows(caption: str, columns: Sequence[Column], items: Iterable[dict[str, Any]]) -> str:
+def _html_rows[T](caption: str, columns: Sequence[Column[T]], items: Iterable[T]) -> str:
     return _html_table(
         caption, [heading for heading, _ in columns], ([cell(i) for _, cell in columns] for i in items)
     )
 
 
-def _html_header(report: dict[str, Any]) -> str:
-    period = report["period"]
+def _html_header(report: Report) -> str:
+    period_from, period_to = _h(when(report.period_from)), _h(when(report.period_to))
     return (
         "<h1>EHR audit-log ingestion: status report</h1>"
-        f"<p>Overall status: {_badge(report['status'])}</p>"
-        f"<p>From <time>{_h(when(period['from']))}</time> to <time>{_h(when(period['to']))}</time> (UTC). "
-        f"A connector with no export in {report['stale_after_hours']:g} hours is flagged stale.</p>"
+        f"<p>Overall status: {_badge(report.status)}</p>"
+        f"<p>From <time>{period_from}</time> to <time>{period_to}</time> (UTC). "
+        f"A connector with no export in {report.stale_after_hours:g} hours is flagged stale.</p>"
     )
 
 
@@ -351,19 +344,19 @@ def _html_reasons(reasons: list[str]) -> str:
     return f'<ul class="reasons">{items}</ul>'
 
 
-def _html_totals(report: dict[str, Any]) -> str:
-    totals = report["totals"]
+def _html_totals(report: Report) -> str:
+    totals = report.totals
     facts = (
-        ("files", totals["files"]),
-        ("rows", totals["rows"]),
-        ("valid rows", totals["rows_valid"]),
-        ("RecordsSaved", totals["records_saved"]),
-        ("rows skipped", totals["rows_skipped"]),
-        ("rows filtered", totals["rows_filtered"]),
-        ("chunks failed", totals["chunks_failed"] + totals["chunks_poisoned"]),
-        ("rejected files", totals["rejected_files"]),
-        ("duplicate files", totals["duplicate_files"]),
-        ("poison queue", report["poison_queue_length"]),
+        ("files", totals.files),
+        ("rows", totals.rows),
+        ("valid rows", totals.rows_valid),
+        ("RecordsSaved", totals.records_saved),
+        ("rows skipped", totals.rows_skipped),
+        ("rows filtered", totals.rows_filtered),
+        ("chunks failed", totals.chunks_failed + totals.chunks_poisoned),
+        ("rejected files", totals.rejected_files),
+        ("duplicate files", totals.duplicate_files),
+        ("poison queue", report.poison_queue_length),
     )
     items = "".join(f"<div><dt>{_h(k)}</dt><dd>{_h(v)}</dd></div>" for k, v in facts)
     return f'<dl class="totals">{items}</dl>'
@@ -384,11 +377,11 @@ def _html_page(title: str, header: str, sections: Iterable[tuple[str, str, str]]
     )
 
 
-def _file_reason(f: dict[str, Any]) -> str:
-    reason = f.get("reason") or (f"same content as run {f['duplicate_of']}" if f.get("duplicate_of") else "-")
-    if f.get("quarantined"):
-        reason += f" (moved to {f['quarantined']})"
+def _file_reason(f: FileEntry) -> str:
+    reason = f.reason or (f"same content as run {f.duplicate_of}" if f.duplicate_of else "-")
+    if f.quarantined:
+        reason += f" (moved to {f.quarantined})"
     return reason
 
 
-RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {"json": to_json, "html": to_html, "csv": to_csv}
+RENDERERS: dict[str, Callable[[Report], str]] = {"json": to_json, "html": to_html, "csv": to_csv}

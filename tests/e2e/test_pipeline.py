@@ -38,7 +38,7 @@ def test_every_row_accepted_exactly_once(stack, pipeline, tmp_path, connector, k
     run = wait_for_run(pipeline, blob)
 
     assert run["status"] == "complete", run.get("reason")
-    assert run["rows"] == rows and run["records_saved"] == rows
+    assert run["rows_valid"] == rows and run["records_saved"] == rows
     assert run["chunks"] == -(-rows // 700)
     stats = stack.emulator_stats()["jobs"][job]
     assert stats["rows"] - before == rows

@@ -61,7 +61,7 @@ def test_limits_reject_before_any_upload(parts, tmp_path, limits, code):
     outcome = plan_export(blob, connectors, ledger, queue, PlanOptions(quarantine=quarantine, **limits))
 
     run = ledger.get_run(outcome.run_id)
-    assert outcome.status == "rejected" and run["reason_code"] == code
+    assert outcome.status == "rejected" and run.reason_code == code
     assert ledger.chunks(outcome.run_id) == [] and not blob.exists()
     report = quarantine.container.get_blob_client(blob.blob_name + ".report.json").download_blob().readall()
     assert json.loads(report)["reasons"][0]["code"] == code

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_concurrent_plans_of_one_event_fan_out_once(bench, tmp_path):
     messages = bench.receive()
     assert len(messages) == 3  # 2100 rows in chunks of 700, each sent once
     assert len({o.run_id for o in outcomes}) == 1
-    assert bench.ledger.get_run(outcomes[0].run_id)["status"] == states.UPLOADING
+    assert bench.ledger.get_run(outcomes[0].run_id).status == states.UPLOADING
     # a later repeat of the event finds the run planned and sends nothing
     assert plan_export(blob, bench.settings.connectors, bench.ledger, bench.queue).status == states.UPLOADING
     assert bench.receive() == []
@@ -51,9 +52,12 @@ def test_a_plan_that_died_during_its_fan_out_can_be_replayed(bench, tmp_path):
     from shared.delivery.replay import replay
 
     rid, _ = bench.plan(tmp_path, 1400)  # planned, its messages taken off the queue
-    bench.ledger.update_run(rid, status=states.PLANNING)  # as if it died before marking it uploading
+    run = bench.ledger.get_run(rid)
+    bench.ledger.update_run(
+        run, replace(run, status=states.PLANNING)
+    )  # as if it died before marking it uploading
     result = replay(bench.ledger, bench.queue, bench.ledger.get_run(rid), include_pending=True)
     assert result.requeued == [0, 1]
     bench.drain(bench.uploader())
     run = bench.ledger.get_run(rid)
-    assert run["status"] == states.COMPLETE and run["records_saved"] == 1400
+    assert run.status == states.COMPLETE and run.records_saved == 1400

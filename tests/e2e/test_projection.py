@@ -102,8 +102,8 @@ def test_event_filter_through_the_stages(bench, watched, tmp_path):
     outcome = plan_export(blob, connectors, bench.ledger, bench.queue)
     assert outcome.status == states.UPLOADING and outcome.rows == 2500 - left_out
     run = bench.ledger.get_run(outcome.run_id)
-    assert run["rows_filtered"] == left_out
-    assert json.loads(run["filtered_by_event"]) == {
+    assert run.rows_filtered == left_out
+    assert run.filtered_by_event == {
         "chart opened": events["Chart Opened"], "patient lookup": events["Patient Lookup"],
     }  # fmt: skip
     messages = [ChunkMessage.decode(m.content) for m in bench.receive()]
@@ -112,7 +112,7 @@ def test_event_filter_through_the_stages(bench, watched, tmp_path):
         bench.queue.send_message(m.encode())
     bench.drain(bench.uploader(connectors=connectors))
     run = bench.ledger.get_run(outcome.run_id)
-    assert run["status"] == states.COMPLETE and run["records_saved"] == 2500 - left_out
+    assert run.status == states.COMPLETE and run.records_saved == 2500 - left_out
     got = delta(before, bench.job_stats())
     assert got == {
         "rows": 2500 - left_out, "duplicate_rows": 0, "non_schema_columns": 0, "ragged_rows": 0,
@@ -136,7 +136,7 @@ def test_a_file_of_filtered_events_only_completes_with_nothing_sent(bench, tmp_p
     outcome = plan_export(blob, connectors, bench.ledger, bench.queue)
     assert outcome.status == states.COMPLETE and outcome.chunks == 0
     assert "nothing sent" in outcome.reason and bench.receive() == []
-    assert bench.ledger.get_run(outcome.run_id)["rows_filtered"] == 50
+    assert bench.ledger.get_run(outcome.run_id).rows_filtered == 50
 
 
 def test_push_with_a_connector_file_sends_the_schema_columns_and_allowed_events(

@@ -44,7 +44,7 @@ def test_ledger_write_after_a_2xx_waits_out_a_storage_blip(bench, tmp_path):
     up = bench.uploader(ledger=Ledger(cast(TableClient, table)), record_retry_seconds=(0.05, 0.05, 0.05))
     assert up.handle(messages[0], 1) == states.UPLOADED
     assert table.times == 0 and bench.job_stats()["requests"] - before == 1
-    assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
+    assert bench.ledger.get_run(rid).status == states.COMPLETE
 
 
 def test_a_slot_that_cannot_be_released_does_not_hide_the_upload(bench, tmp_path):
@@ -57,7 +57,7 @@ def test_a_slot_that_cannot_be_released_does_not_hide_the_upload(bench, tmp_path
     up = bench.uploader(ledger=Ledger(cast(TableClient, table)), job_concurrency=4)
     assert up.handle(messages[0], 1) == states.UPLOADED
     assert table.times == 0 and bench.job_stats()["requests"] - before == 1
-    assert bench.ledger.get_chunk(rid, 0)["state"] == states.UPLOADED
+    assert bench.ledger.get_chunk(rid, 0).state == states.UPLOADED
     # The slot stays held until its lease ends, as designed; free it for the tests that follow.
     partition = f"slots-{bench.job}"
     for slot in bench.ledger.table.query_entities("PartitionKey eq @p", parameters={"p": partition}):
@@ -70,15 +70,17 @@ def test_a_slot_that_cannot_be_released_does_not_hide_the_upload(bench, tmp_path
 
 def test_a_redelivery_completes_a_run_whose_completion_failed(bench, tmp_path):
     class NoCompletion(Ledger):
-        def update_run_if_unchanged(self, entity, **fields):
+        def update_run(self, before, after, *, if_unchanged=False):
+            if not if_unchanged:
+                return super().update_run(before, after)
             raise ServiceRequestError("Connection refused (injected)")
 
     rid, messages = bench.plan(tmp_path, 700)
     with pytest.raises(ServiceRequestError):
         bench.uploader(ledger=NoCompletion(bench.ledger.table)).handle(messages[0], 1)
-    assert bench.ledger.get_chunk(rid, 0)["state"] == states.UPLOADED
-    assert bench.ledger.get_run(rid)["status"] == states.UPLOADING
+    assert bench.ledger.get_chunk(rid, 0).state == states.UPLOADED
+    assert bench.ledger.get_run(rid).status == states.UPLOADING
     before = bench.job_stats()["requests"]
     assert bench.uploader().handle(messages[0], 2) == states.UPLOADED  # the queue's redelivery
     assert bench.job_stats()["requests"] == before
-    assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
+    assert bench.ledger.get_run(rid).status == states.COMPLETE

@@ -56,7 +56,7 @@ def test_no_marker_in_telemetry_or_in_process_logs(stack, bench, tmp_path, caplo
         metrics = reader.get_metrics_data()
     finally:
         telemetry.use_meter_provider(None)
-    assert [bench.ledger.get_run(r)["status"] for r in runs] == ["complete", "failed", "failed"]
+    assert [bench.ledger.get_run(r).status for r in runs] == ["complete", "failed", "failed"]
 
     records = {
         f"record {i}": json.dumps({k: str(v) for k, v in vars(r).items()}) + r.getMessage()

@@ -108,7 +108,7 @@ def test_replay_through_the_host_finishes_a_failed_run(stack, bench, tmp_path):
     last = bench.uploader(policy=RetryPolicy(attempts=1, base=0.01, cap=0.01, budget=1))
     with pytest.raises(Exception, match="HTTP 500"):
         last.handle(messages[0], 5)
-    assert bench.ledger.get_run(rid)["status"] == states.FAILED_RUN
+    assert bench.ledger.get_run(rid).status == states.FAILED_RUN
     stack.set_faults(error_rate=0)
 
     done = cli(stack, "replay", rid[:12])
@@ -117,10 +117,10 @@ def test_replay_through_the_host_finishes_a_failed_run(stack, bench, tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         run = bench.ledger.get_run(rid)
-        if run["status"] == states.COMPLETE:
+        if run.status == states.COMPLETE:
             break
         time.sleep(0.3)
-    assert run["status"] == states.COMPLETE and run["records_saved"] == 700
+    assert run.status == states.COMPLETE and run.records_saved == 700
     assert cli(stack, "replay", "no-such-run").returncode == 2
     assert os.path.exists(stack.work / "local.settings.json")
 

@@ -47,7 +47,7 @@ def test_server_errors_are_retried_and_every_row_arrives_once(stack, bench, tmp_
     after = bench.job_stats()
 
     run = bench.ledger.get_run(rid)
-    assert run["status"] == states.COMPLETE and run["records_saved"] == 2800
+    assert run.status == states.COMPLETE and run.records_saved == 2800
     assert after["rows"] - before["rows"] == 2800
     assert after["duplicate_rows"] == before["duplicate_rows"]
     assert after["rejected"] > before["rejected"]  # faults were really injected
@@ -60,7 +60,7 @@ def test_throttling_honours_retry_after_and_slows_the_whole_job(stack, bench, tm
     feed(bench, messages)
     bench.drain(bench.uploader())
 
-    assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
+    assert bench.ledger.get_run(rid).status == states.COMPLETE
     after = bench.job_stats()
     assert after["rows"] - before["rows"] == 2100 and after["duplicate_rows"] == before["duplicate_rows"]
     pace = bench.ledger.table.get_entity(f"slots-{bench.job}", "pace")  # the job-wide slow-down was recorded
@@ -83,16 +83,16 @@ def test_client_errors_are_final_at_once_with_the_api_reason(stack, bench, tmp_p
     assert bench.job_stats()["requests"] - before["requests"] == 1  # not retried
 
     chunk = bench.ledger.get_chunk(rid, 0)
-    assert chunk["state"] == states.FAILED and chunk["last_status"] == status
-    assert hint in chunk["last_error"] and api_says in chunk["last_error"]
-    assert bench.ledger.get_run(rid)["status"] == states.FAILED_RUN
+    assert chunk.state == states.FAILED and chunk.last_status == status
+    assert hint in chunk.last_error and api_says in chunk.last_error
+    assert bench.ledger.get_run(rid).status == states.FAILED_RUN
 
 
 def test_unknown_job_id_says_to_check_the_connector(bench, tmp_path):
     rid, messages = bench.plan(tmp_path, 700)
     wrong = {"generic": Connector("generic", "healthcare", str(uuid.uuid4()), CHUNK_ROWS)}
     assert bench.uploader(connectors=wrong).handle(messages[0], 1) == states.FAILED
-    error = bench.ledger.get_chunk(rid, 0)["last_error"]
+    error = bench.ledger.get_chunk(rid, 0).last_error
     assert "unknown; check the connector's job id" in error and "No connector job with id" in error
 
 
@@ -105,7 +105,7 @@ def test_timeout_is_never_counted_as_success(stack, bench, tmp_path):
     with pytest.raises(Exception, match="timed out"):
         impatient.handle(messages[0], 1)
     chunk = bench.ledger.get_chunk(rid, 0)
-    assert chunk["state"] == states.PENDING and "timed out" in chunk["last_error"]
+    assert chunk.state == states.PENDING and "timed out" in chunk.last_error
 
     stack.set_faults(latency_seconds=0)
     assert bench.uploader().handle(messages[0], 2) == states.UPLOADED
@@ -132,7 +132,7 @@ def test_a_401_refreshes_the_token_once(bench, tmp_path):
 
     rid, messages = bench.plan(tmp_path, 700)
     assert bench.uploader(tokens=StaleFirst(bench.tokens)).handle(messages[0], 1) == states.UPLOADED
-    assert bench.ledger.get_chunk(rid, 0)["attempts"] == 2
+    assert bench.ledger.get_chunk(rid, 0).attempts == 2
 
 
 def test_redelivered_message_for_an_uploaded_chunk_is_skipped(bench, tmp_path):
@@ -150,24 +150,24 @@ def test_kill_between_post_and_ledger_write_repeats_only_that_chunk(bench, tmp_p
     class DiesAfterPost(Ledger):
         died = False
 
-        def update_chunk(self, entity, **fields):
-            if fields.get("state") == states.UPLOADED and not DiesAfterPost.died:
+        def update_chunk(self, before, after):
+            if after.state == states.UPLOADED and not DiesAfterPost.died:
                 DiesAfterPost.died = True
                 raise SystemExit("worker killed")
-            super().update_chunk(entity, **fields)
+            return super().update_chunk(before, after)
 
     before = bench.job_stats()
     rid, messages = bench.plan(tmp_path, 2100)
     dying = bench.uploader(ledger=DiesAfterPost(bench.ledger.table))
     with pytest.raises(SystemExit):
         dying.handle(messages[1], 1)
-    assert bench.ledger.get_chunk(rid, 1)["state"] == states.PENDING
+    assert bench.ledger.get_chunk(rid, 1).state == states.PENDING
 
     feed(bench, messages)  # the queue redelivers chunk 1; 0 and 2 go as usual
     bench.drain(bench.uploader())
     after = bench.job_stats()
     run = bench.ledger.get_run(rid)
-    assert run["status"] == states.COMPLETE and run["records_saved"] == 2100
+    assert run.status == states.COMPLETE and run.records_saved == 2100
     assert after["rows"] - before["rows"] == 2100 + messages[1].rows
     assert after["duplicate_rows"] - before["duplicate_rows"] == messages[1].rows
 
@@ -180,13 +180,13 @@ def test_last_attempt_marks_the_chunk_failed_then_replay_finishes_the_run(stack,
         with pytest.raises(Exception, match="HTTP 500"):
             up.handle(messages[1], count)
         expected = states.FAILED if count == 5 else states.PENDING
-        assert bench.ledger.get_chunk(rid, 1)["state"] == expected
-    assert "HTTP 500" in bench.ledger.get_chunk(rid, 1)["last_error"]
+        assert bench.ledger.get_chunk(rid, 1).state == expected
+    assert "HTTP 500" in bench.ledger.get_chunk(rid, 1).last_error
 
     stack.set_faults(error_rate=0)
     assert up.handle(messages[0], 1) == states.UPLOADED
     run = bench.ledger.get_run(rid)
-    assert run["status"] == states.FAILED_RUN and run["records_saved"] == 700
+    assert run.status == states.FAILED_RUN and run.records_saved == 700
 
     # the poisoned copy, as the host leaves it; replay re-queues the chunk and removes it
     poison = QueueClient.from_connection_string(
@@ -199,10 +199,10 @@ def test_last_attempt_marks_the_chunk_failed_then_replay_finishes_the_run(stack,
     poison.send_message(messages[1].encode())
     result = replay(bench.ledger, bench.queue, bench.ledger.get_run(rid), poison=poison)
     assert result.requeued == [1] and result.poison_removed == 1
-    assert bench.ledger.get_run(rid)["status"] == states.UPLOADING
+    assert bench.ledger.get_run(rid).status == states.UPLOADING
     bench.drain(bench.uploader())
     run = bench.ledger.get_run(rid)
-    assert run["status"] == states.COMPLETE and run["records_saved"] == 1400
+    assert run.status == states.COMPLETE and run.records_saved == 1400
     assert replay(bench.ledger, bench.queue, run).requeued == []  # nothing left to replay
     poison.delete_queue()
 
@@ -228,7 +228,7 @@ def test_concurrent_uploads_per_job_stay_under_the_cap(stack, bench, tmp_path):
 
     stats = bench.job_stats()
     assert 1 <= stats["peak_in_flight"] <= cap
-    assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
+    assert bench.ledger.get_run(rid).status == states.COMPLETE
     assert stats["rows"] - before["rows"] == 4200
     assert Slots(bench.ledger.table, bench.job, cap, 60).in_use() == 0
 
@@ -239,7 +239,7 @@ def test_token_requested_once_for_many_chunks(stack, bench, tmp_path):
     rid, messages = bench.plan(tmp_path, 2800)
     feed(bench, messages)
     bench.drain(bench.uploader(tokens=fresh))
-    assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
+    assert bench.ledger.get_run(rid).status == states.COMPLETE
     assert stack.emulator_stats()["tokens"]["v2"] - tokens_before == 1
 
 
@@ -248,13 +248,13 @@ def test_completed_export_is_archived_or_deleted_as_retention_says(bench, tmp_pa
     rid, messages = bench.plan(tmp_path, 700)
     assert bench.uploader(retention=retention).handle(messages[0], 1) == states.UPLOADED
     run = bench.ledger.get_run(rid)
-    assert run["status"] == states.COMPLETE and run["retention"] == retention
-    blob = bench.container.get_blob_client(run["blob"])
+    assert run.status == states.COMPLETE and run.retention == retention
+    blob = bench.container.get_blob_client(run.blob)
     if retention == "delete":
         assert not blob.exists()
     else:
         props = blob.get_blob_properties()
-        assert props.blob_tier == "Archive" and props.etag == run["etag"]  # same version, not replanned
+        assert props.blob_tier == "Archive" and props.etag == run.etag  # same version, not replanned
 
 
 def test_a_rotated_secret_is_read_again_from_key_vault(stack, bench, tmp_path):
@@ -266,7 +266,7 @@ def test_a_rotated_secret_is_read_again_from_key_vault(stack, bench, tmp_path):
     up = bench.uploader(tokens=TokenProvider(bench.settings, secrets))
     assert up.handle(messages[0], 1) == states.UPLOADED
     assert stack.emulator_stats()["keyvault"]["requests"] > reads_before
-    assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
+    assert bench.ledger.get_run(rid).status == states.COMPLETE
 
 
 def test_the_app_can_authenticate_with_a_certificate_from_key_vault(stack, bench, tmp_path):
@@ -275,7 +275,7 @@ def test_the_app_can_authenticate_with_a_certificate_from_key_vault(stack, bench
     rid, messages = bench.plan(tmp_path, 700)
     up = bench.uploader(tokens=TokenProvider(settings, SecretCache(settings)))
     assert up.handle(messages[0], 1) == states.UPLOADED
-    assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
+    assert bench.ledger.get_run(rid).status == states.COMPLETE
 
 
 def test_through_the_host_a_throttled_and_flaky_api_still_gets_every_row_once(stack, pipeline, tmp_path):
@@ -320,7 +320,7 @@ def test_a_chunk_costs_few_storage_round_trips(bench, tmp_path):
     up = bench.uploader(blobs=blobs, ledger=Ledger(table.get_table_client("ingestledger")), job_concurrency=4)
     for m in messages:
         assert up.handle(m, 1) == states.UPLOADED
-    assert bench.ledger.get_run(rid)["status"] == states.COMPLETE
+    assert bench.ledger.get_run(rid).status == states.COMPLETE
     blob_reads = [p for method, p in seen if method == "GET" and "/ingestledger" not in p]
     slot_writes = [p for method, p in seen if method != "GET" and "slots-" in p]
     assert len(messages) > 1

@@ -24,6 +24,6 @@ def test_connection_resets_are_retried_and_every_row_arrives_once(stack, bench, 
     after = bench.job_stats()
     assert stack.emulator_stats()["outages"].get("reset", 0) > resets  # resets really happened
     run = bench.ledger.get_run(rid)
-    assert run["status"] == states.COMPLETE and run["records_saved"] == 2800
+    assert run.status == states.COMPLETE and run.records_saved == 2800
     assert after["rows"] - before["rows"] == 2800
     assert after["duplicate_rows"] == before["duplicate_rows"]

@@ -107,7 +107,7 @@ class Bench:
         raise AssertionError("queue did not drain")
 
     def chunk_states(self, rid: str) -> list[str]:
-        return [c["state"] for c in sorted(self.ledger.chunks(rid), key=lambda c: c["index"])]
+        return [c.state for c in self.ledger.chunks(rid)]
 
     def job_stats(self) -> dict:
         return self.stack.emulator_stats()["jobs"][self.job]

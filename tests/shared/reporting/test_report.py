@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
-from shared.reporting.report import HISTORY_DAYS, SCHEMA, build, file_entry
+from shared.common.entities import ChunkEntity, RunEntity
+from shared.reporting.report import HISTORY_DAYS, SCHEMA, Report, build, file_entry
 
 T = datetime(2026, 11, 23, 6, tzinfo=UTC)  # report time
 SINCE = T - timedelta(days=1)
 
 
-def run(rid, blob, status="complete", connector="generic", hours_ago=20.0, minutes=5.0, **fields):
+def run(rid, blob, status="complete", connector="generic", hours_ago=20.0, minutes=5.0, rows=0, **fields):
+    """A run as the stages leave it; ``rows`` valid rows (all of the file's unless ``rows_in_file``)."""
     received = T - timedelta(hours=hours_ago)
     done = received + timedelta(minutes=minutes) if status not in ("planning", "uploading") else None
-    return {
-        "PartitionKey": "run", "RowKey": rid, "blob": blob, "connector": connector, "status": status,
-        "received_at": received, "completed_at": done, **fields,
-    }  # fmt: skip
+    fields.setdefault("rows_in_file", rows)
+    return RunEntity(
+        rid, status, blob=blob, connector=connector or "", received_at=received, completed_at=done,
+        rows_valid=rows, **fields,
+    )  # fmt: skip
 
 
 def chunks(n, state="uploaded", rows=100, **fields):
-    return [
-        {"PartitionKey": "x", "RowKey": f"chunk-{i:06d}", "index": i, "state": state, "rows": rows,
-         "attempts": 1, **fields}
-        for i in range(n)
-    ]  # fmt: skip
+    fields.setdefault("attempts", 1)
+    return [ChunkEntity("x", i, start=i, end=i + 1, rows=rows, state=state, **fields) for i in range(n)]
 
 
 def ledger():
@@ -34,7 +34,7 @@ def ledger():
         # complete, 1000 rows in 10 chunks, one chunk retried twice and throttled once
         (
             run("r1", "generic/audit-2026-11-22.csv", rows=1000, records_saved=1000, chunks=10, minutes=2),
-            chunks(9) + chunks(1, attempts=2, retries=1, throttled=1),
+            chunks(9) + chunks(1, attempts=3, throttled=1),
         ),
         # complete with skipped rows (the blob stage's validation fields)
         (
@@ -42,11 +42,11 @@ def ledger():
                 "r2",
                 "epic/epic-2026-11-22.txt",
                 connector="epic",
-                rows=497,  # the blob stage records valid rows as rows
+                rows=497,
                 rows_in_file=500,
                 rows_skipped=3,
                 duplicate_rows=4,
-                skipped_by_reason=json.dumps({"missing-timestamp": 2, "bad-date": 1}),
+                skipped_by_reason={"missing-timestamp": 2, "bad-date": 1},
                 records_saved=497,
                 chunks=5,
             ),
@@ -71,7 +71,9 @@ def ledger():
         # uploads with a failed and a poisoned chunk
         (
             run("r5", "generic/audit-big.csv", status="uploading", rows=300, chunks=3),
-            chunks(1) + chunks(1, state="failed", attempts=5) + chunks(1, state="poisoned", attempts=5),
+            chunks(1)
+            + chunks(1, state="failed", attempts=5)
+            + chunks(1, state="failed", attempts=5, poisoned=True),
         ),
         # last week's: history only
         (
@@ -89,9 +91,14 @@ def ledger():
     ]
 
 
-def report(**kwargs):
+def typed_report(**kwargs) -> Report:
     args = {"connectors": ["generic", "epic"], "poison_queue_length": 1, **kwargs}
     return build(ledger(), SINCE, T, **args)
+
+
+def report(**kwargs):
+    """The report in its JSON form."""
+    return typed_report(**kwargs).to_dict()
 
 
 def test_files_in_the_period_with_their_counts():
@@ -149,20 +156,20 @@ def test_a_connector_without_a_file_in_26_hours_is_stale():
     runs = [(run("a", "generic/a.csv", rows=1, records_saved=1, chunks=1), chunks(1, rows=1))]
     runs.append((run("b", "epic/b.txt", connector="epic", hours_ago=30, rows=1, records_saved=1, chunks=1),
                  chunks(1, rows=1)))  # fmt: skip
-    r = build(runs, SINCE, T, connectors=["generic", "epic", "spare"])
+    r = build(runs, SINCE, T, connectors=["generic", "epic", "spare"]).to_dict()
     assert r["status"] == "WARNING"
     stale = {c["name"]: c["stale"] for c in r["connectors"]}
     assert stale == {"generic": False, "epic": True, "spare": True}
     assert any("connector epic: no export received in the last 26 hours" in x for x in r["reasons"])
     assert any("connector spare" in x and "none in the last 14 days" in x for x in r["reasons"])
     # the window is a setting
-    r = build(runs, SINCE, T, connectors=["epic"], stale_after=timedelta(hours=48))
+    r = build(runs, SINCE, T, connectors=["epic"], stale_after=timedelta(hours=48)).to_dict()
     assert r["status"] == "OK" and r["reasons"] == []
 
 
 def test_everything_fine_is_ok():
     runs = [(run("a", "generic/a.csv", rows=100, records_saved=100, chunks=1), chunks(1))]
-    r = build(runs, SINCE, T, connectors=["generic"], poison_queue_length=0)
+    r = build(runs, SINCE, T, connectors=["generic"], poison_queue_length=0).to_dict()
     assert r["status"] == "OK" and r["reasons"] == []
 
 
@@ -172,7 +179,7 @@ def test_a_run_open_before_the_period_and_one_finished_in_it_are_reported():
     old_closed = run("c", "generic/c.csv", hours_ago=30, minutes=1, rows=1, records_saved=1, chunks=1)
     r = build(
         [(old_open, chunks(1, state="pending")), (old_done, chunks(1)), (old_closed, chunks(1))], SINCE, T
-    )
+    ).to_dict()
     assert {f["run_id"] for f in r["files"]} == {"o", "d"}
 
 
@@ -187,8 +194,22 @@ def test_fourteen_days_at_a_glance():
 
 def test_entities_missing_newer_fields_still_report():
     """Older or partial entities (no rows_valid, chunk states unknown) never break a report."""
-    entry = file_entry({"RowKey": "x", "status": "planning", "received_at": T}, [{"RowKey": "chunk-0"}])
+    stored_chunk = {
+        "PartitionKey": "x",
+        "RowKey": "chunk-000000",
+        "index": 0,
+        "start": 0,
+        "end": 1,
+        "rows": 1,
+    }
+    entry = entry_of({"RowKey": "x", "status": "planning", "received_at": T}, [stored_chunk])
     assert entry["rows"] == 0 and entry["chunks_pending"] == 1 and entry["connector"] == "(none)"
     # a rejected run has no connector recorded: its folder says which one it was meant for
-    assert file_entry({"RowKey": "z", "blob": "nobody/stray.csv"}, [])["connector"] == "nobody"
-    assert file_entry({"RowKey": "y", "skipped_by_reason": "not json"}, [])["skipped_by_reason"] == {}
+    assert entry_of({"RowKey": "z", "blob": "nobody/stray.csv"})["connector"] == "nobody"
+    assert entry_of({"RowKey": "y", "skipped_by_reason": "not json"})["skipped_by_reason"] == {}
+
+
+def entry_of(stored_run, stored_chunks=()):
+    """The report's entry for a run and its chunks as Table Storage holds them."""
+    chunks = [ChunkEntity.from_entity(c) for c in stored_chunks]
+    return asdict(file_entry(RunEntity.from_entity(stored_run), chunks))

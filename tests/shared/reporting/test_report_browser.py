@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from shared.reporting import report_formats
-from tests.shared.reporting.test_report import report
+from tests.shared.reporting.test_report import typed_report as report
 
 FLAGS = (
     "--headless",

@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 
 from shared.reporting import report_formats
-from shared.reporting.report import SCHEMA
-from tests.shared.reporting.test_report import report
+from shared.reporting.report import SCHEMA, Report
+from tests.shared.reporting.test_report import typed_report as report
 
 SCHEMA_FILE = Path(__file__).resolve().parents[3] / "shared" / "reporting" / "report.schema.json"
 
@@ -57,12 +57,12 @@ def test_html_is_self_contained_and_accessible():
 
 
 def test_csv_neutralises_formulas_and_keeps_every_file():
-    data = report()
+    data = report().to_dict()
     data["files"][0]["connector"] = '=HYPERLINK("http://x","y")'
     data["files"][1]["file_name"] = "+cmd.csv"
     data["files"][2]["reason"] = "@SUM(A1)"
     data["files"][3]["file_name"] = "-2+3.csv"
-    rows = list(csv.DictReader(io.StringIO(report_formats.to_csv(data))))
+    rows = list(csv.DictReader(io.StringIO(report_formats.to_csv(Report.from_dict(data)))))
     assert len(rows) == len(data["files"])
     assert rows[0]["connector"] == '\'=HYPERLINK("http://x","y")'
     assert rows[1]["file_name"] == "'+cmd.csv" and rows[3]["file_name"] == "'-2+3.csv"
