@@ -84,6 +84,7 @@ def test_client_errors_are_final_at_once_with_the_api_reason(stack, bench, tmp_p
 
     chunk = bench.ledger.get_chunk(rid, 0)
     assert chunk.state == states.FAILED and chunk.last_status == status
+    assert not chunk.poisoned and chunk.attempts == 1  # final at once: nothing for the poison queue
     assert hint in chunk.last_error and api_says in chunk.last_error
     assert bench.ledger.get_run(rid).status == states.FAILED_RUN
 
@@ -181,7 +182,9 @@ def test_last_attempt_marks_the_chunk_failed_then_replay_finishes_the_run(stack,
             up.handle(messages[1], count)
         expected = states.FAILED if count == 5 else states.PENDING
         assert bench.ledger.get_chunk(rid, 1).state == expected
-    assert "HTTP 500" in bench.ledger.get_chunk(rid, 1).last_error
+    failed = bench.ledger.get_chunk(rid, 1)
+    assert "HTTP 500" in failed.last_error
+    assert failed.poisoned and failed.attempts == 5  # the last delivery's message goes to the poison queue
 
     stack.set_faults(error_rate=0)
     assert up.handle(messages[0], 1) == states.UPLOADED
@@ -279,22 +282,32 @@ def test_the_app_can_authenticate_with_a_certificate_from_key_vault(stack, bench
 
 
 def test_through_the_host_a_throttled_and_flaky_api_still_gets_every_row_once(stack, pipeline, tmp_path):
-    """The real path: blob trigger, queue, the host's concurrent workers, slots and slow-down."""
+    """The real path: blob trigger, queue, the host's concurrent workers, slots and slow-down;
+    then ``ehr-ingest report --format json`` tells exactly what the emulator injected."""
+    from tests.e2e.cli import report_json
     from tests.e2e.test_pipeline import wait_for_run
 
     export = generate(tmp_path / "flaky.csv", GenerateOptions(rows=2800, seed=uuid.uuid4().int % 10**9))
     job = stack.state["jobs"]["generic"]
-    before = stack.emulator_stats()["jobs"][job]
+    before = stack.emulator_stats()
     stack.set_faults(throttle_rate=0.25, error_rate=0.25, error_status=503, retry_after_seconds=1, seed=9)
     try:
-        run = wait_for_run(pipeline, pipeline.drop(export.path, "generic"))
+        run = wait_for_run(pipeline, blob := pipeline.drop(export.path, "generic"))
     finally:
         stack.set_faults(throttle_rate=0, error_rate=0)
-    after = stack.emulator_stats()["jobs"][job]
+    after = stack.emulator_stats()
+    received = after["jobs"][job]["rows"] - before["jobs"][job]["rows"]
     assert run["status"] == states.COMPLETE and run["records_saved"] == 2800
-    assert after["rows"] - before["rows"] == 2800
-    assert after["duplicate_rows"] == before["duplicate_rows"]
-    assert after["rejected"] > before["rejected"]
+    assert received == 2800
+    assert after["jobs"][job]["duplicate_rows"] == before["jobs"][job]["duplicate_rows"]
+    throttled = after["ingestion"]["throttled"] - before["ingestion"]["throttled"]
+    failed = after["ingestion"]["failed"] - before["ingestion"]["failed"]
+    assert throttled and failed  # faults were really injected
+
+    (entry,) = [f for f in report_json(stack)["files"] if f["file_name"] == blob]
+    assert (entry["retries"], entry["throttled"]) == (throttled + failed, throttled)
+    assert entry["rows_sent"] == entry["records_saved"] == received
+    assert entry["chunks_uploaded"] == entry["chunks"] == 4 and entry["outcome"] == "OK"
 
 
 def test_a_chunk_costs_few_storage_round_trips(bench, tmp_path):

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from shared.delivery.entra import TokenError
-from shared.delivery.retry import Deferred, LocalPacer, RetryPolicy, send
+from shared.delivery.retry import Deferred, LocalPacer, RetryPolicy, Tally, send, waiting_out
 from shared.delivery.upload import UploadError, classify
 
 
@@ -55,11 +55,18 @@ class scripted:
 DEFAULT = RetryPolicy(attempts=4, base=2, cap=60, budget=240)
 
 
-def run(post, policy=DEFAULT, tokens=None):
+def run(post, policy=DEFAULT, tokens=None, tally=None):
     clock = Clock()
     pacer = LocalPacer(clock)
     posts = send(
-        post, tokens or Tokens(), policy, pacer, sleep=clock.sleep, clock=clock, rng=random.Random(1)
+        post,
+        tokens or Tokens(),
+        policy,
+        pacer,
+        sleep=clock.sleep,
+        clock=clock,
+        rng=random.Random(1),
+        tally=tally,
     )
     return posts, clock
 
@@ -120,3 +127,34 @@ def test_throttling_spends_the_budget_not_the_attempts_then_defers():
 def test_budget_bounds_the_wait():
     with pytest.raises(UploadError):
         run(scripted(classify(503, "", "500", "j")), RetryPolicy(attempts=9, budget=60))
+
+
+def test_the_tally_counts_every_post_and_each_429_also_when_send_gives_up():
+    tally = Tally()
+    posts, _ = run(scripted(classify(429, "", "1", "j"), classify(503, "", "1", "j")), tally=tally)
+    assert posts == tally.posts == 3 and tally.throttled == 1
+    tally = Tally()
+    with pytest.raises(Deferred):
+        run(scripted(*[classify(429, "", "50", "j")] * 10), RetryPolicy(budget=120), tally=tally)
+    assert tally.posts == tally.throttled == 3
+    tally = Tally()
+    with pytest.raises(UploadError):
+        run(scripted(classify(400, "", None, "j")), tally=tally)
+    assert (tally.posts, tally.throttled) == (1, 0)
+
+
+def test_waiting_out_a_transient_error_then_raising_the_last():
+    calls: list[int] = []
+    waited: list[float] = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionError("blip")
+        return "written"
+
+    assert waiting_out(flaky, (ConnectionError,), [0.5, 1], sleep=waited.append) == "written"
+    assert waited == [0.5, 1]
+    calls.clear()
+    with pytest.raises(ConnectionError):
+        waiting_out(flaky, (ConnectionError,), [0.5], sleep=waited.append)
