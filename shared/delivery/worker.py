@@ -267,8 +267,9 @@ class Uploader:
                 failed_at=states.now(),
             )
             self._record(chunk, failed)
+            level = logging.ERROR if final else logging.WARNING
             extra = {**ctx, "http_status": status, "final": final}
-            log.log(logging.ERROR if final else logging.WARNING, "chunk upload failed: %s", text, extra=extra)
+            log.log(level, "chunk upload failed: %s", text, extra=extra)
         if verdict is Verdict.RETRY:
             raise exc
         telemetry.chunk_poisoned(
