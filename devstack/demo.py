@@ -13,7 +13,7 @@ from typing import Any
 from azure.storage.blob import BlobServiceClient
 
 from devstack.generate import GenerateOptions, GenerateResult, default_extension, generate
-from devstack.stack import Stack
+from devstack.stack import DEFAULT_WORK, Stack
 from shared.reporting.model import Report
 from shared.reporting.report_formats import to_text
 
@@ -99,7 +99,15 @@ def print_report(report: dict[str, Any], html: Path | None = None) -> None:
         print(f"\nHTML report: {html}  (open it in a browser; also at reports/latest.html in Storage)")
 
 
-def run_demo(rows: int, epic_rows: int, chunk_rows: int, work: Path, timeout: float = 600) -> int:
+DEMO_WORK = DEFAULT_WORK.parent / "demo"
+"""Where ``./dev demo`` keeps its stack: apart from ``ehr-ingest stack up``'s."""
+
+
+def run_demo(
+    rows: int, epic_rows: int, chunk_rows: int, work: Path, timeout: float = 600, keep: bool = True
+) -> int:
+    """Start a stack, drop a generic and an Epic export, watch every row arrive, report. The
+    stack keeps running afterwards (unless ``keep`` is False) so its runs can be looked at."""
     if (work / "stack.json").exists():
         Stack.load(work).down()
     shutil.rmtree(work, ignore_errors=True)
@@ -108,40 +116,68 @@ def run_demo(rows: int, epic_rows: int, chunk_rows: int, work: Path, timeout: fl
     stack = Stack(work, chunk_rows=chunk_rows).up()
     try:
         print(f"  up in {time.monotonic() - started:.1f} s")
-        pipeline = Pipeline(stack)
-        exports = work / "exports"
-        exports.mkdir()
-        files: list[tuple[str, GenerateResult]] = []
-        exports_to_make: tuple[tuple[str, str, int, dict[str, Any]], ...] = (
-            ("generic", "healthcare", rows, {"bom": True, "crlf": True}),
-            ("epic", "epic", epic_rows, {}),
-        )
-        for connector, kind, n, opts in exports_to_make:
-            delimiter = "|" if kind == "epic" else ","
-            path = exports / f"audit-{connector}-2026-11-22{default_extension(kind, delimiter)}"
-            result = generate(path, GenerateOptions(kind=kind, rows=n, delimiter=delimiter, seed=7, **opts))
-            print(f"generated {path.name}: {result.rows:,} rows, {result.bytes / 1e6:.1f} MB")
-            files.append((connector, result))
-        dropped = []
-        for connector, result in files:
-            blob = pipeline.drop(result.path, connector)
-            dropped.append(Dropped(connector, blob, result.rows, stack.state["jobs"][connector]))
-            print(f"dropped into exports/{blob}")
-        ok = _watch(pipeline, dropped, timeout)
-        report = pipeline.report_now()
-        print_report(report, pipeline.save_report(work / "report"))
-        received = pipeline.rows_received()
-        total = sum(d.rows for d in dropped)
-        accepted = sum(min(received.get(d.job_id, 0), d.rows) for d in dropped)
-        duplicates = pipeline.duplicates()
-        print(
-            f"\n{accepted:,} of {total:,} rows accepted by the emulated ingestion API "
-            f"({duplicates} duplicates) in {time.monotonic() - started:.1f} s"
-        )
-        return 0 if ok and accepted == total and duplicates == 0 and report["status"] == "OK" else 1
+        code = _show(Pipeline(stack), rows, epic_rows, timeout, started)
+    except BaseException:
+        keep = False  # a demo that broke leaves nothing running
+        raise
     finally:
-        stack.down()
-        print("local stack stopped")
+        if not keep:
+            stack.down()
+            print("local stack stopped")
+    if keep:
+        _how_to_look(work)
+    return code
+
+
+def _show(pipeline: Pipeline, rows: int, epic_rows: int, timeout: float, started: float) -> int:
+    """Drop both exports, watch them arrive, report; 0 when every row arrived once and all is OK."""
+    work = pipeline.stack.work
+    dropped = [_drop(pipeline, f) for f in _generate(work / "exports", rows, epic_rows)]
+    ok = _watch(pipeline, dropped, timeout)
+    report = pipeline.report_now()
+    print_report(report, pipeline.save_report(work / "report"))
+    received = pipeline.rows_received()
+    total = sum(d.rows for d in dropped)
+    accepted = sum(min(received.get(d.job_id, 0), d.rows) for d in dropped)
+    duplicates = pipeline.duplicates()
+    print(
+        f"\n{accepted:,} of {total:,} rows accepted by the emulated ingestion API "
+        f"({duplicates} duplicates) in {time.monotonic() - started:.1f} s"
+    )
+    return 0 if ok and accepted == total and duplicates == 0 and report["status"] == "OK" else 1
+
+
+def _generate(folder: Path, rows: int, epic_rows: int) -> list[tuple[str, GenerateResult]]:
+    folder.mkdir()
+    files: list[tuple[str, GenerateResult]] = []
+    exports: tuple[tuple[str, str, int, dict[str, Any]], ...] = (
+        ("generic", "healthcare", rows, {"bom": True, "crlf": True}),
+        ("epic", "epic", epic_rows, {}),
+    )
+    for connector, kind, n, opts in exports:
+        delimiter = "|" if kind == "epic" else ","
+        path = folder / f"audit-{connector}-2026-11-22{default_extension(kind, delimiter)}"
+        result = generate(path, GenerateOptions(kind=kind, rows=n, delimiter=delimiter, seed=7, **opts))
+        print(f"generated {path.name}: {result.rows:,} rows, {result.bytes / 1e6:.1f} MB")
+        files.append((connector, result))
+    return files
+
+
+def _drop(pipeline: Pipeline, file: tuple[str, GenerateResult]) -> Dropped:
+    connector, result = file
+    blob = pipeline.drop(result.path, connector)
+    print(f"dropped into exports/{blob}")
+    return Dropped(connector, blob, result.rows, pipeline.stack.state["jobs"][connector])
+
+
+def _how_to_look(work: Path) -> None:
+    settings = "" if work == DEMO_WORK else f" --settings {work / 'local.settings.json'}"
+    print(
+        "\nThe local stack keeps running with the demo's runs in its ledger:\n"
+        f"  ehr-ingest status{settings}            the runs\n"
+        f"  ehr-ingest report --latest{settings}   the report above (--format html|json|csv)\n"
+        f"  ehr-ingest stack down --work {work}   stop it"
+    )
 
 
 def _watch(pipeline: Pipeline, dropped: list[Dropped], timeout: float) -> bool:

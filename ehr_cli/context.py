@@ -16,9 +16,17 @@ def settings_values(path: str | None) -> dict[str, str]:
         return dict(json.loads(Path(path).read_text())["Values"])
     if os.environ.get("CONNECTORS"):
         return dict(os.environ)
-    from devstack.stack import Stack  # dev-only fallback: the running local stack
+    from devstack.demo import DEMO_WORK  # dev-only fallback: the running local stack, or the demo's
+    from devstack.stack import DEFAULT_WORK, Stack
 
-    return Stack.load().settings
+    for work in (DEFAULT_WORK, DEMO_WORK):
+        if (work / "stack.json").exists():
+            return Stack.load(work).settings
+    raise FileNotFoundError(
+        f"no settings: give --settings local.settings.json, set the app settings in the environment, "
+        f"or start a local stack (`ehr-ingest stack up`, or `./dev demo`; none is running in {DEFAULT_WORK} "
+        f"or {DEMO_WORK})"
+    )
 
 
 def apply(path: str | None) -> Settings:

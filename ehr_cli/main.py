@@ -61,11 +61,16 @@ def _demo(args: argparse.Namespace) -> int:
     from devstack.demo import run_demo
 
     return run_demo(
-        rows=args.rows, epic_rows=args.epic_rows, chunk_rows=args.chunk_rows, work=Path(args.work)
+        rows=args.rows,
+        epic_rows=args.epic_rows,
+        chunk_rows=args.chunk_rows,
+        work=Path(args.work),
+        keep=not args.stop,
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from devstack.demo import DEMO_WORK
     from devstack.stack import DEFAULT_WORK
 
     parser = argparse.ArgumentParser(prog="ehr-ingest", description=__doc__)
@@ -102,16 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rows", type=int, default=50_000, help="rows in the generic CSV export")
     demo.add_argument("--epic-rows", type=int, default=20_000, help="rows in the Epic export")
     demo.add_argument("--chunk-rows", type=int, default=5_000, help="rows per chunk")
-    demo.add_argument("--work", default=str(DEFAULT_WORK.parent / "demo"), help="folder for the demo's stack")
+    demo.add_argument("--work", default=str(DEMO_WORK), help="folder for the demo's stack")
+    demo.add_argument("--stop", action="store_true", help="stop the stack at the end (default: keep it up)")
     demo.set_defaults(func=_demo)
-    from ehr_cli import doctor, push, replay  # issue 5
+    from ehr_cli import doctor, push, replay, report, status
 
-    for command in (replay, doctor, push):
+    for command in (replay, doctor, push, report, status):
         command.register(sub)
-    from ehr_cli import report, status  # issue 6: status report and recent runs
-
-    report.register(sub)
-    status.register(sub)
     return parser
 
 

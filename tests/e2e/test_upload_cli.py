@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 import uuid
 
@@ -15,6 +13,7 @@ from devstack.generate import GenerateOptions, generate
 from ehr_cli.main import main
 from shared.common import ledger as states
 from shared.delivery.retry import RetryPolicy
+from tests.ehr_cli.command import against, ehr_ingest
 
 pytestmark = pytest.mark.e2e
 
@@ -71,29 +70,18 @@ def test_push_exits_non_zero_with_the_reason_when_rows_are_refused(stack, env, t
     assert f"job id {wrong_job} is unknown" in captured.err
 
 
-def cli(stack, *args, settings=None):
-    path = settings or stack.work / "local.settings.json"
-    return subprocess.run(
-        [sys.executable, "-m", "ehr_cli", *args, "--settings", str(path)],
-        env=stack.app_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_doctor_passes_on_a_healthy_stack_and_says_what_to_fix(stack, bench, tmp_path):
     exports = bench.blobs.get_container_client("exports")
     if not exports.exists():
         exports.create_container()  # infra creates it in Azure
-    ok = cli(stack, "doctor")
+    ok = against(stack, "doctor")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert [line.split()[0] for line in ok.stdout.splitlines() if line.strip()] == ["ok"] * 5
 
     values = dict(stack.settings, ENTRA_SECRET_NAME="no-such-secret")
     broken = tmp_path / "broken.settings.json"
     broken.write_text(json.dumps({"Values": values}))
-    bad = cli(stack, "doctor", settings=broken)
+    bad = against(stack, "doctor", settings=broken)
     assert bad.returncode == 1
     assert "FAIL  key vault secret" in bad.stdout and "fix: check KEY_VAULT_URL" in bad.stdout
     assert "SKIP  token" in bad.stdout
@@ -111,7 +99,7 @@ def test_replay_through_the_host_finishes_a_failed_run(stack, bench, tmp_path):
     assert bench.ledger.get_run(rid).status == states.FAILED_RUN
     stack.set_faults(error_rate=0)
 
-    done = cli(stack, "replay", rid[:12])
+    done = against(stack, "replay", rid[:12])
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 chunks re-queued (0)" in done.stdout
     deadline = time.monotonic() + 120
@@ -121,7 +109,7 @@ def test_replay_through_the_host_finishes_a_failed_run(stack, bench, tmp_path):
             break
         time.sleep(0.3)
     assert run.status == states.COMPLETE and run.records_saved == 700
-    assert cli(stack, "replay", "no-such-run").returncode == 2
+    assert against(stack, "replay", "no-such-run").returncode == 2
     assert os.path.exists(stack.work / "local.settings.json")
 
 
@@ -135,30 +123,11 @@ def test_every_call_goes_through_the_outbound_proxy(stack, tmp_path):
     with ConnectProxy() as proxy:
         env = {k: v for k, v in stack.app_env().items() if k.lower() not in ("no_proxy",)}
         env.update(HTTPS_PROXY=proxy.url, KEY_VAULT_VERIFY_CHALLENGE_RESOURCE="false")
-        pushed = subprocess.run(
-            [sys.executable, "-m", "ehr_cli", *push_args(stack, export, tmp_path / "state"), "--no-progress"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        pushed = ehr_ingest(*push_args(stack, export, tmp_path / "state"), "--no-progress", env=env)
         assert pushed.returncode == 0, pushed.stdout + pushed.stderr
         emulator = s["INGESTION_URL"].split("/")[2]
         # managed identity and Key Vault (Azure SDK), the token (MSAL), two chunks (our session)
         assert proxy.tunnels.count(emulator) >= 3
 
-        doctor = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ehr_cli",
-                "doctor",
-                "--settings",
-                str(stack.work / "local.settings.json"),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        doctor = ehr_ingest("doctor", "--settings", stack.work / "local.settings.json", env=env)
         assert f"via proxy {proxy.url}" in doctor.stdout, doctor.stdout + doctor.stderr

@@ -284,8 +284,8 @@ def test_the_app_can_authenticate_with_a_certificate_from_key_vault(stack, bench
 def test_through_the_host_a_throttled_and_flaky_api_still_gets_every_row_once(stack, pipeline, tmp_path):
     """The real path: blob trigger, queue, the host's concurrent workers, slots and slow-down;
     then ``ehr-ingest report --format json`` tells exactly what the emulator injected."""
-    from tests.e2e.cli import report_json
     from tests.e2e.test_pipeline import wait_for_run
+    from tests.ehr_cli.command import report_json
 
     export = generate(tmp_path / "flaky.csv", GenerateOptions(rows=2800, seed=uuid.uuid4().int % 10**9))
     job = stack.state["jobs"]["generic"]

@@ -1,21 +1,29 @@
-"""`ehr-ingest validate` and `suggest-mapping` on local files: exit codes and JSON, no Azure."""
+"""`ehr-ingest validate` and `suggest-mapping` on local files, run as a user runs them: exit
+codes, what they print and JSON, no Azure."""
 
 import json
+from dataclasses import dataclass
 
 import pytest
 
 from devstack.generate import GenerateOptions, generate
-from ehr_cli.main import main
+from tests.ehr_cli.command import ehr_ingest
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    return code, capsys.readouterr()
+@dataclass
+class Printed:
+    out: str
+    err: str
 
 
-def test_valid_file_exits_0_with_json(tmp_path, capsys):
+def run(*argv):
+    done = ehr_ingest(*argv)
+    return done.returncode, Printed(done.stdout, done.stderr)
+
+
+def test_valid_file_exits_0_with_json(tmp_path):
     export = generate(tmp_path / "audit.csv", GenerateOptions(rows=300, bad_rows=2, seed=3))
-    code, out = run(capsys, "validate", export.path, "--json")
+    code, out = run("validate", export.path, "--json")
     report = json.loads(out.out)
     assert code == 0 and report["accepted"] is True
     assert (report["rows_total"], report["rows_valid"], report["rows_invalid"]) == (300, 298, 2)
@@ -23,21 +31,21 @@ def test_valid_file_exits_0_with_json(tmp_path, capsys):
     assert report["reasons"] == []
 
 
-def test_rejected_file_exits_1_and_says_why(tmp_path, capsys):
+def test_rejected_file_exits_1_and_says_why(tmp_path):
     export = generate(tmp_path / "epic.txt", GenerateOptions(kind="epic", rows=50, bad_rows=1, seed=3))
-    code, out = run(capsys, "validate", export.path, "--invalid-rows", "reject")
+    code, out = run("validate", export.path, "--invalid-rows", "reject")
     assert code == 1 and "REJECTED" in out.out and f"row {export.bad_row_numbers[0]}" in out.out
-    code, out = run(capsys, "validate", export.path, "--kind", "healthcare", "--json")
+    code, out = run("validate", export.path, "--kind", "healthcare", "--json")
     assert code == 1 and json.loads(out.out)["reasons"][0]["code"] == "extension"
 
 
-def test_mapping_file_is_used(tmp_path, capsys):
+def test_mapping_file_is_used(tmp_path):
     export = generate(tmp_path / "audit.csv", GenerateOptions(rows=20, seed=3))
     text = export.path.read_text().replace("Creation Time", "When", 1)
     export.path.write_text(text)
-    assert run(capsys, "validate", export.path)[0] == 1
+    assert run("validate", export.path)[0] == 1
     (tmp_path / "map.json").write_text('{"mapping": {"When": "creation_time"}, "kind": "healthcare"}')
-    assert run(capsys, "validate", export.path, "--mapping", tmp_path / "map.json")[0] == 0
+    assert run("validate", export.path, "--mapping", tmp_path / "map.json")[0] == 0
 
 
 @pytest.mark.parametrize(
@@ -50,25 +58,21 @@ def test_mapping_file_is_used(tmp_path, capsys):
         ["validate", "{file}", "--max-invalid-share", "3"],
     ],
 )
-def test_usage_errors_exit_2(tmp_path, capsys, argv):
+def test_usage_errors_exit_2(tmp_path, argv):
     export = generate(tmp_path / "audit.csv", GenerateOptions(rows=5, seed=3))
     (tmp_path / "bad.json").write_text("{not json")
     argv = [a.format(file=export.path, bad=tmp_path / "bad.json") for a in argv]
-    try:
-        code = main(argv)
-    except SystemExit as exc:  # argparse's own usage errors
-        code = int(exc.code or 0)
-    assert code == 2
+    assert ehr_ingest(*argv).returncode == 2
 
 
-def test_suggest_mapping_prints_a_pasteable_mapping(tmp_path, capsys):
+def test_suggest_mapping_prints_a_pasteable_mapping(tmp_path):
     sample = tmp_path / "sample.csv"
     sample.write_text("AccessTime,Event Name,PAT_FIRST_NAME,Shoe Size\nsecret,values,never,read\n")
-    code, out = run(capsys, "suggest-mapping", sample, "--json")
+    code, out = run("suggest-mapping", sample, "--json")
     result = json.loads(out.out)
     assert code == 1  # mandatory fields are missing
     assert result["mapping"] == {"AccessTime": "creation_time", "PAT_FIRST_NAME": "patient_first_name"}
     assert result["unmatched_columns"] == ["Shoe Size"] and "Patient Last Name" in result["missing_mandatory"]
     assert "secret" not in out.out
-    code, out = run(capsys, "suggest-mapping", sample)
+    code, out = run("suggest-mapping", sample)
     assert '"mapping"' in out.out and "unmatched" in out.out
