@@ -13,8 +13,15 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ehr_cli.connector_file import UsageError, build, connector_options
+
+if TYPE_CHECKING:
+    from shared.common.settings import Connector, Settings
+    from shared.delivery.entra import Secrets, TokenProvider
+    from shared.intake.scan import ScanResult
+    from shared.push import PushResult, Resume
 from ehr_cli.context import Subparsers
 
 SECRET_ENV = "EHR_INGEST_APP_SECRET"  # noqa: S105 (a variable name, not a secret)
@@ -98,93 +105,22 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from shared.common.errors import Rejected
-    from shared.common.header import unsent
-    from shared.common.settings import PUBLIC_INGESTION_SCOPE, Settings
-    from shared.delivery import clouds
-    from shared.delivery.entra import Secrets, TokenProvider
-    from shared.delivery.upload import upload_session
-    from shared.delivery.vault import SecretCache
-    from shared.push import Resume, plan, push
+    from shared.delivery.entra import TokenProvider
+    from shared.push import Resume
 
-    if args.ca_bundle:
-        os.environ["REQUESTS_CA_BUNDLE"] = args.ca_bundle  # requests and MSAL both honour it
-    values = {
-        "ENTRA_TENANT_ID": args.tenant_id,
-        "ENTRA_CLIENT_ID": args.app_id,
-        "CLOUD": args.cloud,
-        "ENTRA_AUTHORITY_HOST": args.authority_host,
-        "INGESTION_URL": args.ingestion_url,
-        "INGESTION_SCOPE": PUBLIC_INGESTION_SCOPE,
-        "KEY_VAULT_URL": args.key_vault_url or "",
-        "ENTRA_SECRET_NAME": args.secret_name,
-        "ENTRA_CERTIFICATE_NAME": args.certificate_name if args.key_vault_url else "",
-        "KEY_VAULT_VERIFY_CHALLENGE_RESOURCE": os.environ.get("KEY_VAULT_VERIFY_CHALLENGE_RESOURCE", "true"),
-    }
-    settings = Settings(values)
     try:
-        url = clouds.from_settings(settings)[1]
-    except ValueError as exc:
-        print(f"ehr-ingest push: {exc}", file=sys.stderr)
-        return 2
-    secrets: Secrets
-    if args.certificate_name and args.key_vault_url:
-        secrets = SecretCache(settings)
-    elif args.app_secret:
-        secrets = StaticSecret(args.app_secret)
-    elif os.environ.get(args.app_secret_env):
-        secrets = StaticSecret(os.environ[args.app_secret_env])
-    elif args.key_vault_url:
-        secrets = SecretCache(settings)
-    else:
-        print(
-            f"ehr-ingest push: the app's secret is needed: --app-secret, ${args.app_secret_env} "
-            "or --key-vault-url",
-            file=sys.stderr,
-        )
-        return 2
-
-    export = Path(args.file)
-    try:
-        options, named_kind = connector_options(args.mapping)
-        kind = args.kind or named_kind or "healthcare"
-        connector = build("push", kind, args.job_id, {**options, "chunk_rows": args.chunk_rows})
+        settings, url = _settings(args)
+        secrets = _secrets(args, settings)
+        export, connector = Path(args.file), _connector(args)
+        planned = _plan(export, connector)
     except UsageError as exc:
         print(f"ehr-ingest push: {exc}", file=sys.stderr)
-        return 2
-    try:
-        planned = plan(export, connector)
-    except Rejected as exc:
-        print(f"ehr-ingest push: file rejected, nothing sent: {exc.message}", file=sys.stderr)
         return 2
     resume = Resume.for_file(Path(args.state_dir), export, connector)
     if resume.done:
         print(f"resuming: {len(resume.done)} of {len(planned.chunks)} chunks were accepted before")
-    if planned.invalid:
-        print(
-            f"{len(planned.invalid):,} invalid rows are not sent; `ehr-ingest validate {export}` "
-            "lists them with their row numbers and reasons"
-        )
-    if planned.rows_filtered:
-        print(f"{planned.rows_filtered:,} rows are events the events filter leaves out; they are not sent")
-    dropped = unsent(planned.columns, planned.found) if connector.columns == "schema" else []
-    if dropped:
-        print(f"columns not sent (no schema field): {', '.join(dropped)}")
-    progress = Progress(planned.rows_to_send, not args.no_progress)
-    try:
-        result = push(
-            export,
-            planned,
-            connector,
-            url,
-            TokenProvider(settings, secrets),
-            resume,
-            upload_session(),
-            concurrency=args.concurrency,
-            progress=progress,
-        )
-    finally:
-        progress.close()
+    _left_out(export, planned, connector)
+    result = _push(args, export, planned, connector, url, TokenProvider(settings, secrets), resume)
     for index, error in sorted(result.errors.items()):
         print(f"chunk {index} failed: {error}", file=sys.stderr)
     print(
@@ -197,3 +133,107 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0 if result.rows_accepted == result.rows else 1
+
+
+def _settings(args: argparse.Namespace) -> tuple[Settings, str]:
+    """The app settings push needs, from its flags; and the ingestion URL they make."""
+    from shared.common.settings import PUBLIC_INGESTION_SCOPE, Settings
+    from shared.delivery import clouds
+
+    if args.ca_bundle:
+        os.environ["REQUESTS_CA_BUNDLE"] = args.ca_bundle  # requests and MSAL both honour it
+    verify_challenge = os.environ.get("KEY_VAULT_VERIFY_CHALLENGE_RESOURCE", "true")
+    settings = Settings(
+        {
+            "ENTRA_TENANT_ID": args.tenant_id,
+            "ENTRA_CLIENT_ID": args.app_id,
+            "CLOUD": args.cloud,
+            "ENTRA_AUTHORITY_HOST": args.authority_host,
+            "INGESTION_URL": args.ingestion_url,
+            "INGESTION_SCOPE": PUBLIC_INGESTION_SCOPE,
+            "KEY_VAULT_URL": args.key_vault_url or "",
+            "ENTRA_SECRET_NAME": args.secret_name,
+            "ENTRA_CERTIFICATE_NAME": args.certificate_name if args.key_vault_url else "",
+            "KEY_VAULT_VERIFY_CHALLENGE_RESOURCE": verify_challenge,
+        }
+    )
+    try:
+        return settings, clouds.from_settings(settings)[1]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _secrets(args: argparse.Namespace, settings: Settings) -> Secrets:
+    """The app's secret: a Key Vault certificate, the flag, the variable, or a Key Vault secret."""
+    from shared.delivery.vault import SecretCache
+
+    if args.certificate_name and args.key_vault_url:
+        return SecretCache(settings)
+    if args.app_secret:
+        return StaticSecret(args.app_secret)
+    if os.environ.get(args.app_secret_env):
+        return StaticSecret(os.environ[args.app_secret_env])
+    if args.key_vault_url:
+        return SecretCache(settings)
+    raise UsageError(f"the app's secret is needed: --app-secret, ${args.app_secret_env} or --key-vault-url")
+
+
+def _connector(args: argparse.Namespace) -> Connector:
+    options, named_kind = connector_options(args.mapping)
+    kind = args.kind or named_kind or "healthcare"
+    return build("push", kind, args.job_id, {**options, "chunk_rows": args.chunk_rows})
+
+
+def _plan(export: Path, connector: Connector) -> ScanResult:
+    from shared.common.errors import Rejected
+    from shared.push import plan
+
+    try:
+        return plan(export, connector)
+    except Rejected as exc:
+        raise UsageError(f"file rejected, nothing sent: {exc.message}") from None
+
+
+def _left_out(export: Path, planned: ScanResult, connector: Connector) -> None:
+    """Say what of the file is not sent, and why (counts and column names only)."""
+    from shared.common.header import unsent
+
+    if planned.invalid:
+        print(
+            f"{len(planned.invalid):,} invalid rows are not sent; `ehr-ingest validate {export}` "
+            "lists them with their row numbers and reasons"
+        )
+    if planned.rows_filtered:
+        print(f"{planned.rows_filtered:,} rows are events the events filter leaves out; they are not sent")
+    dropped = unsent(planned.columns, planned.found) if connector.columns == "schema" else []
+    if dropped:
+        print(f"columns not sent (no schema field): {', '.join(dropped)}")
+
+
+def _push(
+    args: argparse.Namespace,
+    export: Path,
+    planned: ScanResult,
+    connector: Connector,
+    url: str,
+    tokens: TokenProvider,
+    resume: Resume,
+) -> PushResult:
+    from shared.delivery.upload import upload_session
+    from shared.push import push
+
+    progress = Progress(planned.rows_to_send, not args.no_progress)
+    try:
+        return push(
+            export,
+            planned,
+            connector,
+            url,
+            tokens,
+            resume,
+            upload_session(),
+            concurrency=args.concurrency,
+            progress=progress,
+        )
+    finally:
+        progress.close()

@@ -147,19 +147,23 @@ def push(
         resume.add(chunk.index)
         progress(chunk.rows)
 
-    errors: dict[int, str] = {}
-    accepted = skipped
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = {pool.submit(upload, c): c for c in todo}
-        for future in as_completed(futures):
-            chunk = futures[future]
-            try:
-                future.result()
-                accepted += chunk.rows
-            except Exception as exc:  # reported per chunk; the other chunks carry on
-                errors[chunk.index] = (
-                    f"{type(exc).__name__}: {exc}" if not isinstance(exc, UploadError) else str(exc)
-                )
+    errors = _each(upload, todo, concurrency)
+    accepted = skipped + sum(c.rows for c in todo if c.index not in errors)
     return PushResult(
         planned.rows_to_send, accepted, len(planned.chunks), len(planned.chunks) - len(todo), errors
     )
+
+
+def _each(upload: Callable[[Chunk], None], chunks: list[Chunk], concurrency: int) -> dict[int, str]:
+    """Upload the chunks in parallel; why each one that failed did, by chunk index (the others
+    carry on)."""
+    errors: dict[int, str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = {pool.submit(upload, c): c for c in chunks}
+        for future in as_completed(futures):
+            try:
+                future.result()
+            except Exception as exc:
+                text = str(exc) if isinstance(exc, UploadError) else f"{type(exc).__name__}: {exc}"
+                errors[futures[future].index] = text
+    return errors

@@ -54,7 +54,7 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "Read timeout of one upload request (the sample script waits 400 s).",
     ),
     "REPORT_SCHEDULE": ("0 0 6 * * *", "NCRONTAB schedule of the daily report, in UTC."),
-    # issue 4: validation, quarantine and duplicate content
+    # validation, quarantine and duplicate content
     "QUARANTINE_CONTAINER": (
         "quarantine",
         "Container rejected exports are moved to, each with a <file>.report.json saying why.",
@@ -63,7 +63,7 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "true",
         "Skip an export whose SHA-256 matches one already planned, under any name.",
     ),
-    # issue 5: upload stage (clouds, identity, retries, concurrency, retention)
+    # the upload stage (clouds, identity, retries, concurrency, retention)
     "CLOUD": (
         "public",
         "Microsoft cloud of the connector: public, gcc, gcchigh or dod (authority and ingestion hosts).",
@@ -98,12 +98,12 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "",
         "Key Vault certificate the Entra app authenticates with instead of the secret; empty: the secret.",
     ),
-    # issue 6: status report and Application Insights
+    # the status report and Application Insights
     "REPORT_STALE_HOURS": (
         "26",
         "A connector with no export received for this many hours is flagged stale (WARNING).",
     ),
-    # issue 15: telemetry cost
+    # what telemetry costs
     "AZURE_SDK_LOG_LEVEL": (
         "WARNING",
         "Level of the Azure SDK's loggers (`azure`); INFO logs every HTTP request as a trace.",

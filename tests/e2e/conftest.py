@@ -20,7 +20,7 @@ def pipeline(stack):
     return Pipeline(stack)
 
 
-# issue 5: the queue stage run in the test process (tests/e2e/upload_bench.py)
+# the queue stage run in the test process (tests/e2e/upload_bench.py)
 @pytest.fixture(scope="session")
 def env(stack):
     """The app's identity settings in this process (the emulator's managed identity and CA)."""
@@ -45,7 +45,7 @@ def bench(stack, env):
     b.container.delete_container()
 
 
-# issue 9: a second stack for the PHI and hostile-input tests: DEBUG host log, fast retries and
+# a second stack for the PHI and hostile-input tests: DEBUG host log, fast retries and
 # a small maxDequeueCount (the local host honours AzureFunctionsJobHost__ overrides, as Azure does)
 STRICT_SETTINGS = {
     "AzureFunctionsJobHost__extensions__queues__maxDequeueCount": "2",

@@ -1,4 +1,4 @@
-"""Faults issue 5's tests do not cover, end to end through the host: the host killed with SIGKILL
+"""Faults test_upload_faults does not cover, end to end through the host: the host killed with SIGKILL
 and restarted, Azurite restarted, the blob event delivered twice, the same file under two names
 at once, a file overwritten during its run, the token endpoint and Key Vault down for a while.
 

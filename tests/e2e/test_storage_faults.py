@@ -1,4 +1,4 @@
-"""Storage failing around a successful upload must not send the chunk again (issue 9's fixes).
+"""Storage failing around a successful upload must not send the chunk again.
 
 Found by tests/e2e/test_crash.py::test_azurite_restart_mid_run_loses_nothing: with Azurite
 restarting, a chunk the API had accepted was sent again because (1) the ledger write after the

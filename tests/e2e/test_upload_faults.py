@@ -111,7 +111,7 @@ def test_timeout_is_never_counted_as_success(stack, bench, tmp_path):
     stack.set_faults(latency_seconds=0)
     assert bench.uploader().handle(messages[0], 2) == states.UPLOADED
     # The request we gave up on is still held by the emulator and will be counted when its
-    # delay ends: let it land here, not in the next test's row counts (issue 9: seen on a busy run).
+    # delay ends: let it land here, not in the next test's row counts (a busy machine shows it).
     deadline = time.monotonic() + 30
     while bench.job_stats()["in_flight"] and time.monotonic() < deadline:
         time.sleep(0.1)

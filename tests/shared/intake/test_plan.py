@@ -20,7 +20,7 @@ def test_unknown_or_missing_folder_rejected(name, code):
     assert err.value.code == code and "generic" in err.value.message
 
 
-# issue 9: a path traversal must not pick the connector of a folder the file is not in
+# a path traversal must not pick the connector of a folder the file is not in
 @pytest.mark.parametrize(
     "name", ["generic/../x.csv", "epic/../generic/x.csv", "generic/./x.csv", "generic\\..\\x.csv"]
 )
