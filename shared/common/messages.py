@@ -1,49 +1,36 @@
-"""The chunk message: where a chunk's bytes are, never what they contain."""
+"""The chunk message: which chunk of which run to upload, and nothing else.
+
+Where the chunk's rows are (container, blob, version, byte range, rows skipped), which
+connector and job they go to and which columns leave are read from the ledger the blob
+stage wrote. Whoever can write to the queue can at most ask for a planned chunk again; a
+message cannot point a worker at another file, range or job.
+"""
 
 from __future__ import annotations
 
-import itertools
 import json
-from dataclasses import asdict, dataclass, fields
+import re
+from dataclasses import asdict, dataclass
 
 from shared.common.errors import BadMessage
 
-VERSION = 3
-"""2 added ``first_row``, 3 added ``skip``; older messages are still read (first_row 0, no skips)."""
-MAX_MESSAGE_BYTES = 48 * 1024
-"""Queue messages are at most 64 KB after base64 (4/3 growth)."""
+VERSION = 4
+"""Versions 1 to 3 carried the chunk's location too; they are no longer read (``ehr-ingest
+replay --pending RUN`` sends their chunks again as version 4)."""
+MAX_MESSAGE_BYTES = 1024
+"""Far above any chunk message; a longer one is refused before it is parsed."""
+RUN_ID = re.compile(r"[0-9a-f]{32}")
+MAX_INDEX = 10_000_000
 
 
 @dataclass(frozen=True)
 class ChunkMessage:
     run_id: str
-    connector: str
-    container: str
-    blob: str
-    etag: str
-    header_start: int
-    header_end: int
     index: int
-    start: int
-    end: int
-    rows: int
-    chunks: int
-    first_row: int = 0
-    """1-based number of the chunk's first data row in the file (0: unknown, a v1 message)."""
-    skip: tuple[tuple[int, int], ...] = ()
-    """Byte ranges of invalid rows inside [start, end) that are not uploaded."""
     v: int = VERSION
 
-    @property
-    def size(self) -> int:
-        """Bytes of rows uploaded: the range less what it skips."""
-        return self.end - self.start - sum(e - s for s, e in self.skip)
-
     def encode(self) -> str:
-        text = json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
-        if len(text.encode()) > MAX_MESSAGE_BYTES:
-            raise ValueError("chunk message too large for a queue message")
-        return text
+        return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def decode(cls, body: bytes | str) -> ChunkMessage:
@@ -54,38 +41,19 @@ class ChunkMessage:
             data = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise BadMessage("message is not JSON") from None
-        if not isinstance(data, dict) or data.get("v") not in range(1, VERSION + 1):
-            raise BadMessage(f"message is not a version 1 to {VERSION} chunk message")
-        if data["v"] == 1 and "first_row" not in data:
-            data = {**data, "first_row": 0, "v": 2}
-        if data["v"] == 2 and "skip" not in data:
-            data = {**data, "skip": [], "v": VERSION}
-        expected = {f.name: f.type for f in fields(cls)}
-        if set(data) != set(expected):
+        if not isinstance(data, dict):
+            raise BadMessage("message is not a JSON object")
+        expected = {"run_id", "index", "v"}
+        if set(data) != expected:
+            older = " (a message of a version before 4, no longer read)" if data.get("v") in (1, 2, 3) else ""
             raise BadMessage(
-                f"message fields differ from a chunk message: {sorted(set(data) ^ set(expected))}"
+                f"message fields differ from a chunk message: {sorted(set(data) ^ expected)}{older}"
             )
-        skip = data.pop("skip")
-        for name, value in data.items():
-            want = int if expected[name] == "int" else str
-            if type(value) is not want:
-                raise BadMessage(f"message field {name} should be {want.__name__}")
-        msg = cls(**data, skip=_ranges(skip))
-        if not (0 <= msg.header_start <= msg.header_end <= msg.start < msg.end) or msg.rows < 1:
-            raise BadMessage("message byte range is inconsistent")
-        bounds = [msg.start, *(b for r in msg.skip for b in r), msg.end]
-        if any(a > b for a, b in itertools.pairwise(bounds)) or any(s == e for s, e in msg.skip):
-            raise BadMessage("message skip ranges are not ordered inside the chunk")
-        if msg.first_row < 0:
-            raise BadMessage("message first_row is negative")
-        if not (0 <= msg.index < msg.chunks):
-            raise BadMessage("message chunk index is out of range")
-        return msg
-
-
-def _ranges(value: object) -> tuple[tuple[int, int], ...]:
-    if not isinstance(value, list) or not all(
-        isinstance(r, list) and len(r) == 2 and all(type(b) is int for b in r) for r in value
-    ):
-        raise BadMessage("message field skip should be a list of [start, end] byte offsets")
-    return tuple((r[0], r[1]) for r in value)
+        if data["v"] != VERSION:
+            raise BadMessage(f"message is not a version {VERSION} chunk message")
+        run_id, index = data["run_id"], data["index"]
+        if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+            raise BadMessage("message run_id is not a run id (32 hexadecimal characters)")
+        if type(index) is not int or not 0 <= index < MAX_INDEX:
+            raise BadMessage("message index is not a chunk index")
+        return cls(run_id, index)

@@ -45,23 +45,8 @@ def find_run(ledger: Ledger, ref: str) -> RunEntity:
 
 
 def message_for(run: RunEntity, chunk: ChunkEntity) -> ChunkMessage:
-    """The chunk's message rebuilt from the ledger, as the planner sent it."""
-    return ChunkMessage(
-        run_id=run.run_id,
-        connector=run.connector,
-        container=run.container,
-        blob=run.blob,
-        etag=run.etag,
-        header_start=run.header_start,
-        header_end=run.header_end,
-        index=chunk.index,
-        start=chunk.start,
-        end=chunk.end,
-        rows=chunk.rows,
-        chunks=run.chunks,
-        first_row=chunk.first_row,
-        skip=chunk.skip,
-    )
+    """The chunk's message, as the planner sent it: the worker reads the rest from the ledger."""
+    return ChunkMessage(run.run_id, chunk.index)
 
 
 def replay(

@@ -101,52 +101,55 @@ class Uploader:
 
     def handle(self, msg: ChunkMessage, dequeue_count: int) -> str:
         """Returns the chunk's state; raises to hand the message back to the queue for a retry."""
+        run, chunk = self._gate(msg)
         ctx = {
-            "run_id": msg.run_id,
-            "file_name": msg.blob,
-            "chunk_index": msg.index,
-            "connector": msg.connector,
+            "run_id": run.run_id,
+            "file_name": run.blob,
+            "chunk_index": chunk.index,
+            "connector": run.connector,
             "dequeue_count": dequeue_count,
         }
-        chunk = self._gate(msg, ctx)
         if chunk.final:
-            self.complete_if_done(msg.run_id)  # the delivery that wrote it may have died before
+            log.info("chunk already %s; message skipped", chunk.state, extra=ctx)
+            self.complete_if_done(run.run_id)  # the delivery that wrote it may have died before
             return chunk.state
-        connector = self._connector(msg)
+        connector = self._connector(run)
         tally = Tally()
         started = time.monotonic()
         try:
-            sent = self._upload(msg, connector, tally)
+            sent = self._upload(run, chunk, connector, tally)
         except Deferred as exc:
             return self._defer(msg, chunk, exc, tally, ctx)
         except (UploadError, TokenError, AzureError, OSError) as exc:
             return self._failed(chunk, exc, tally, dequeue_count >= self.max_dequeue_count, ctx)
         finally:
             if tally.throttled:
-                telemetry.chunk_throttled(msg.connector, tally.throttled)
+                telemetry.chunk_throttled(run.connector, tally.throttled)
         duration_ms = int((time.monotonic() - started) * 1000)
-        self._uploaded(msg, chunk, sent, tally, duration_ms, ctx)
-        self.complete_if_done(msg.run_id)
+        self._uploaded(chunk, sent, tally, duration_ms, ctx)
+        self.complete_if_done(run.run_id)
         return states.UPLOADED
 
     # gate -------------------------------------------------------------------------------
-    def _gate(self, msg: ChunkMessage, ctx: dict[str, Any]) -> ChunkEntity:
-        """The chunk as the ledger has it: a message for no planned chunk is refused."""
+    def _gate(self, msg: ChunkMessage) -> tuple[RunEntity, ChunkEntity]:
+        """The run and chunk as the blob stage planned them: everything but which chunk is
+        read from the ledger, and a message for no planned chunk is refused."""
         chunk = self.ledger.get_chunk(msg.run_id, msg.index)
         if chunk is None:
             raise BadMessage(f"run {msg.run_id} has no chunk {msg.index} in the ledger")
-        if chunk.final:
-            log.info("chunk already %s; message skipped", chunk.state, extra=ctx)
-        return chunk
+        run = self.ledger.get_run(msg.run_id)
+        if run is None or not run.connector or run.header_end <= run.header_start:
+            raise BadMessage(f"run {msg.run_id} has no plan in the ledger to upload chunk {msg.index} from")
+        return run, chunk
 
-    def _connector(self, msg: ChunkMessage) -> Connector:
-        connector = self.connectors.get(msg.connector)
+    def _connector(self, run: RunEntity) -> Connector:
+        connector = self.connectors.get(run.connector)
         if connector is None:
-            raise BadMessage(f"connector {msg.connector} is no longer configured")
+            raise BadMessage(f"connector {run.connector} is no longer configured")
         return connector
 
     # upload -----------------------------------------------------------------------------
-    def _upload(self, msg: ChunkMessage, connector: Connector, tally: Tally) -> Sent:
+    def _upload(self, run: RunEntity, chunk: ChunkEntity, connector: Connector, tally: Tally) -> Sent:
         """Take one of the job's slots, then POST the chunk's rows while holding it."""
         slots = Slots(self.ledger.table, connector.job_id, self.job_concurrency, self._lease_seconds())
         slot = slots.acquire(self.slot_wait)
@@ -155,7 +158,7 @@ class Uploader:
                 self.defer_seconds * (1 + random.random()), "the job is at its cap of concurrent uploads"
             )
         try:
-            return self._post_rows(msg, connector, slots, slot, tally)
+            return self._post_rows(run, chunk, connector, slots, slot, tally)
         finally:
             slots.release(slot)
 
@@ -163,71 +166,66 @@ class Uploader:
         return sum(self.timeout) + self.policy.cap + LEASE_MARGIN_SECONDS
 
     def _post_rows(
-        self, msg: ChunkMessage, connector: Connector, slots: Slots, slot: Slot, tally: Tally
+        self, run: RunEntity, chunk: ChunkEntity, connector: Connector, slots: Slots, slot: Slot, tally: Tally
     ) -> Sent:
         """The chunk's rows read from this export version only, projected, and sent with
         ``retry.send`` (the lease renewed before a POST that could outlast it)."""
-        blob = self.blobs.get_blob_client(msg.container, msg.blob)
+        blob = self.blobs.get_blob_client(run.container, run.blob)
         held = [slot]
         target = Target(self.session, self.url, connector.job_id, self.timeout)
         try:
-            header, shape = self._export(blob, msg, connector)
+            header, shape = self._export(blob, run, connector)
 
             def rows() -> Iterator[bytes]:
-                length = msg.end - msg.start
+                length = chunk.end - chunk.start
                 sent = blob.download_blob(
-                    offset=msg.start, length=length, etag=msg.etag, match_condition=SAME_VERSION
+                    offset=chunk.start, length=length, etag=run.etag, match_condition=SAME_VERSION
                 )
-                return without(sent.chunks(), msg.start, msg.skip)
+                return without(sent.chunks(), chunk.start, chunk.skip)
 
-            with Payload.build(shape, header, rows, msg.size, msg.rows) as payload:
+            with Payload.build(shape, header, rows, chunk.size, chunk.rows) as payload:
 
                 def post(token: str) -> None:
                     held[0] = renew(slots, held[0], sum(self.timeout) + RENEW_MARGIN_SECONDS)
-                    post_payload(target, token, payload, _file_name(msg), shape.delimiter)
+                    post_payload(target, token, payload, _file_name(run, chunk), shape.delimiter)
 
                 if payload.sent.rows:  # else every row was filtered out since the plan: nothing to send
-                    send(
-                        post,
-                        self.tokens,
-                        self.policy,
-                        TablePacer(self.ledger.table, connector.job_id, slots),
-                        tally=tally,
-                    )
+                    pacer = TablePacer(self.ledger.table, connector.job_id, slots)
+                    send(post, self.tokens, self.policy, pacer, tally=tally)
                 return payload.sent
         except ResourceModifiedError:
             raise UploadError(
-                f"{msg.blob} was replaced while it was being uploaded; the new version is planned "
+                f"{run.blob} was replaced while it was being uploaded; the new version is planned "
                 "as its own run, this one stops",
                 None,
                 retryable=False,
             ) from None
         except ResourceNotFoundError:
             raise UploadError(
-                f"{msg.blob} was deleted before all its chunks were uploaded; drop it again",
+                f"{run.blob} was deleted before all its chunks were uploaded; drop it again",
                 None,
                 retryable=False,
             ) from None
         finally:
             slot.etag = held[0].etag
 
-    def _export(self, blob: BlobClient, msg: ChunkMessage, connector: Connector) -> tuple[bytes, Projection]:
+    def _export(self, blob: BlobClient, run: RunEntity, connector: Connector) -> tuple[bytes, Projection]:
         """The export's header line and what of it leaves (``shared.delivery.projection``):
         one GET and one header match per export version, not one per chunk."""
-        key = (msg.container, msg.blob, msg.etag, msg.header_start, msg.header_end, connector.name)
+        key = (run.container, run.blob, run.etag, run.header_start, run.header_end, connector.name)
         known = self._exports.get(key)
         if known is None:
             header = blob.download_blob(
-                offset=msg.header_start,
-                length=msg.header_end - msg.header_start,
-                etag=msg.etag,
+                offset=run.header_start,
+                length=run.header_end - run.header_start,
+                etag=run.etag,
                 match_condition=SAME_VERSION,
             ).readall()
             try:
-                shape = Projection.for_header(header, msg.blob, connector)
+                shape = Projection.for_header(header, run.blob, connector)
             except (Rejected, UnicodeDecodeError) as exc:
                 reason = exc.message if isinstance(exc, Rejected) else "its header is not UTF-8"
-                raise UploadError(f"{msg.blob}: {reason}", None, retryable=False) from None
+                raise UploadError(f"{run.blob}: {reason}", None, retryable=False) from None
             if len(self._exports) >= HEADER_CACHE_SIZE:
                 self._exports.clear()
             known = self._exports[key] = (header, shape)
@@ -287,7 +285,6 @@ class Uploader:
 
     def _uploaded(
         self,
-        msg: ChunkMessage,
         chunk: ChunkEntity,
         sent: Sent,
         tally: Tally,
@@ -305,13 +302,13 @@ class Uploader:
             last_error="",
         )
         self._record(chunk, done)
-        if sent.rows != msg.rows:
+        if sent.rows != chunk.rows:
             log.warning(
                 "chunk sent %d rows where the plan counted %d (the connector's events setting changed "
                 "since the file was planned); the ledger keeps what was sent",
                 sent.rows,
-                msg.rows,
-                extra={**ctx, "rows": sent.rows, "rows_planned": msg.rows},
+                chunk.rows,
+                extra={**ctx, "rows": sent.rows, "rows_planned": chunk.rows},
             )
         log.info(
             "chunk uploaded: %d rows in %d ms",
@@ -320,7 +317,7 @@ class Uploader:
             extra={**ctx, "rows": sent.rows, "rows_filtered": sent.filtered, "duration_ms": duration_ms,
                    "posts": tally.posts},
         )  # fmt: skip
-        telemetry.chunk_uploaded(msg.connector, sent.rows, duration_ms, max(done.attempts - 1, 0))
+        telemetry.chunk_uploaded(ctx["connector"], sent.rows, duration_ms, max(done.attempts - 1, 0))
 
     def _record(self, before: ChunkEntity, after: ChunkEntity) -> None:
         """ETag-conditional write. If a concurrent delivery wrote first, a 2xx still wins (the
@@ -435,5 +432,5 @@ def _counted(chunk: ChunkEntity, tally: Tally) -> ChunkEntity:
     return replace(chunk, attempts=chunk.attempts + tally.posts, throttled=chunk.throttled + tally.throttled)
 
 
-def _file_name(msg: ChunkMessage) -> str:
-    return f"{msg.blob.rsplit('/', 1)[-1]}.part{msg.index:05d}"
+def _file_name(run: RunEntity, chunk: ChunkEntity) -> str:
+    return f"{run.blob.rsplit('/', 1)[-1]}.part{chunk.index:05d}"

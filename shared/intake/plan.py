@@ -280,27 +280,10 @@ class _Run:
         return plan
 
     def fan_out(self, queue: QueueClient, plan: RunEntity, checked: Validation) -> None:
-        """One message per chunk (byte ranges, no values), then the run is uploading."""
-        result, connector = _accepted(checked)
-        messages = [
-            ChunkMessage(
-                run_id=self.rid,
-                connector=connector.name,
-                container=self.blob.container_name,
-                blob=self.blob.blob_name,
-                etag=self.etag,
-                header_start=result.header_start,
-                header_end=result.header_end,
-                index=c.index,
-                start=c.start,
-                end=c.end,
-                rows=c.rows,
-                chunks=len(result.chunks),
-                first_row=c.first_row,
-                skip=c.skip,
-            ).encode()
-            for c in result.chunks
-        ]
+        """One message per chunk (its run and number: the rest is in the ledger), then the run
+        is uploading."""
+        result, _ = _accepted(checked)
+        messages = [ChunkMessage(self.rid, c.index).encode() for c in result.chunks]
         send_all(queue, messages, self.opts.send_concurrency)
         self.ledger.update_run(plan, replace(plan, status=states.UPLOADING))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 import time
 
 import pytest
@@ -17,7 +18,9 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from devstack.generate import GenerateOptions, generate
 from shared.common.messages import ChunkMessage
+from shared.common.settings import Settings
 from tests.e2e.test_phi import wait_for
+from tests.e2e.upload_bench import Bench
 
 pytestmark = pytest.mark.e2e
 
@@ -70,21 +73,7 @@ def test_malformed_messages_go_to_poison_with_a_reason_not_a_crash_loop(strict_s
     conn, name = stack.settings["ExportsStorage"], stack.settings["CHUNK_QUEUE"]
     queue = QueueClient.from_connection_string(conn, name, message_encode_policy=TextBase64EncodePolicy())
     poison = QueueClient.from_connection_string(conn, name + "-poison")  # as stored: base64 or not
-    unknown_run = ChunkMessage(
-        run_id="0" * 32,
-        connector="generic",
-        container="exports",
-        blob="generic/never-planned.csv",
-        etag='"0x8D0000000000000"',
-        header_start=0,
-        header_end=10,
-        index=0,
-        start=10,
-        end=20,
-        rows=1,
-        chunks=1,
-        first_row=1,
-    ).encode()
+    unknown_run = ChunkMessage(run_id="0" * 32, index=0).encode()
     bad = {
         "not-json": "this is not json {",
         "wrong-fields": '{"v": 2, "run_id": "x", "path": "../../etc/passwd"}',
@@ -138,3 +127,50 @@ def test_formula_names_are_neutralised_in_the_csv_report_through_the_http_functi
     assert page.status_code == 200 and 'HYPERLINK("http://x")' not in page.text
     if "HYPERLINK" in page.text:  # the page may list only some of the day's files
         assert "HYPERLINK(&quot;http://x&quot;)" in page.text
+
+
+def test_a_forged_chunk_message_cannot_send_other_rows_or_to_another_job(strict_stack, tmp_path):
+    """Whoever can write to the chunk queue can name a planned chunk and nothing else: a
+    message that also says where rows are (another container, blob, range or connector) goes
+    to the poison queue with the reason and sends nothing; the chunk's own message, its run and
+    number only, uploads it from where the ledger says, once."""
+    stack = strict_stack
+    bench = Bench(stack, Settings(stack.settings))  # plans into a queue of its own: the chunks wait
+    try:
+        rid, _ = bench.plan(tmp_path, 600)
+        chunks = bench.ledger.chunks(rid)
+        conn, name = stack.settings["ExportsStorage"], stack.settings["CHUNK_QUEUE"]
+        queue = QueueClient.from_connection_string(conn, name, message_encode_policy=TextBase64EncodePolicy())
+        poison = QueueClient.from_connection_string(conn, name + "-poison")
+        forged = json.dumps(
+            {"run_id": rid, "index": 0, "v": 3, "connector": "epic", "container": "quarantine",
+             "blob": "generic/with-ssn.csv", "etag": '"0x1"', "header_start": 0, "header_end": 10,
+             "start": 10, "end": 5000, "rows": 20, "chunks": len(chunks), "first_row": 1, "skip": []}
+        )  # fmt: skip
+        before = stack.emulator_stats()["jobs"]
+        log_before = (stack.log_dir / "host.log").read_text(errors="replace")
+        queue.send_message(forged)
+        wanted = base64.b64encode(forged.encode()).decode()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and wanted not in {m.content for m in poison.peek_messages(32)}:
+            time.sleep(0.3)
+        log = (stack.log_dir / "host.log").read_text(errors="replace")[len(log_before) :]
+        assert "malformed chunk message: message fields differ" in log and "no longer read" in log
+        assert stack.emulator_stats()["jobs"] == before  # nothing sent, to any job
+        assert bench.ledger.chunks(rid) == chunks  # the genuine chunk untouched
+
+        for chunk in chunks:
+            queue.send_message(ChunkMessage(rid, chunk.index).encode())
+        deadline = time.monotonic() + 60
+        run = bench.ledger.get_run(rid)
+        while time.monotonic() < deadline and (run is None or run.status != "complete"):
+            time.sleep(0.3)
+            run = bench.ledger.get_run(rid)
+        after = stack.emulator_stats()["jobs"]
+        generic, epic = stack.state["jobs"]["generic"], stack.state["jobs"]["epic"]
+        assert run is not None and run.records_saved == 600
+        assert after[generic]["rows"] - before[generic]["rows"] == 600 and after[epic] == before[epic]
+        assert after[generic]["duplicate_rows"] == before[generic]["duplicate_rows"]
+    finally:
+        bench.queue.delete_queue()
+        bench.container.delete_container()
