@@ -172,12 +172,15 @@ def _drop(pipeline: Pipeline, file: tuple[str, GenerateResult]) -> Dropped:
 
 def _how_to_look(work: Path) -> None:
     settings = "" if work == DEMO_WORK else f" --settings {work / 'local.settings.json'}"
-    print(
-        "\nThe local stack keeps running with the demo's runs in its ledger:\n"
-        f"  ehr-ingest status{settings}            the runs\n"
-        f"  ehr-ingest report --latest{settings}   the report above (--format html|json|csv)\n"
-        f"  ehr-ingest stack down --work {work}   stop it"
+    commands = (
+        (f"ehr-ingest status{settings}", "the runs"),
+        (f"ehr-ingest report --latest{settings}", "the report above (--format html|json|csv)"),
+        (f"ehr-ingest stack down --work {work}", "stops it"),
     )
+    width = max(len(command) for command, _ in commands)
+    print("\nThe local stack keeps running with the demo's runs in its ledger:")
+    for command, what in commands:
+        print(f"  {command:<{width}}   {what}")
 
 
 def _watch(pipeline: Pipeline, dropped: list[Dropped], timeout: float) -> bool:

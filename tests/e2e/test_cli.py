@@ -67,7 +67,8 @@ def test_demo_leaves_its_runs_to_status_and_report(tmp_path):
     try:
         out = ok(demo)
         assert "1,000 of 1,000 rows accepted by the emulated ingestion API (0 duplicates)" in out
-        assert "The local stack keeps running" in out and f"ehr-ingest stack down --work {work}" in out
+        assert "The local stack keeps running" in out and "stops it" in out
+        assert f"ehr-ingest stack down --work {work} " in out
         settings = work / "local.settings.json"
         generic, epic = "generic/audit-generic-2026-11-22.csv", "epic/audit-epic-2026-11-22.txt"
         table = status_when(settings, generic, epic)
