@@ -207,7 +207,7 @@ def test_above_the_invalid_share_the_file_is_rejected_anyway():
 def test_required_fields_are_per_connector():
     body = [row(GENERIC, i, employee_upn="", workstation_id="" if i == 1 else "w") for i in range(4)]
     connector = Connector(
-        "generic", "healthcare", "job", required=["event_name", "workstation_id"], max_invalid_share=0.5
+        "generic", "healthcare", "job", required=("event_name", "workstation_id"), max_invalid_share=0.5
     )
     outcome, report = check(make(body=body), connector=connector)
     assert outcome.accepted and report["rows_invalid"] == 1
