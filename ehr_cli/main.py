@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from ehr_cli import context
+
+if TYPE_CHECKING:
+    from azure.storage.blob import ContainerClient
 
 
 def _stack_up(args: argparse.Namespace) -> int:
@@ -39,8 +43,14 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _drop(args: argparse.Namespace) -> int:
-    """Upload a file into the exports container under its connector's folder."""
+    """Upload a file into the exports container under its connector's folder.
+
+    Writes only (Put Blob, or Put Block and Put Block List): the uploader's role in Azure has
+    no read, so nothing asks first whether the container exists; a missing container (a fresh
+    local stack) is created when the write says so."""
     settings = context.apply(args.settings)
+    from azure.core.exceptions import ResourceNotFoundError
+
     from shared.common.settings import STORAGE_CONNECTION
     from shared.common.storage import connection
 
@@ -49,12 +59,18 @@ def _drop(args: argparse.Namespace) -> int:
     container = (
         connection(STORAGE_CONNECTION).blob_service().get_container_client(settings["EXPORTS_CONTAINER"])
     )
-    if not container.exists():
+    try:
+        _write(container, blob_name, path)
+    except ResourceNotFoundError:  # the container itself: a fresh local stack
         container.create_container()
-    with path.open("rb") as data:
-        container.upload_blob(blob_name, data, overwrite=True, max_concurrency=2)
+        _write(container, blob_name, path)
     print(f"dropped {path} as {settings['EXPORTS_CONTAINER']}/{blob_name}")
     return 0
+
+
+def _write(container: ContainerClient, blob_name: str, path: Path) -> None:
+    with path.open("rb") as data:
+        container.upload_blob(blob_name, data, overwrite=True, max_concurrency=2)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ param connectors array = loadJsonContent('connectors.json')
 @description('Tenant (directory) id of the Entra app the Purview connector was created with.')
 param entraTenantId string = tenant().tenantId
 
-@description('Application (client) id of that Entra app. Its secret goes into Key Vault, set by the operator.')
+@description('Application (client) id of that Entra app. Its secret goes into Key Vault, set by the secret administrator.')
 param entraClientId string
 
 @description('Microsoft cloud of the Purview connector: gives the Entra authority and ingestion hosts.')
@@ -119,7 +119,7 @@ param privateNetworking bool = false
 @description('With privateNetworking: public IP ranges (CIDR) still allowed to drop files into the exports account, e.g. the EHR server\'s egress address. Empty = private endpoint only.')
 param exportsAllowedIpRanges array = []
 
-@description('With privateNetworking: public IP ranges (CIDR) allowed to call the app, e.g. the operators\' egress address for the HTTP status report (a function key is still required). Empty = Event Grid only; then read the report from the reports container.')
+@description('With privateNetworking: public IP ranges (CIDR) allowed to call the app, e.g. the operators\' egress address for the HTTP status report (a function key is still required) and for code deployments (the SCM site follows the same rules). Empty = Event Grid only; then read the report from the reports container.')
 param operatorAllowedIpRanges array = []
 
 @description('With privateNetworking: address space of the new VNet and its two subnets.')
@@ -127,17 +127,41 @@ param vnetAddressPrefix string = '10.40.0.0/16'
 param appSubnetPrefix string = '10.40.0.0/24'
 param privateEndpointSubnetPrefix string = '10.40.1.0/24'
 
-// ---------------------------------------------------------------- the operator
-@description('Optional object id of the operator (user or group) who sets the Key Vault secret and drops exports: gets Key Vault Secrets Officer and Storage Blob Data Contributor on the exports account.')
-param operatorPrincipalId string = ''
+// ---------------------------------------------------------------- people (README "Security")
+// Three separate principals, each optional (empty = no assignment), each with one role on one
+// container or the vault. Object ids of a user, a group or a service principal.
+@description('Optional object id of the uploader (the EHR server\'s identity, or a group): may only write into the exports container (a custom role with blobs/write alone): no read, list or delete.')
+param uploaderPrincipalId string = ''
 
-@description('Principal type of operatorPrincipalId.')
+@description('Principal type of uploaderPrincipalId.')
 @allowed([
   'User'
   'Group'
   'ServicePrincipal'
 ])
-param operatorPrincipalType string = 'User'
+param uploaderPrincipalType string = 'ServicePrincipal'
+
+@description('Optional object id of who reads the daily status reports: Storage Blob Data Reader on the reports container only.')
+param reportReaderPrincipalId string = ''
+
+@description('Principal type of reportReaderPrincipalId.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param reportReaderPrincipalType string = 'Group'
+
+@description('Optional object id of who sets and rotates the Entra app\'s client secret: Key Vault Secrets Officer on the vault only.')
+param secretAdminPrincipalId string = ''
+
+@description('Principal type of secretAdminPrincipalId.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param secretAdminPrincipalType string = 'User'
 
 // ---------------------------------------------------------------- names
 var suffix = take(uniqueString(subscription().id, resourceGroup().id, baseName), 6)
@@ -222,6 +246,7 @@ module exportsStorage 'modules/exports-storage.bicep' = {
     softDeleteDays: softDeleteDays
     privateNetworking: privateNetworking
     allowedIpRanges: exportsAllowedIpRanges
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -244,6 +269,7 @@ module keyVault 'modules/key-vault.bicep' = {
     location: location
     tags: tags
     privateNetworking: privateNetworking
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -270,8 +296,14 @@ module roles 'modules/roles.bicep' = {
     hostStorageName: hostStorage.outputs.name
     keyVaultName: keyVault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
-    operatorPrincipalId: operatorPrincipalId
-    operatorPrincipalType: operatorPrincipalType
+    exportsContainerName: names.exportsContainer
+    reportsContainerName: names.reportsContainer
+    uploaderPrincipalId: uploaderPrincipalId
+    uploaderPrincipalType: uploaderPrincipalType
+    reportReaderPrincipalId: reportReaderPrincipalId
+    reportReaderPrincipalType: reportReaderPrincipalType
+    secretAdminPrincipalId: secretAdminPrincipalId
+    secretAdminPrincipalType: secretAdminPrincipalType
   }
 }
 
@@ -353,6 +385,7 @@ module functionApp 'modules/function-app.bicep' = {
     privateNetworking: privateNetworking
     appSubnetId: privateNetworking ? network.outputs.appSubnetId : ''
     operatorAllowedIpRanges: operatorAllowedIpRanges
+    workspaceId: monitoring.outputs.workspaceId
   }
   // The identity must hold its storage roles before the host first starts.
   dependsOn: [

@@ -18,6 +18,8 @@ param reportRetentionDays int
 param softDeleteDays int
 param privateNetworking bool
 param allowedIpRanges array
+@description('Log Analytics workspace that receives the blob audit trail.')
+param workspaceId string
 
 // Public endpoint: on unless private networking is on and no IP range is allowed.
 var publicAccess = !privateNetworking || !empty(allowedIpRanges)
@@ -87,6 +89,28 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
       enabled: true
       days: softDeleteDays
     }
+  }
+}
+
+// Who read, wrote or deleted which blob (exports, quarantine, reports) and with which identity:
+// Storage writes these data-plane logs only through a diagnostic setting on the blob service
+// itself (Azure Monitor's "Storage monitoring data reference"; nothing is logged by default).
+// They land in the StorageBlobLogs table; infra/queries/audit/ reads them.
+var blobAuditCategories = [
+  'StorageRead'
+  'StorageWrite'
+  'StorageDelete'
+]
+
+resource blobAudit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'blob-audit'
+  scope: blobService
+  properties: {
+    workspaceId: workspaceId
+    logs: [for category in blobAuditCategories: {
+      category: category
+      enabled: true
+    }]
   }
 }
 

@@ -15,6 +15,8 @@ param privateNetworking bool
 param appSubnetId string
 @description('With privateNetworking: public IP ranges (CIDR) allowed to call the app, e.g. operators reading the HTTP status report.')
 param operatorAllowedIpRanges array
+@description('Log Analytics workspace that receives the app\'s own logs.')
+param workspaceId string
 
 // azd (azure.yaml, service `ingest`) finds the app it deploys to by this tag.
 var serviceTag = {
@@ -88,7 +90,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       remoteDebuggingEnabled: false
       ipSecurityRestrictions: privateNetworking ? concat(eventGrid, operatorRules) : []
       ipSecurityRestrictionsDefaultAction: privateNetworking ? 'Deny' : 'Allow'
-      scmIpSecurityRestrictionsUseMain: false
+      // The SCM (Kudu) site, which takes code deployments, gets the same rules as the main
+      // site: with privateNetworking, only Event Grid and operatorAllowedIpRanges reach it, so
+      // publish from an address in operatorAllowedIpRanges.
+      scmIpSecurityRestrictionsUseMain: true
+      scmIpSecurityRestrictionsDefaultAction: privateNetworking ? 'Deny' : 'Allow'
     }
     functionAppConfig: {
       deployment: {
@@ -149,6 +155,23 @@ resource scm 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01'
   location: location
   properties: {
     allow: false
+  }
+}
+
+// The function host's and the worker's logs (FunctionAppLogs) in the workspace beside the
+// storage and vault audit trails, so one query can follow an export from the upload that
+// wrote it to the function that read it.
+resource appLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'app-logs'
+  scope: app
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        category: 'FunctionAppLogs'
+        enabled: true
+      }
+    ]
   }
 }
 

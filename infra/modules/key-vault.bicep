@@ -5,6 +5,8 @@ param name string
 param location string
 param tags object
 param privateNetworking bool
+@description('Log Analytics workspace that receives the vault\'s audit events.')
+param workspaceId string
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: the firewall denies by default with privateNetworking; without it the Flex Consumption app reaches the vault over its public endpoint (Functions is not a trusted service), with Entra auth and RBAC
@@ -30,6 +32,23 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
       bypass: 'AzureServices'
       defaultAction: privateNetworking ? 'Deny' : 'Allow'
     }
+  }
+}
+
+// Every read, write and failed attempt on the client secret, with the caller's identity and
+// address: Key Vault writes AuditEvent only through a diagnostic setting (it lands in the
+// AzureDiagnostics table; infra/queries/audit/secret-access.kql reads it).
+resource audit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'vault-audit'
+  scope: vault
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        category: 'AuditEvent'
+        enabled: true
+      }
+    ]
   }
 }
 

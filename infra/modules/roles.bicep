@@ -1,12 +1,20 @@
 // Least-privilege data-plane roles for the app's identity, each on the one resource it needs,
-// and optionally for the operator. No control-plane roles, no account keys.
+// and for the three kinds of people (README "Security"), each optional and each on one
+// container or the vault only: the uploader, the report reader, the secret administrator.
+// No control-plane roles, no account keys.
 param principalId string
 param exportsStorageName string
 param hostStorageName string
 param keyVaultName string
 param appInsightsName string
-param operatorPrincipalId string
-param operatorPrincipalType string
+param exportsContainerName string
+param reportsContainerName string
+param uploaderPrincipalId string
+param uploaderPrincipalType string
+param reportReaderPrincipalId string
+param reportReaderPrincipalType string
+param secretAdminPrincipalId string
+param secretAdminPrincipalType string
 
 // Built-in role definition ids.
 var role = {
@@ -17,6 +25,7 @@ var role = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
 }
 
 resource exportsStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -25,6 +34,21 @@ resource exportsStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing 
 
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: hostStorageName
+}
+
+resource exportsBlobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: exportsStorage
+  name: 'default'
+}
+
+resource exportsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: exportsBlobService
+  name: exportsContainerName
+}
+
+resource reportsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: exportsBlobService
+  name: reportsContainerName
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
@@ -95,23 +119,69 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// The operator: set the secret, drop exports and read reports. Optional.
-resource operatorSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
-  name: guid(vault.id, operatorPrincipalId, role.keyVaultSecretsOfficer)
-  scope: vault
+// The uploader (the EHR server's identity, or whoever drops exports) may write blobs into the
+// exports container and do nothing else. No built-in role does that: Storage Blob Data
+// Contributor also reads, deletes and moves blobs, and deletes the container through Resource
+// Manager (its containers/delete action), which a role-assignment condition cannot restrict
+// (conditions apply to data actions only). blobs/write alone covers Put Blob, Put Block and
+// Put Block List (Microsoft's "Azure built-in roles for Storage" and "Actions and attributes
+// for Azure role assignment conditions for Azure Blob Storage"). It does not allow listing,
+// reading, or deleting; an overwrite keeps the earlier content as a blob version, which the
+// uploader can neither read nor delete.
+var blobWrite = 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write'
+
+resource uploaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(uploaderPrincipalId)) {
+  name: guid(resourceGroup().id, exportsStorageName, 'ehr-export-uploader')
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.keyVaultSecretsOfficer)
-    principalId: operatorPrincipalId
-    principalType: operatorPrincipalType
+    roleName: 'EHR export uploader (${exportsStorageName})'
+    description: 'Write blobs into the EHR exports container: no read, list or delete, no control-plane action.'
+    type: 'CustomRole'
+    assignableScopes: [
+      resourceGroup().id
+    ]
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        dataActions: [
+          blobWrite
+        ]
+        notDataActions: []
+      }
+    ]
   }
 }
 
-resource operatorBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
-  name: guid(exportsStorage.id, operatorPrincipalId, role.storageBlobDataContributor)
-  scope: exportsStorage
+resource uploader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(uploaderPrincipalId)) {
+  name: guid(exportsContainer.id, uploaderPrincipalId, 'ehr-export-uploader')
+  scope: exportsContainer
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.storageBlobDataContributor)
-    principalId: operatorPrincipalId
-    principalType: operatorPrincipalType
+    roleDefinitionId: uploaderRole.id
+    principalId: uploaderPrincipalId
+    principalType: uploaderPrincipalType
+  }
+}
+
+// The report reader reads the daily status reports (counts, file names, reasons; no row
+// values) and nothing else: not the exports, not the quarantine.
+resource reportReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(reportReaderPrincipalId)) {
+  name: guid(reportsContainer.id, reportReaderPrincipalId, role.storageBlobDataReader)
+  scope: reportsContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.storageBlobDataReader)
+    principalId: reportReaderPrincipalId
+    principalType: reportReaderPrincipalType
+  }
+}
+
+// The secret administrator sets and rotates the Entra app's client secret: Key Vault Secrets
+// Officer on this vault only, which holds nothing but that secret. No storage role at all.
+resource secretAdmin 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(secretAdminPrincipalId)) {
+  name: guid(vault.id, secretAdminPrincipalId, role.keyVaultSecretsOfficer)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.keyVaultSecretsOfficer)
+    principalId: secretAdminPrincipalId
+    principalType: secretAdminPrincipalType
   }
 }

@@ -35,6 +35,12 @@ KNOWN_GAPS = {
     ("Microsoft.Web/sites/basicPublishingCredentialsPolicies", "location"),
 }
 
+# Types the extract lacks because it holds API versions from 2023 on: the newest version of
+# Microsoft.Insights/diagnosticSettings is 2021-05-01-preview (Microsoft's template reference,
+# learn.microsoft.com/azure/templates/microsoft.insights/diagnosticsettings). Their shape, as
+# that page gives it, is checked by tests/infra/test_audit.py instead.
+NOT_IN_EXTRACT = {"Microsoft.Insights/diagnosticSettings@2021-05-01-preview"}
+
 pytestmark = pytest.mark.skipif(not TYPES.exists(), reason=f"no published types at {TYPES}")
 
 
@@ -143,9 +149,16 @@ def test_every_resource_is_a_published_type(templates):
     missing = [
         f"{file} {symbol}: {res['type']}@{res['api_version']}"
         for file, symbol, res in declared(templates)
-        if f"{res['type']}@{res['api_version']}" not in published()
+        if f"{res['type']}@{res['api_version']}" not in published().keys() | NOT_IN_EXTRACT
     ]
     assert not missing, missing
+
+
+def test_types_missing_from_the_extract_are_still_missing_and_used(templates):
+    used = {f"{res['type']}@{res['api_version']}" for _, _, res in declared(templates)}
+    for key in NOT_IN_EXTRACT:
+        assert key in used, f"{key} is no longer used: drop it from NOT_IN_EXTRACT"
+        assert key not in published(), f"the extract now has {key}: drop it from NOT_IN_EXTRACT"
 
 
 def test_every_resource_sets_only_published_properties(templates):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.bicep import module_params, only, resolve, resources, walk
+from tests.infra.bicep import accessor, evaluate, module_params, only, resolve, resources, walk
 
 STORAGE = "Microsoft.Storage/storageAccounts"
 CONTAINER = "Microsoft.Storage/storageAccounts/blobServices/containers"
@@ -20,7 +20,10 @@ APP_ROLES = {
     "3913510d-42f4-4e42-8a64-420c390055eb",  # Monitoring Metrics Publisher
     "4633458b-17de-408a-b874-0445c86b69e6",  # Key Vault Secrets User
 }
-OPERATOR_ROLES = {"b86a8fe4-44ce-4948-aee5-eccb2c155cd7"}  # Key Vault Secrets Officer
+PEOPLE_ROLES = {
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",  # Key Vault Secrets Officer (the secret administrator)
+    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",  # Storage Blob Data Reader (the report reader)
+}
 BROAD_ROLES = {
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",  # Owner
     "b24988ac-6180-42a0-ab88-20f7382dd24c",  # Contributor
@@ -145,10 +148,14 @@ def test_flex_consumption_app(main, templates):
 def test_least_privilege_roles(templates):
     roles = templates["modules/roles.bicep"]
     ids = roles["variables"]["role"]["value"]
-    for assignment in resources(roles, "Microsoft.Authorization/roleAssignments").values():
-        assert assignment["properties"]["roleDefinitionId"]["function"]["type"] == "subscription_resource_id"
+    for name, assignment in resources(roles, "Microsoft.Authorization/roleAssignments").items():
+        definition = assignment["properties"]["roleDefinitionId"]
+        if name == "uploader":  # the custom role defined beside it
+            assert accessor(definition) == ["uploaderRole", "id"]
+            continue
+        assert definition["function"]["type"] == "subscription_resource_id"
     every_id = set(ids.values())
-    assert every_id <= APP_ROLES | OPERATOR_ROLES
+    assert every_id <= APP_ROLES | PEOPLE_ROLES
     for name, template in templates.items():
         for value in walk(template):
             assert not (isinstance(value, str) and value in BROAD_ROLES), f"{name} grants a broad role"
@@ -159,6 +166,75 @@ def test_least_privilege_roles(templates):
         ids["storageQueueDataContributor"],
         ids["storageTableDataContributor"],
     }
+
+
+BLOB = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+
+
+def people(roles: dict) -> dict[str, dict]:
+    """Assignment symbol -> assignment, for every assignment to a principal other than the app."""
+    found = resources(roles, "Microsoft.Authorization/roleAssignments")
+    return {k: v for k, v in found.items() if v["properties"]["principalId"] != "principalId"}
+
+
+def test_three_separate_principals_each_with_one_role_on_one_place(main, templates):
+    """Whoever drops files cannot read or delete them, nor read the reports or the secret;
+    each principal is its own parameter, and each assignment is optional."""
+    roles = templates["modules/roles.bicep"]
+    ids = roles["variables"]["role"]["value"]
+    found = people(roles)
+    assert {k: (v["properties"]["principalId"], v["scope"]) for k, v in found.items()} == {
+        "uploader": ("uploaderPrincipalId", "exportsContainer"),
+        "reportReader": ("reportReaderPrincipalId", "reportsContainer"),
+        "secretAdmin": ("secretAdminPrincipalId", "vault"),
+    }
+    for who, role in (("reportReader", "storageBlobDataReader"), ("secretAdmin", "keyVaultSecretsOfficer")):
+        definition = found[who]["properties"]["roleDefinitionId"]["function"]["parameters"]
+        assert resolve(roles, definition["resource_name_1"]) == ids[role], who
+    containers = resources(roles, CONTAINER)
+    assert containers["exportsContainer"]["name"] == "exportsContainerName"
+    assert containers["reportsContainer"]["name"] == "reportsContainerName"
+    passed = module_params(main["modules"]["roles"])
+    names = main["variables"]["names"]["value"]
+    assert resolve(main, passed["exportsContainerName"]) == names["exportsContainer"]
+    assert resolve(main, passed["reportsContainerName"]) == names["reportsContainer"]
+    for who in ("uploader", "reportReader", "secretAdmin"):
+        assert main["parameters"][f"{who}PrincipalId"]["default"] == ""
+        assert passed[f"{who}PrincipalId"] == f"{who}PrincipalId"
+    for name, res in roles["resources"].items():
+        if name in found or name == "uploaderRole":
+            assert res["config"]["condition"]["operator"]["type"] == "not", name
+    assert not {p for p in main["parameters"] if p.startswith("operator") and "Principal" in p}
+
+
+def test_the_uploader_may_only_write_blobs(templates):
+    """A custom role with the one data action blobs/write (Put Blob, Put Block, Put Block List):
+    no read, list, delete or move, and no control-plane action (Storage Blob Data Contributor's
+    containers/delete would let it delete the whole container through Resource Manager)."""
+    roles = templates["modules/roles.bicep"]
+    role = resources(roles, "Microsoft.Authorization/roleDefinitions")["uploaderRole"]["properties"]
+    assert role["type"] == "CustomRole"
+    [permission] = role["permissions"]
+    assert permission["actions"] == [] and permission["notDataActions"] == []
+    assert [resolve(roles, a) for a in permission["dataActions"]] == [f"{BLOB}/write"]
+
+
+def test_the_scm_site_is_restricted_like_the_main_site(templates):
+    """Kudu takes code deployments: with privateNetworking it is closed like the main site."""
+    fa = templates["modules/function-app.bicep"]
+    config = only(fa, "Microsoft.Web/sites")["properties"]["siteConfig"]
+    for private in (True, False):
+        site = evaluate(
+            fa, config, {"privateNetworking": private, "operatorAllowedIpRanges": [], "appSubnetId": ""}
+        )
+        assert site["scmIpSecurityRestrictionsUseMain"] is True
+        assert site["scmIpSecurityRestrictionsDefaultAction"] == site["ipSecurityRestrictionsDefaultAction"]
+    assert (
+        evaluate(fa, config, {"privateNetworking": True, "operatorAllowedIpRanges": []})[
+            "scmIpSecurityRestrictionsDefaultAction"
+        ]
+        == "Deny"
+    )
 
 
 def test_telemetry_workspace_based_entra_only(templates):
