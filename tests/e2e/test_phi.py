@@ -75,7 +75,8 @@ def test_no_marker_secret_or_token_anywhere(strict_stack, strict_pipeline, tmp_p
     )
     texts["host log"] = (stack.log_dir / "host.log").read_text(errors="replace")
     assert "DEBUG" in texts["host log"]
-    assert "Row 1: '[value removed]', '[value removed]' refused" in texts["host log"]  # redacted, kept
+    assert "code BadRequest; The file columns do not match" in texts["host log"]  # the API's words kept
+    assert "Row 1 [value removed] refused" in texts["host log"]  # its quotes of the rows not
     texts["test process log"] = "\n".join(r.getMessage() for r in caplog.records)
     texts["cli output"] = out.out + out.err
 
