@@ -124,7 +124,7 @@ def _reachable(settings: Settings) -> str:
     host = urllib.parse.urlsplit(url).hostname or url
     session = upload_session()
     proxies = session.merge_environment_settings(url, {}, None, None, None)["proxies"]
-    via = f" via proxy {proxies['https']}" if proxies.get("https") else ""
+    via = f" via proxy {_address(proxies['https'])}" if proxies.get("https") else ""
     try:
         resp = session.get(url, timeout=(10, 30))
     except requests.RequestException as exc:
@@ -134,6 +134,16 @@ def _reachable(settings: Settings) -> str:
             "for Storage/Key Vault private endpoints); put a TLS-inspecting proxy's CA in REQUESTS_CA_BUNDLE",
         ) from None
     return f"{host} answered HTTP {resp.status_code}{via}"
+
+
+def _address(proxy: str) -> str:
+    """The proxy as printed: scheme, host and port, never the user:password@ it may carry."""
+    parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}"
 
 
 CHECKS: list[tuple[str, Callable[[Settings], str]]] = [

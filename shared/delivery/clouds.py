@@ -7,6 +7,7 @@ how the local emulator is reached.
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -62,7 +63,20 @@ def cloud(name: str) -> Cloud:
 def endpoints(cloud_name: str, authority_override: str = "", ingestion_override: str = "") -> tuple[str, str]:
     """(authority host, ingestion URL): the cloud's, unless a setting overrides one of them."""
     c = cloud(cloud_name)
-    return (authority_override or c.authority_host).rstrip("/"), ingestion_override or c.ingestion_url
+    authority = _https("ENTRA_AUTHORITY_HOST", authority_override or c.authority_host)
+    return authority.rstrip("/"), _https("INGESTION_URL", ingestion_override or c.ingestion_url)
+
+
+def _https(setting: str, url: str) -> str:
+    """The URL, if it is HTTPS with a host: the client secret, the token and the rows travel
+    to these two, so an ``http://`` typo must stop everything, not send them in clear."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise ValueError(
+            f"{setting} must be an https:// URL with a host, not {parts.scheme or 'no'} scheme "
+            f"({parts.hostname or 'no host'}): the secret, the token and the rows would travel in clear"
+        )
+    return url.strip()
 
 
 def from_settings(settings: Settings) -> tuple[str, str]:

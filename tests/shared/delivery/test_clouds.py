@@ -29,3 +29,19 @@ def test_each_url_can_be_overridden():
 def test_unknown_cloud_is_refused():
     with pytest.raises(ValueError, match="gcchigh"):
         clouds.cloud("mooncake")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("INGESTION_URL", "http://webhook.ingestion.office.com/api/signals"),
+        ("INGESTION_URL", "webhook.ingestion.office.com/api/signals"),
+        ("INGESTION_URL", "https:///api/signals"),
+        ("ENTRA_AUTHORITY_HOST", "http://login.microsoftonline.com"),
+        ("ENTRA_AUTHORITY_HOST", "HTTP://127.0.0.1:9"),
+    ],
+)
+def test_an_endpoint_that_is_not_https_is_a_settings_error(setting, value):
+    """The token and the rows never go out in clear: the worker, push and doctor all stop here."""
+    with pytest.raises(ValueError, match=f"{setting} must be an https:// URL"):
+        clouds.from_settings(Settings({"CLOUD": "public", setting: value}))
