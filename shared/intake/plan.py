@@ -26,6 +26,7 @@ from shared.common.errors import Rejected
 from shared.common.ledger import Ledger
 from shared.common.messages import ChunkMessage
 from shared.common.settings import Connector
+from shared.intake.names import name_problem, printable
 from shared.intake.quarantine import Quarantine
 from shared.intake.readahead import read_ahead
 from shared.intake.scan import MAX_BYTES, MAX_ROWS, Chunk, ScanResult
@@ -49,6 +50,9 @@ def connector_for(
     blob_name: str, connectors: dict[str, Connector], misconfigured: dict[str, str] | None = None
 ) -> Connector:
     """The first folder of the blob's path names its connector (exports/<connector>/...)."""
+    problem = name_problem(blob_name)
+    if problem:
+        raise Rejected("unsafe-name", problem)
     misconfigured = misconfigured or {}
     if any(seg in (".", "..") for seg in blob_name.replace("\\", "/").split("/")):
         # URLs resolve these segments, so "epic/../generic/x.csv" would be read from one folder
@@ -142,7 +146,7 @@ class _Run:
 
     def __post_init__(self) -> None:
         self.rid = states.run_id(self.blob.container_name, self.blob.blob_name, self.etag)
-        self.ctx: dict[str, str] = {"run_id": self.rid, "file_name": self.blob.blob_name}
+        self.ctx: dict[str, str] = {"run_id": self.rid, "file_name": printable(self.blob.blob_name)}
 
     def already_planned(self) -> PlanOutcome | None:
         """A repeated event for a version already planned (or rejected) does nothing again."""
@@ -339,7 +343,7 @@ class _Run:
             extra={**self.ctx, "reason_code": exc.code, "quarantined": quarantined},
         )
         telemetry.file_rejected(
-            self.rid, self.blob.blob_name, exc.code, exc.message, self.ctx.get("connector")
+            self.rid, printable(self.blob.blob_name), exc.code, exc.message, self.ctx.get("connector")
         )
         return PlanOutcome(self.rid, states.REJECTED, reason=exc.message)
 

@@ -17,7 +17,9 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, ContainerClient, ContentSettings
 
-REPORT_SUFFIX = ".report.json"
+from shared.intake.names import REPORT_SUFFIX, quarantined_name
+
+__all__ = ["REPORT_SUFFIX", "Quarantine"]
 _JSON = ContentSettings(content_type="application/json")
 
 
@@ -29,7 +31,8 @@ class Quarantine:
     def copy_in(self, source: BlobClient, etag: str, report: Iterable[bytes]) -> str:
         """Copy the blob version ``etag`` and write its report; returns the quarantined name."""
         self._ensure_container()
-        target = self.container.get_blob_client(source.blob_name)
+        name = quarantined_name(source.blob_name)
+        target = self.container.get_blob_client(name)
         target.start_copy_from_url(
             source.url, source_etag=etag, source_match_condition=MatchConditions.IfNotModified
         )
@@ -39,12 +42,12 @@ class Quarantine:
             if copy.status in (None, "success"):
                 break
             if copy.status != "pending":
-                raise RuntimeError(f"copying {source.blob_name} to quarantine ended {copy.status}")
+                raise RuntimeError(f"copying {name} to quarantine ended {copy.status}")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"copying {source.blob_name} to quarantine did not finish in time")
+                raise TimeoutError(f"copying {name} to quarantine did not finish in time")
             time.sleep(1)
-        self.write_report(source.blob_name, report)
-        return source.blob_name
+        self.write_report(name, report)
+        return name
 
     def write_report(self, blob_name: str, report: Iterable[bytes]) -> str:
         """``report`` is JSON in pieces (``Validation.report_json``), streamed into the blob."""
