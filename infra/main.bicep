@@ -359,6 +359,7 @@ var appSettings = union({
   ENTRA_CERTIFICATE_NAME: ''
   // issue 6: status report and telemetry (the Python worker exports with OpenTelemetry)
   REPORT_STALE_HOURS: '26'
+  LEDGER_RETENTION_DAYS: '400'
   // issue 15: the Azure SDK's per-request INFO logs would each be a billed trace row
   AZURE_SDK_LOG_LEVEL: 'WARNING'
   PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'

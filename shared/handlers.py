@@ -22,7 +22,7 @@ from azure.storage.queue import QueueClient
 from shared.common import settings as config
 from shared.common import telemetry
 from shared.common.errors import BadMessage
-from shared.common.ledger import Ledger
+from shared.common.ledger import Ledger, now
 from shared.common.messages import ChunkMessage
 from shared.common.storage import Connection, connection
 from shared.delivery import clouds
@@ -178,6 +178,9 @@ def on_report(past_due: bool = False) -> Report:
     telemetry.poison_queue_length(rt.poison_queue_name, poison)
     report, path = rt.reporter.write(poison_queue_length=poison)
     telemetry.daily_report(report.to_dict(), path)
+    kept = timedelta(days=rt.settings.int("LEDGER_RETENTION_DAYS"))
+    pruned = rt.ledger.prune(now() - kept)
+    log.info("ledger pruned: %d runs older than %d days", pruned, kept.days)
     return report
 
 

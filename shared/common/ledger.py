@@ -197,3 +197,31 @@ class Ledger:
             return True
         except ResourceModifiedError:
             return False
+
+    # retention --------------------------------------------------------------------------
+    def prune(self, before: datetime, limit: int = 500) -> int:
+        """Delete up to ``limit`` runs received before ``before``, with their chunk rows and
+        content entries; returns how many. The table stays bounded (LEDGER_RETENTION_DAYS);
+        a later call takes the rest. Safe to repeat: what is gone is skipped."""
+        old = self.table.query_entities(
+            f"PartitionKey eq '{RUNS}' and received_at lt @before",
+            parameters={"before": before},
+            select=["RowKey"],
+        )
+        pruned = 0
+        for run in old:
+            if pruned >= limit:
+                break
+            rid = run["RowKey"]
+            keys = ["PartitionKey", "RowKey"]
+            chunks = self.table.query_entities("PartitionKey eq @rid", parameters={"rid": rid}, select=keys)
+            content = self.table.query_entities(
+                f"PartitionKey eq '{CONTENT_PARTITION}' and run_id eq @rid",
+                parameters={"rid": rid},
+                select=keys,
+            )
+            for key in [*((e["PartitionKey"], e["RowKey"]) for e in [*chunks, *content]), (RUNS, rid)]:
+                with contextlib.suppress(ResourceNotFoundError):
+                    self.table.delete_entity(*key)
+            pruned += 1
+        return pruned

@@ -103,6 +103,10 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "26",
         "A connector with no export received for this many hours is flagged stale (WARNING).",
     ),
+    "LEDGER_RETENTION_DAYS": (
+        "400",
+        "Runs received longer ago than this, with their chunk rows, are deleted from the ledger.",
+    ),
     # what telemetry costs
     "AZURE_SDK_LOG_LEVEL": (
         "WARNING",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import timedelta
 
 from azure.data.tables import TableServiceClient
 
 from shared.common import ledger as states
-from shared.common.entities import ChunkEntity
+from shared.common.entities import ChunkEntity, ContentClaim, RunEntity
 from shared.common.ledger import Ledger
 
 
@@ -28,3 +29,31 @@ def test_has_open_chunk_sees_only_unfinished_chunks(stack):
     ledger.update_chunk(last, replace(last, state=states.UPLOADED))
     assert not ledger.has_open_chunk(rid)
     assert not ledger.has_open_chunk("no-such-run")
+
+
+def test_prune_deletes_old_runs_with_their_chunks_and_content_and_keeps_the_rest(stack):
+    """The ledger stays bounded (LEDGER_RETENTION_DAYS): old runs go with everything they own."""
+    service = TableServiceClient.from_connection_string(stack.settings["ExportsStorage"])
+    ledger = Ledger(service.create_table_if_not_exists(f"t{uuid.uuid4().hex[:12]}"))
+    cutoff = states.now() - timedelta(days=400)
+    runs = {}
+    for age in (401, 500, 399, 1):
+        rid = uuid.uuid4().hex
+        received = states.now() - timedelta(days=age)
+        ledger.create_run(RunEntity(rid, status=states.COMPLETE, received_at=received))
+        ledger.add_chunks(rid, [ChunkEntity(rid, i, i, i + 1, 1) for i in range(3)])
+        ledger.claim_content(ContentClaim(f"sha-{rid}", rid, f"generic/{age}.csv"))
+        runs[age] = rid
+    ledger.report_written("report", states.now(), "reports/x.json")
+
+    assert ledger.prune(cutoff, limit=1) == 1
+    assert ledger.prune(cutoff) == 1
+    assert ledger.prune(cutoff) == 0
+
+    claims = {e["run_id"] for e in ledger.table.query_entities("PartitionKey eq 'sha256'")}
+    for age, rid in runs.items():
+        kept = age < 400
+        assert (ledger.get_run(rid) is not None) is kept
+        assert bool(ledger.chunks(rid)) is kept
+        assert (rid in claims) is kept
+    assert ledger.reported_up_to("report") is not None
