@@ -143,6 +143,16 @@ def _suggest(args: argparse.Namespace) -> int:
         print(f"ehr-ingest suggest-mapping: {exc}", file=sys.stderr)
         return EXIT_USAGE
     result = suggest(schema_for(_kind(args, path)), columns)
+    if not result.is_header:
+        problem = (
+            f"the first line of {path.name} names no {result.kind} field: it looks like a data row, "
+            "not a header (the connector needs a header line); none of its values are printed"
+        )
+        if args.json:
+            print(json.dumps({"kind": result.kind, "error": problem, "columns": len(columns)}, indent=1))
+        else:
+            print(f"ehr-ingest suggest-mapping: {problem}", file=sys.stderr)
+        return EXIT_REJECTED
     if args.json:
         print(json.dumps(result.as_dict(), indent=1))
         return EXIT_ACCEPTED if not result.missing_mandatory else EXIT_REJECTED

@@ -30,6 +30,14 @@ class Suggestion:
         """What to paste into the connector's ``mapping``: columns whose name differs from the schema's."""
         return {**self.normalised, **{c: key for c, (key, _) in self.fuzzy.items()}}
 
+    @property
+    def is_header(self) -> bool:
+        """Whether the line read is a header: a column is a field's name (or a known spelling
+        of it), or most columns are close to one. The first row of a header-less export is
+        neither, and holds patient and employee values: it must not be echoed."""
+        named = self.exact or self.normalised or any(score == 1.0 for _, score in self.fuzzy.values())
+        return bool(named) or len(self.fuzzy) > len(self.unmatched)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,

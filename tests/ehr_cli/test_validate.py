@@ -76,3 +76,23 @@ def test_suggest_mapping_prints_a_pasteable_mapping(tmp_path):
     assert "secret" not in out.out
     code, out = run("suggest-mapping", sample)
     assert '"mapping"' in out.out and "unmatched" in out.out
+
+
+@pytest.mark.parametrize("kind", ["healthcare", "epic"])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_suggest_mapping_never_echoes_the_first_row_of_a_header_less_export(tmp_path, capsys, kind, as_json):
+    from tests.e2e.phi import MARKER, marked
+
+    export = marked(
+        tmp_path / ("x.txt" if kind == "epic" else "x.csv"), GenerateOptions(kind=kind, rows=5, seed=3)
+    )
+    lines = export.path.read_text().splitlines(keepends=True)
+    export.path.write_text("".join(lines[1:]))  # the header line dropped, as some EHR jobs do
+    assert MARKER in lines[1]
+    code, out = run(capsys, "suggest-mapping", export.path, "--kind", kind, *(["--json"] if as_json else []))
+    assert code == 1
+    assert "looks like a data row" in out.out + out.err
+    assert MARKER not in out.out + out.err
+    for value in lines[1].strip().split(export.delimiter):
+        if len(value) > 3:
+            assert value not in out.out + out.err
