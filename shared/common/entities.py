@@ -189,9 +189,27 @@ def to_entity(record: Entity, before: Entity | None = None) -> dict[str, Any]:
     return props
 
 
+MAX_PROPERTY_CHARS = 32_000
+"""A table property holds at most 64 KiB, a string at most 32K characters (UTF-16), an entity
+1 MiB (Azure Table Storage limits): a longer value would fail the write, and the write is what
+keeps a run from being planned again and again."""
+CUT = " [cut]"
+
+
 def _encode(value: Any, kind: str) -> Any:
+    """The property's value, made to fit one: text cut and marked, a JSON list or count by
+    name shortened to its first entries (still JSON, so it still reads)."""
     if kind in _JSON_TYPES:
-        return json.dumps(value, separators=(",", ":"), sort_keys=isinstance(value, dict))
+        entries = sorted(value.items()) if isinstance(value, dict) else list(value)
+        keep = len(entries)
+        while True:
+            kept = dict(entries[:keep]) if isinstance(value, dict) else entries[:keep]
+            text = json.dumps(kept, separators=(",", ":"))
+            if len(text) <= MAX_PROPERTY_CHARS:
+                return text
+            keep //= 2
+    if isinstance(value, str) and len(value) > MAX_PROPERTY_CHARS:
+        return value[: MAX_PROPERTY_CHARS - len(CUT)] + CUT
     return value
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MODES = ("include", "exclude")
+OTHER = "(other events)"
 
 
 def event_key(name: str) -> str:
@@ -28,6 +29,13 @@ class EventFilter:
 
     def keeps(self, event_name: str) -> bool:
         return (event_key(event_name) in self.names) == (self.mode == "include")
+
+    def bucket(self, event_name: str) -> str:
+        """What a filtered row is counted under: its Event Name if the connector lists it, else
+        ``OTHER``. The column may hold free text; only the hospital's own list of names reaches
+        the ledger and the reports, and the count of buckets stays bounded by it."""
+        key = event_key(event_name)
+        return key if key in self.names else OTHER
 
 
 def parse_events(value: object, where: str) -> EventFilter | None:

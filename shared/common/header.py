@@ -7,6 +7,11 @@ from collections.abc import Mapping
 from shared.common.errors import Rejected
 from shared.common.schema import Schema, normalise
 
+MAX_COLUMNS = 1_000
+"""Most columns a header may have. The connectors have 22 or 23 fields; an export with a few
+extra columns is normal, thousands are a wrong file (or a hostile one, whose column names
+would be listed in every report and ledger row)."""
+
 
 def match(
     schema: Schema, columns: list[str], name: str, mapping: Mapping[str, str] | None = None
@@ -17,6 +22,13 @@ def match(
     step) wins over the documented header names; both match case- and whitespace-insensitively.
     A column name is the hospital's, not a patient's, so naming it in an error is safe.
     """
+    if len(columns) > MAX_COLUMNS:
+        raise Rejected(
+            "too-many-columns",
+            f"{name}: the header has {len(columns):,} columns, more than the {MAX_COLUMNS:,} accepted "
+            f"(the {schema.kind} connector has {len(schema.fields)} fields): is it the right file, "
+            "with the right delimiter?",
+        )
     mapped = {normalise(column): key for column, key in (mapping or {}).items()}
     documented = {normalise(f.header): f.key for f in schema.fields}
     seen: set[str] = set()

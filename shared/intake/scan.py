@@ -30,7 +30,7 @@ import numpy as np
 from shared.common import dialect as dialects
 from shared.common import header
 from shared.common.errors import Rejected
-from shared.common.events import EventFilter, event_key
+from shared.common.events import EventFilter
 from shared.common.records import records
 from shared.common.schema import Schema
 from shared.common.settings import DEFAULT_REQUIRED
@@ -572,7 +572,7 @@ class _Runs:
             return np.zeros(found.rows, bool)
         out = np.fromiter(map(dropped.__contains__, names), bool, len(names)) & ~invalid
         for name, n in Counter(itertools.compress(names, out.tolist())).items():
-            event = event_key(name)
+            event = self._events.bucket(name)
             self.filtered[event] = self.filtered.get(event, 0) + n
         return out
 
@@ -664,7 +664,7 @@ class _Plan:
         self.previous = first + lines_of(n)
 
     def filtered(self, events: Mapping[str, int]) -> None:
-        """Valid rows the events filter left out of a run, by Event Name (``event_key``)."""
+        """Valid rows the events filter left out of a run, by ``EventFilter.bucket``."""
         counts = self.result.filtered_by_event
         for event, n in events.items():
             counts[event] = counts.get(event, 0) + n
@@ -719,7 +719,7 @@ class _Plan:
                     continue  # a blank line is not a row (and harmless inside a chunk)
                 rows += 1
                 if valid and events is not None and not events.keeps(record[ei]):
-                    event = event_key(record[ei])
+                    event = events.bucket(record[ei])
                     filtered[event] = filtered.get(event, 0) + 1
                 elif valid:
                     times.append(ts)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from azure.data.tables import TableServiceClient
 
 from shared.common import ledger as states
-from shared.common.entities import ChunkEntity, ContentClaim, RunEntity
+from shared.common.entities import CUT, MAX_PROPERTY_CHARS, ChunkEntity, ContentClaim, RunEntity
 from shared.common.ledger import Ledger
 
 
@@ -57,3 +57,23 @@ def test_prune_deletes_old_runs_with_their_chunks_and_content_and_keeps_the_rest
         assert bool(ledger.chunks(rid)) is kept
         assert (rid in claims) is kept
     assert ledger.reported_up_to("report") is not None
+
+
+def test_values_longer_than_a_property_holds_are_shortened_not_refused(stack):
+    """A refusal's reason, thousands of dropped column names, a count per free-text event: the
+    write succeeds (and reads back) instead of failing and sending the file to poison."""
+    service = TableServiceClient.from_connection_string(stack.settings["ExportsStorage"])
+    ledger = Ledger(service.create_table_if_not_exists(f"t{uuid.uuid4().hex[:12]}"))
+    rid = uuid.uuid4().hex
+    names = tuple(f"column number {i}" for i in range(100_000))
+    ledger.create_run(RunEntity(rid, reason="é" * 200_000, columns_dropped=names))
+    before = ledger.get_run(rid)
+    assert before is not None
+    ledger.update_run(before, replace(before, filtered_by_event={f"event {i}": i for i in range(20_000)}))
+    run = ledger.get_run(rid)
+    assert run is not None
+    assert len(run.reason) == MAX_PROPERTY_CHARS and run.reason.endswith(CUT)
+    assert (
+        0 < len(run.columns_dropped) < len(names) and run.columns_dropped == names[: len(run.columns_dropped)]
+    )
+    assert 0 < len(run.filtered_by_event) < 20_000

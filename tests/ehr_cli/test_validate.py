@@ -96,3 +96,15 @@ def test_suggest_mapping_never_echoes_the_first_row_of_a_header_less_export(tmp_
     for value in lines[1].strip().split(export.delimiter):
         if len(value) > 3:
             assert value not in out.out + out.err
+
+
+def test_a_100000_column_header_is_refused_with_a_short_report(tmp_path, capsys):
+    """Its names would have made a 1.2 MB report and a ledger row Table Storage refuses."""
+    export = generate(tmp_path / "wide.csv", GenerateOptions(rows=3, seed=4)).path
+    lines = export.read_text().splitlines()
+    extra = ",".join(f"column number {i}" for i in range(100_000))
+    export.write_text(f"{lines[0]},{extra}\n" + "".join(f"{line}{',' * 100_000}\n" for line in lines[1:]))
+    code, out = run(capsys, "validate", export, "--kind", "healthcare", "--json")
+    report = json.loads(out.out)
+    assert code == 1 and [r["code"] for r in report["reasons"]] == ["too-many-columns"]
+    assert len(out.out) < 10_000

@@ -27,3 +27,15 @@ def test_duplicate_column_rejected():
     columns = [f.header for f in GENERIC.fields] + ["event name"]
     with pytest.raises(Rejected, match="twice"):
         match(GENERIC, columns, "f.csv")
+
+
+def test_a_header_over_the_documented_number_of_columns_is_refused_with_a_reason():
+    from shared.common.header import MAX_COLUMNS
+
+    columns = [f.header for f in GENERIC.fields] + [
+        f"extra {i}" for i in range(MAX_COLUMNS - len(GENERIC.fields))
+    ]
+    assert match(GENERIC, columns, "x.csv")  # at the limit: fine
+    with pytest.raises(Rejected) as err:
+        match(GENERIC, [*columns, "one more"], "x.csv")
+    assert err.value.code == "too-many-columns" and "1,001 columns" in err.value.message

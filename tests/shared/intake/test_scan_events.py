@@ -42,3 +42,17 @@ def test_a_file_of_filtered_rows_only_has_no_chunks():
         [export(["Print"] * 3)], "x.csv", GENERIC, 10, events=parse_events({"include": ["View"]}, "c")
     )
     assert result.rows_valid == 3 and result.rows_to_send == 0 and result.chunks == []
+
+
+def test_filtered_rows_of_unlisted_events_are_counted_in_one_bucket_never_by_their_text():
+    """The Event Name column may hold free text (a mapping mistake, a comment): only the
+    connector's own list of names is ever counted by name, in the bulk path and row by row."""
+    from shared.common.events import OTHER
+
+    free_text = [f"ZphiQ{i:05d} Denise O'Brien" for i in range(3000)]
+    data = export(["View", *free_text, "View"])
+    result = scan([data], "x.csv", GENERIC, 500, events=parse_events({"include": ["view"]}, "c"))
+    assert result.filtered_by_event == {OTHER: 3000} and result.rows_to_send == 2
+    data = export(["Print", "ZphiQ text", "Print", "View"])
+    result = scan([data], "x.csv", GENERIC, 2, events=parse_events({"exclude": ["print", "ZphiQ text"]}, "c"))
+    assert result.filtered_by_event == {"print": 2, "zphiq text": 1}  # listed by the hospital itself
