@@ -71,7 +71,7 @@ def test_throttling_honours_retry_after_and_slows_the_whole_job(stack, bench, tm
 @pytest.mark.parametrize(
     ("status", "hint", "api_says"),
     [
-        (400, "column mapping", "do not match the connector's mapping"),
+        (400, "column mapping", "do not match the connector mapping"),  # the reply's allow-listed words
         (403, "not allowed to post to this job", "not authorized for this connector"),
     ],
 )
