@@ -14,6 +14,7 @@ import pytest
 
 from devstack.generate import GenerateOptions
 from ehr_cli.main import build_parser, main
+from shared import handlers
 from shared.common import identity
 from tests.e2e.phi import MARKER, leaks, marked, storage_texts
 from tests.e2e.test_phi import wait_for
@@ -75,6 +76,7 @@ def test_no_command_prints_a_marker(strict_stack, strict_pipeline, tmp_path, cap
     for key in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "REQUESTS_CA_BUNDLE"):  # the emulated identity
         monkeypatch.setenv(key, stack.settings[key])
     identity.credential.cache_clear()
+    handlers.reset()  # the commands build their clients from this stack's settings
     files = {
         "generic": [
             headerless(tmp_path / "nohead.csv", "healthcare", 61),
@@ -118,6 +120,7 @@ def test_no_command_prints_a_marker(strict_stack, strict_pipeline, tmp_path, cap
     run("stack", "down", "--work", tmp_path / "own")
 
     identity.credential.cache_clear()
+    handlers.reset()
     assert run.ran == commands(), commands() - run.ran
     said = "".join(run.out.values())
     assert "rows accepted" in said and "ok    key vault secret" in said and "[malformed]" in said

@@ -6,6 +6,7 @@ import json
 import socket
 
 from ehr_cli.main import main
+from shared import handlers
 
 
 def closed_port() -> int:
@@ -30,7 +31,11 @@ def test_the_proxy_is_printed_without_its_user_and_password(tmp_path, monkeypatc
     settings = tmp_path / "local.settings.json"
     settings.write_text(json.dumps({"Values": values}))
 
-    main(["doctor", "--settings", str(settings)])
+    handlers.reset()
+    try:
+        main(["doctor", "--settings", str(settings)])
+    finally:
+        handlers.reset()
 
     out = capsys.readouterr()
     text = out.out + out.err

@@ -11,6 +11,7 @@ import pytest
 
 from ehr_cli.main import main
 from shared.common.settings import STORAGE_CONNECTION
+from shared.common.storage import connection
 
 ACCOUNT = "devstoreaccount1"
 KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="  # any key: the stand-in does not check signatures
@@ -72,12 +73,16 @@ def test_drop_only_writes(tmp_path, monkeypatch, write_only_account, capsys):
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
+    connection.cache_clear()  # a connection cached by an earlier test would go to its account
     settings = tmp_path / "local.settings.json"
     settings.write_text(json.dumps({"Values": values}))
     export = tmp_path / "audit.csv"
     export.write_text("Creation Time,Event Name\n2026-12-01T00:00:00Z,Open\n")
 
-    assert main(["drop", str(export), "--connector", "generic", "--settings", str(settings)]) == 0
+    try:
+        assert main(["drop", str(export), "--connector", "generic", "--settings", str(settings)]) == 0
+    finally:
+        connection.cache_clear()
 
     assert "dropped" in capsys.readouterr().out
     assert seen and all(
