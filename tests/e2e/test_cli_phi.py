@@ -45,7 +45,7 @@ def hostile(path, seed, unclosed=False):
 
 def commands() -> set[str]:
     [sub] = [a for a in build_parser()._actions if a.dest == "command"]
-    return set(sub.choices)
+    return set(sub.choices or ())
 
 
 class Operator:
@@ -57,6 +57,7 @@ class Operator:
     def __call__(self, *argv, settings=False):
         args = [str(a) for a in argv] + (["--settings", self.settings] if settings else [])
         saved = dict(os.environ)
+        code: int | str | None
         try:
             code = main(args)
         except SystemExit as exc:

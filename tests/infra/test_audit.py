@@ -104,9 +104,13 @@ def test_the_query_answers_who_read_or_deleted_which_export(main):
     text = QUERY.read_text()
     code = "\n".join(line for line in text.splitlines() if not line.startswith("//"))
     assert re.match(r"\s*(let [^;]+;\s*)*StorageBlobLogs\s*\|", code), "reads StorageBlobLogs"
-    operations = set(re.findall(r'"(\w+)"', re.search(r"OperationName in \(([^)]*)\)", code).group(1)))
+    listed = re.search(r"OperationName in \(([^)]*)\)", code)
+    assert listed, "filters on OperationName"
+    operations = set(re.findall(r'"(\w+)"', listed.group(1)))
     assert {"GetBlob", "DeleteBlob"} <= operations
-    containers = set(re.findall(r'"([\w-]+)"', re.search(r"dynamic\(\[([^\]]*)\]\)", code).group(1)))
+    audited = re.search(r"dynamic\(\[([^\]]*)\]\)", code)
+    assert audited, "names the audited containers"
+    containers = set(re.findall(r'"([\w-]+)"', audited.group(1)))
     names = main["variables"]["names"]["value"]
     assert containers == {names["exportsContainer"], names["quarantineContainer"]}
     unquoted = re.sub(r'"[^"]*"', "", code)

@@ -44,6 +44,7 @@ def test_on_a_functions_instance_only_the_managed_identity(monkeypatch, platform
 
 def test_on_a_workstation_the_operators_sign_in_but_no_editor_or_browser():
     cred = identity.credential(None)
+    assert isinstance(cred, DefaultAzureCredential)
     names = {type(c).__name__ for c in cred.credentials}
     assert "AzureCliCredential" in names and "ManagedIdentityCredential" in names
     assert not names & (
