@@ -80,7 +80,7 @@ def test_suggest_mapping_prints_a_pasteable_mapping(tmp_path):
 
 @pytest.mark.parametrize("kind", ["healthcare", "epic"])
 @pytest.mark.parametrize("as_json", [False, True])
-def test_suggest_mapping_never_echoes_the_first_row_of_a_header_less_export(tmp_path, capsys, kind, as_json):
+def test_suggest_mapping_never_echoes_the_first_row_of_a_header_less_export(tmp_path, kind, as_json):
     from tests.e2e.phi import MARKER, marked
 
     export = marked(
@@ -89,7 +89,7 @@ def test_suggest_mapping_never_echoes_the_first_row_of_a_header_less_export(tmp_
     lines = export.path.read_text().splitlines(keepends=True)
     export.path.write_text("".join(lines[1:]))  # the header line dropped, as some EHR jobs do
     assert MARKER in lines[1]
-    code, out = run(capsys, "suggest-mapping", export.path, "--kind", kind, *(["--json"] if as_json else []))
+    code, out = run("suggest-mapping", export.path, "--kind", kind, *(["--json"] if as_json else []))
     assert code == 1
     assert "looks like a data row" in out.out + out.err
     assert MARKER not in out.out + out.err
@@ -98,13 +98,13 @@ def test_suggest_mapping_never_echoes_the_first_row_of_a_header_less_export(tmp_
             assert value not in out.out + out.err
 
 
-def test_a_100000_column_header_is_refused_with_a_short_report(tmp_path, capsys):
+def test_a_100000_column_header_is_refused_with_a_short_report(tmp_path):
     """Its names would have made a 1.2 MB report and a ledger row Table Storage refuses."""
     export = generate(tmp_path / "wide.csv", GenerateOptions(rows=3, seed=4)).path
     lines = export.read_text().splitlines()
     extra = ",".join(f"column number {i}" for i in range(100_000))
     export.write_text(f"{lines[0]},{extra}\n" + "".join(f"{line}{',' * 100_000}\n" for line in lines[1:]))
-    code, out = run(capsys, "validate", export, "--kind", "healthcare", "--json")
+    code, out = run("validate", export, "--kind", "healthcare", "--json")
     report = json.loads(out.out)
     assert code == 1 and [r["code"] for r in report["reasons"]] == ["too-many-columns"]
     assert len(out.out) < 10_000
