@@ -144,6 +144,7 @@ def post_chunk(
             data=body,
             headers={"Authorization": f"Bearer {token}", "Content-Type": body.content_type},
             timeout=timeout,
+            stream=True,
         )
     except requests.Timeout as exc:
         raise UploadError(f"ingestion API timed out ({type(exc).__name__})", None, True) from None
@@ -154,10 +155,24 @@ def post_chunk(
             None,
             True,
         ) from None
-    excerpt = resp.text[:RESPONSE_EXCERPT]
+    excerpt = _excerpt(resp)
     if 200 <= resp.status_code < 300:
         return Response(resp.status_code, excerpt)
     raise classify(resp.status_code, excerpt, resp.headers.get("Retry-After"), job_id)
+
+
+def _excerpt(resp: requests.Response) -> str:
+    """The reply's first characters, reading no more of it than they need: a reply of any
+    size (a proxy's error page, a hostile or broken endpoint) costs a bounded read. A reply read
+    whole gives its connection back to the pool; one cut short closes it."""
+    limit = RESPONSE_EXCERPT * 4  # UTF-8 takes at most four bytes a character
+    kept = bytearray()
+    with resp:
+        for block in resp.iter_content(8192):
+            kept += block
+            if len(kept) >= limit:
+                break
+    return bytes(kept[:limit]).decode(resp.encoding or "utf-8", errors="replace")[:RESPONSE_EXCERPT]
 
 
 def classify(status: int, excerpt: str, retry_after: str | None, job_id: str) -> UploadError:

@@ -61,3 +61,46 @@ def test_without_cuts_the_skipped_ranges_out_of_any_blocking():
             i += size
         expected = bytes(b for j, b in enumerate(data) if not any(a <= base + j < e for a, e in skip))
         assert b"".join(without(blocks, base, skip)) == expected
+
+
+def test_a_reply_of_any_size_is_read_only_as_far_as_its_excerpt():
+    """A reply announcing a gigabyte is cut after its excerpt, not held in memory whole: the
+    server sends 64 KB and then waits, so reading the whole body would time out instead."""
+    import http.server
+    import threading
+
+    import requests
+
+    from shared.delivery.upload import RESPONSE_EXCERPT, UploadError, post_chunk
+
+    release = threading.Event()
+
+    class Huge(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(400)
+            self.send_header("Content-Length", str(10**9))
+            self.end_headers()
+            self.wfile.write(b"x" * 65536)
+            self.wfile.flush()
+            release.wait(30)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Huge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        body = MultipartBody([b"h\n", b"a\n"], 4, "x.csv")
+        url = f"http://127.0.0.1:{server.server_port}/api/signals"
+        try:
+            post_chunk(requests.Session(), url, "job", "token", body, (5, 10))
+        except UploadError as err:
+            assert err.status == 400
+            assert len(err.api_said) == RESPONSE_EXCERPT
+        else:
+            raise AssertionError("a 400 must raise")
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
