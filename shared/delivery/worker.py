@@ -179,7 +179,11 @@ class Uploader:
             def rows() -> Iterator[bytes]:
                 length = chunk.end - chunk.start
                 sent = blob.download_blob(
-                    offset=chunk.start, length=length, etag=run.etag, match_condition=SAME_VERSION
+                    offset=chunk.start,
+                    length=length,
+                    etag=run.etag,
+                    match_condition=SAME_VERSION,
+                    decompress=False,
                 )
                 return without(sent.chunks(), chunk.start, chunk.skip)
 
@@ -219,6 +223,7 @@ class Uploader:
                 offset=run.header_start,
                 length=run.header_end - run.header_start,
                 etag=run.etag,
+                decompress=False,
                 match_condition=SAME_VERSION,
             ).readall()
             try:

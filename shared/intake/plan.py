@@ -46,6 +46,23 @@ class PlanOutcome:
     reason: str = ""
 
 
+def _refuse_content_encoding(blob_name: str, encoding: str | None) -> None:
+    """A blob stored with a ``Content-Encoding`` (gzip, deflate...) is refused, not inflated.
+
+    Its stored size says nothing of what it inflates to (0.3 MB of gzip can hold 300 MB), so
+    the scan reads every blob as stored (``decompress=False``) and one that says it is
+    compressed would only read as bytes that are not text."""
+    if not encoding or encoding.strip().lower() == "identity":
+        return
+    shown = encoding if len(encoding) <= 20 and encoding.replace("-", "").isalnum() else "an encoding"
+    raise Rejected(
+        "content-encoding",
+        f"{blob_name} is stored with Content-Encoding {shown}; exports are read as stored and "
+        "never inflated. Upload the uncompressed export without a Content-Encoding "
+        "(e.g. az storage blob upload without --content-encoding)",
+    )
+
+
 def connector_for(
     blob_name: str, connectors: dict[str, Connector], misconfigured: dict[str, str] | None = None
 ) -> Connector:
@@ -199,8 +216,12 @@ class _Run:
                 )
             log.info("scanning export", extra=self.ctx)
             stream = self.blob.download_blob(
-                etag=self.etag, match_condition=MatchConditions.IfNotModified, max_concurrency=1
+                etag=self.etag,
+                match_condition=MatchConditions.IfNotModified,
+                max_concurrency=1,
+                decompress=False,
             )
+            _refuse_content_encoding(self.blob.blob_name, stream.properties.content_settings.content_encoding)
             return validate(
                 read_ahead(stream.chunks()),
                 self.blob.blob_name,

@@ -320,7 +320,7 @@ class Reporter:
     def latest(self, fmt: str = "json") -> bytes | None:
         """The last scheduled report as written, or None before the first one."""
         try:
-            return self.container.download_blob(f"latest.{fmt}").readall()
+            return self.container.download_blob(f"latest.{fmt}", decompress=False).readall()
         except ResourceNotFoundError:
             return None
 
