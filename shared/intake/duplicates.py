@@ -27,25 +27,64 @@ def field_hashes(padded: np.ndarray, start: np.ndarray, length: np.ndarray) -> n
     Each value is read as little-endian 8-byte words (the bytes past its end masked off),
     each word mixed in by xor, an odd multiplier and a shift that folds the high bits back
     down; then its length, which keeps ("ab", "c") apart from ("a", "bc"). A row's hash
-    depends on its values alone, not on the other rows of the batch (a value that has ended
-    takes no more words). ``padded`` ends with ``PAD`` so that a word may start at the last
-    byte. Two different keys share a hash
-    with a probability of about 2^-64: over 5 million rows, about 1e-6 that the count is
-    one too high.
+    depends on its values alone, not on the other rows of the batch. The work is linear in
+    the values' bytes: each round of words takes only the values that have not ended yet,
+    so one long value costs its own words, not as many words again for every row of the
+    batch. ``padded`` ends with ``PAD`` so that a word may start at the last byte. Two
+    different keys share a hash with a probability of about 2^-64: over 5 million rows,
+    about 1e-6 that the count is one too high.
     """
     words = np.ndarray((len(padded) - 7,), np.dtype("<u8"), padded, strides=(1,))
-    last = len(words) - 1
     h = np.zeros(len(start), np.uint64)
     for c in range(start.shape[1] if len(start) else 0):
-        at, size = start[:, c], length[:, c]
-        shortest = int(size.min())
-        for k in range(0, int(size.max()), 8):
-            if k + 8 <= shortest:
-                h = _mixed(h, words[at + k])
-            else:  # past some values' ends: their bytes masked off, ended values left as they are
-                word = words[np.minimum(at + k, last)] & _MASKS[np.clip(size - k, 0, 8)]
-                h = np.where(size > k, _mixed(h.copy(), word), h)
-        h = _mixed(h, size.astype(np.uint64))
+        _mix_column(h, padded, words, start[:, c], length[:, c])
+        h = _mixed(h, length[:, c].astype(np.uint64))
+    return h
+
+
+def _mix_column(
+    h: np.ndarray, padded: np.ndarray, words: np.ndarray, at: np.ndarray, size: np.ndarray
+) -> None:
+    """Mix each row's value of one column into ``h`` (in place), word by word: whole words for
+    every row while all values have eight bytes left, then, longest values first, only the
+    rows whose value goes on; the last few long values in Python, which costs less than a
+    round of numpy calls per word."""
+    shortest = int(size.min())
+    k = 0
+    while k + 8 <= shortest:
+        _mixed(h, words[at + k])
+        k += 8
+    if k >= int(size.max()):
+        return
+    order = np.argsort(-size, kind="stable")
+    at, size, tail = at[order] + k, size[order] - k, h[order]
+    ascending = -size
+    last = len(words) - 1
+    while (going := int(np.searchsorted(ascending, 0))) > _FEW:
+        word = words[np.minimum(at[:going], last)] & _MASKS[np.minimum(size[:going], 8)]
+        _mixed(tail[:going], word)
+        at[:going] += 8
+        size[:going] -= 8
+        ascending[:going] += 8
+    for r in range(going):
+        tail[r] = _mixed_bytes(int(tail[r]), padded[at[r] : at[r] + size[r]].tobytes())
+    h[order] = tail
+
+
+_FEW = 4
+_MASK64 = (1 << 64) - 1
+
+
+def _mixed_bytes(h: int, raw: bytes) -> int:
+    """``h`` with the words of ``raw`` mixed in as ``_mixed`` does, in Python integers."""
+    whole = len(raw) // 8 * 8
+    words: list[int] = np.frombuffer(raw, "<u8", whole // 8).tolist()
+    if whole < len(raw):
+        words.append(int.from_bytes(raw[whole:], "little"))  # the bytes past the end masked off
+    multiplier, shift = int(_MULTIPLIER), int(_SHIFT)
+    for word in words:
+        h = ((h ^ word) * multiplier) & _MASK64
+        h ^= h >> shift
     return h
 
 

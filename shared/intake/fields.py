@@ -82,12 +82,20 @@ class Fields:
             return None
         return self.data[start[:, None] + np.arange(length)]
 
-    def key_hashes(self, columns: list[int]) -> np.ndarray:
-        """Per record, the hash of the values of ``columns`` (``duplicates.field_hashes``).
+    def longer(self, columns: list[int], size: int) -> np.ndarray:
+        """Per record, True if a value of ``columns`` holds more than ``size`` bytes as written
+        (a doubled quote counted twice)."""
+        return (self.end[:, columns] - self.start[:, columns] > size).any(1)
+
+    def key_hashes(self, columns: list[int], rows: np.ndarray | None = None) -> np.ndarray:
+        """Per record (or per record ``rows`` selects), the hash of the values of ``columns``
+        (``duplicates.field_hashes``).
 
         A value holding a doubled quote is not its bytes: those rows (rare) are hashed from
         their unescaped strings, as row by row."""
         start, end = self.start[:, columns], self.end[:, columns]
+        if rows is not None:
+            start, end = start[rows], end[rows]
         hashes = field_hashes(self.padded, start, end - start)
         if self.escaped and self.quotes is not None:
             held = np.searchsorted(self.quotes, start) != np.searchsorted(self.quotes, end)

@@ -18,8 +18,8 @@ from shared.common.schema import Schema
 from shared.intake.timestamps import parses
 
 FIELD_COUNT, TIME_EMPTY, TIME_BAD = "field-count", "timestamp-empty", "timestamp-invalid"
-REQUIRED_EMPTY = "empty"
-CODES: tuple[str, ...] = (FIELD_COUNT, TIME_EMPTY, TIME_BAD, REQUIRED_EMPTY)
+REQUIRED_EMPTY, KEY_TOO_LONG = "empty", "too-long"
+CODES: tuple[str, ...] = (FIELD_COUNT, TIME_EMPTY, TIME_BAD, REQUIRED_EMPTY, KEY_TOO_LONG)
 _CODE_INDEX = {code: i for i, code in enumerate(CODES)}
 
 DUPLICATE_KEY = ("employee_upn", "patient_reg_id", "creation_time")
@@ -27,6 +27,13 @@ DUPLICATE_KEY = ("employee_upn", "patient_reg_id", "creation_time")
 reported to drop them silently). The patient is their MRN (Patient Reg Id) when the file has
 that column, else their first and last name."""
 _PATIENT_BY_NAME = ("employee_upn", "patient_first_name", "patient_last_name", "creation_time")
+
+MAX_KEY_BYTES = 1024
+"""The longest value (UTF-8 bytes) of a duplicate-key field: a longer one makes the row invalid.
+An Entra user principal name is at most 113 characters; no employee, patient or timestamp
+comes near this, and hashing a key costs its length for every row that carries it."""
+_KEY_CHARS = MAX_KEY_BYTES // 4
+"""A value of this many characters or fewer is within ``MAX_KEY_BYTES`` whatever it holds."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,16 @@ class RowRules:
         for i, _ in self.required:
             if not row[i]:
                 return _CODE_INDEX[REQUIRED_EMPTY], i
+        for i in self.key_indices:
+            if _too_long(row[i]):
+                return _CODE_INDEX[KEY_TOO_LONG], i
         raise AssertionError("why() called for a valid row")
+
+    def key_too_long(self, row: Sequence[str]) -> bool:
+        """True if a value of the duplicate key is longer than ``MAX_KEY_BYTES``."""
+        return max(map(len, self.duplicate_key(row))) > _KEY_CHARS and any(
+            map(_too_long, self.duplicate_key(row))
+        )
 
     def reason(self, code: str, detail: int, columns: Sequence[str]) -> str:
         if code == FIELD_COUNT:
@@ -84,7 +100,14 @@ class RowRules:
             return f"{self.time_header} is empty"
         if code == TIME_BAD:
             return f"{self.time_header} is not a date and time in a supported form"
+        if code == KEY_TOO_LONG:
+            column = columns[detail].strip()
+            return f"{column} is longer than {MAX_KEY_BYTES:,} bytes; no real value is that long"
         return f"{columns[detail].strip()} is empty"
+
+
+def _too_long(value: str) -> bool:
+    return len(value) > _KEY_CHARS and len(value.encode()) > MAX_KEY_BYTES
 
 
 @dataclass

@@ -37,7 +37,7 @@ from shared.common.settings import DEFAULT_REQUIRED
 from shared.intake import fields
 from shared.intake.duplicates import DuplicateCounter, row_hashes
 from shared.intake.fields import Fields
-from shared.intake.rows import InvalidRows, RowRules
+from shared.intake.rows import MAX_KEY_BYTES, InvalidRows, RowRules
 from shared.intake.timestamps import all_parse, ordinals, parses
 
 MAX_BYTES = 3 * 1024**3
@@ -540,12 +540,14 @@ class _Runs:
         self._sent = np.flatnonzero(~filtered) if filtered.any() else None
         self.rows, self._fields = found.rows, found
         keep = ~(bad | filtered)
-        self._count(found.key_hashes(self._key), order, stamps, times, None if keep.all() else keep)
+        keep_some = None if keep.all() else keep
+        self._count(found.key_hashes(self._key, keep_some), order, stamps, times, keep_some)
         return True
 
     def _invalid(self, found: Fields, times: list[str]) -> np.ndarray:
         """Per row, True if it is invalid: a required field empty, a timestamp that does not parse."""
         bad = found.empty(self._required) if self._required else np.zeros(found.rows, bool)
+        bad |= found.longer(self._key, MAX_KEY_BYTES)  # rows past it: row by row, which reads exactly
         new = set(times) - self._known
         if new and not all_parse(new):
             wrong = {t for t in new if not parses(t)}
@@ -586,7 +588,6 @@ class _Runs:
     ) -> None:
         """The duplicate keys of the run's valid rows (all, or those ``keep`` says)."""
         if keep is not None:
-            hashes = hashes[keep]
             if order is None:
                 times = list(itertools.compress(times, keep.tolist()))
             else:
@@ -710,7 +711,7 @@ class _Plan:
                         valid = parses(ts)
                         if valid:
                             last_ts = ts
-                    if valid and "" in values(record):
+                    if valid and ("" in values(record) or rules.key_too_long(record)):
                         valid = False
                 elif not record:
                     previous = text.line - left(it)

@@ -90,3 +90,16 @@ def test_no_rows_no_duplicates():
     counter = DuplicateCounter()
     counter.add([], row_hashes([]))
     assert counter.count() == 0
+
+
+def test_long_values_hash_alike_in_any_batch():
+    """Past the shortest value a batch goes on with the rows whose values go on (numpy), and
+    the last few long ones word by word in Python: both give each row's own hash."""
+    rng = random.Random(5)
+    rows = [
+        (f"u{i}" * rng.randrange(1, 400), "é" * rng.randrange(0, 60), "2026-11-22T08:00:00Z")
+        for i in range(60)
+    ]
+    alone = [int(row_hashes([row])[0]) for row in rows]
+    assert row_hashes(rows).tolist() == alone
+    assert len(set(alone)) == len(set(rows))

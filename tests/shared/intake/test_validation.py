@@ -138,6 +138,16 @@ BAD_ROWS = [
     (lambda i: row(GENERIC, i, creation_time="11/31/2026 08:00"), "timestamp-invalid", "supported form"),
     (lambda i: row(GENERIC, i, event_name=""), "empty", "Event Name is empty"),
     (lambda i: row(GENERIC, i, employee_upn=""), "empty", "Email Address (UPN) or SamAccountName is empty"),
+    (
+        lambda i: row(GENERIC, i, employee_upn="u" * 1025),
+        "too-long",
+        "(UPN) or SamAccountName is longer than 1,024",
+    ),
+    (
+        lambda i: row(GENERIC, i, patient_reg_id="é" * 513),
+        "too-long",
+        "Patient Reg Id is longer than 1,024 bytes",
+    ),
 ]
 
 
@@ -155,6 +165,22 @@ def test_invalid_rows_are_skipped_between_chunks_with_a_reason(make_bad, code, r
     uploaded = rows_of(data, outcome)
     assert [r[1] for r in uploaded] == [f"eve{i}" for i in range(12) if i not in (3, 4, 8)]
     assert [c.first_row for c in outcome.result.chunks] == [1, 6, 10]
+
+
+@pytest.mark.parametrize("block", [7, 1 << 20])
+def test_a_key_value_is_measured_in_bytes_as_csv_reads_it(block):
+    """At the limit a key value is valid; a doubled quote counts once, as csv gives it back."""
+    at_limit = [
+        row(GENERIC, 0, employee_upn="u" * 1024),
+        row(GENERIC, 1, patient_reg_id="é" * 512),
+        row(GENERIC, 2, employee_upn='"' * 1000),  # 2,002 bytes as written, 1,000 as read
+    ]
+    body = [*at_limit, *(row(GENERIC, i) for i in range(3, 40))]
+    outcome, report = check(make(body=body), connector=Connector("generic", "healthcare", "job"), block=block)
+    assert outcome.accepted and report["rows_valid"] == 40 and report["rows_invalid"] == 0
+    over = [row(GENERIC, 0, employee_upn="u" * 1025), *body[1:]]
+    outcome, report = check(make(body=over), connector=Connector("generic", "healthcare", "job"), block=block)
+    assert report["rows_invalid"] == 1 and report["invalid_rows"][0]["code"] == "too-long"
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
