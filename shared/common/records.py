@@ -3,13 +3,27 @@
 Both stages read records this way (the scan to validate, the worker to send only the
 schema's columns), so they agree on where a record ends: lines split on LF only, a quoted
 field may span lines.
+
+A record is bounded before it is built: ``csv`` would otherwise hold a whole record in
+memory, however many lines an unterminated quote makes it span (40 MB of ``"a\\n",`` fields
+took 518 MB as one record). No audit row comes near these bounds.
 """
 
 from __future__ import annotations
 
 import csv
-import itertools
 from collections.abc import Iterator
+
+MAX_RECORD_CHARS = 1024 * 1024
+"""A record, however many lines it spans, no longer than one line may be (``scan``)."""
+MAX_RECORD_LINES = 10_000
+MAX_RECORD_FIELDS = 10_000
+"""Of a record ``csv`` builds, counted as delimiters (quoted or not) plus one before it splits
+them. A header's own limit is lower (``header.MAX_COLUMNS``) and says so in its own words."""
+
+
+class RecordTooLong(ValueError):
+    """A record past one of the bounds; the message says which, and names no value."""
 
 
 def records(lines: Iterator[str], delimiter: str) -> Iterator[list[str]]:
@@ -20,12 +34,34 @@ def records(lines: Iterator[str], delimiter: str) -> Iterator[list[str]]:
     for line in lines:
         cr = line.find("\r")
         if '"' in line or (cr != -1 and cr != len(line) - 2):
-            yield next(csv.reader(itertools.chain((line,), lines), delimiter=delimiter, strict=True), [])
+            yield next(csv.reader(_bounded(line, lines, delimiter), delimiter=delimiter, strict=True), [])
         elif line == "\n" or line == "\r\n":
             yield []
         else:
-            record = line.split(delimiter)
+            record = line.split(delimiter)  # one line: bounded by the scan's line limit
             last = record[-1]
             if last[-1:] == "\n":
                 record[-1] = last[:-2] if cr != -1 else last[:-1]
             yield record
+
+
+def _bounded(first: str, lines: Iterator[str], delimiter: str) -> Iterator[str]:
+    """``first`` and the lines after it, for ``csv`` to pull as many as one record spans; the
+    line that would take the record past a bound raises instead of being handed over."""
+    chars, delimiters = len(first), first.count(delimiter)
+    _check(chars, 1, delimiters)
+    yield first
+    for count, line in enumerate(lines, 2):
+        chars += len(line)
+        delimiters += line.count(delimiter)
+        _check(chars, count, delimiters)
+        yield line
+
+
+def _check(chars: int, lines: int, delimiters: int) -> None:
+    if chars > MAX_RECORD_CHARS:
+        raise RecordTooLong(f"is longer than {MAX_RECORD_CHARS:,} characters")
+    if lines > MAX_RECORD_LINES:
+        raise RecordTooLong(f"spans more than {MAX_RECORD_LINES:,} lines")
+    if delimiters >= MAX_RECORD_FIELDS:
+        raise RecordTooLong(f"has more than {MAX_RECORD_FIELDS:,} fields")

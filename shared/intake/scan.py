@@ -31,7 +31,7 @@ from shared.common import dialect as dialects
 from shared.common import header
 from shared.common.errors import Rejected
 from shared.common.events import EventFilter
-from shared.common.records import records
+from shared.common.records import RecordTooLong, records
 from shared.common.schema import Schema
 from shared.common.settings import DEFAULT_REQUIRED
 from shared.intake import fields
@@ -318,6 +318,11 @@ def _scan(
     except csv.Error as exc:
         raise Rejected(
             "malformed", f"{name}: malformed quoting in or after data row {plan.rows + 1}: {exc}"
+        ) from None
+    except RecordTooLong as exc:
+        where = f"data row {plan.rows + 1}" if result.columns else "the header"
+        raise Rejected(
+            "record-too-long", f"{name}: {where} {exc}; no audit row comes near that (an unterminated quote?)"
         ) from None
     plan.finish(lines.line)
     result.bytes = source.bom_length + source.total
