@@ -34,7 +34,7 @@ from shared.common.events import EventFilter
 from shared.common.records import RecordTooLong, records
 from shared.common.schema import Schema
 from shared.common.settings import DEFAULT_REQUIRED
-from shared.intake import fields
+from shared.intake import fields, heap
 from shared.intake.duplicates import DuplicateCounter, row_hashes
 from shared.intake.fields import Fields
 from shared.intake.rows import MAX_KEY_BYTES, InvalidRows, RowRules
@@ -185,6 +185,8 @@ class _Source:
         self._newlines.append(self._newlines[-1] + found.total)
         self._recent[index] = found
         self._kept += len(block)
+        if self.total // heap.TRIM_BYTES != (self.total - len(block)) // heap.TRIM_BYTES:
+            heap.give_back()
         while len(self._recent) > 2 and self._kept - self._recent[self._oldest].size >= self.KEEP_BYTES:
             self._kept -= self._recent.pop(self._oldest).size
             self._oldest += 1
