@@ -1,14 +1,15 @@
 """One streaming pass over an export: header, row count, SHA-256 and chunk boundaries.
 
 The file is read block by block and never held whole. Most of it is checked a run of whole
-lines at a time (``_Runs``: 1 MB of bytes whose fields are found with numpy and checked
-column by column, ``fields``, no Python code per row). What the fast path does not take (an
-invalid or filtered row, a blank line, quoting ``csv`` reads otherwise) goes row by row
-(``_Plan.records``), where ``csv`` parses any line with a quote and pulls exactly the lines
-a record spans, and the fast path goes on after it. Either way the scan knows the physical
-line each record ends on, which ``_Source`` turns into a byte offset, so a chunk boundary
-is a byte offset on a record boundary that a worker later reads with one ranged GET,
-without scanning again.
+lines at a time (the fast path, ``_Runs``: 1 MB of bytes whose fields are found with numpy
+and checked column by column, ``fields``, no Python code per row). What the fast path does
+not take (an invalid row, a blank line, quoting ``csv`` reads otherwise) goes row by row (the
+slow path, ``_RowByRow``), where ``csv`` parses any line with a quote and pulls exactly the
+lines a record spans, and the fast path goes on after it. Both hand their rows, in file
+order, to one chunk cutter (``_Cutter``), which makes every cut and skip. Either way the
+scan knows the physical line each record ends on, which ``_Source`` turns into a byte
+offset, so a chunk boundary is a byte offset on a record boundary that a worker later reads
+with one ranged GET, without scanning again.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ MAX_LINE_CHARS = 1024 * 1024
 
 MAX_SKIPS = 100
 """Invalid rows one chunk may step over before it is cut there; bounds the message size."""
+MAX_GAPS = 4
+"""A run is taken with up to one row in this many left to row by row (invalid); with more,
+it is not worth it: the run goes row by row, and the runs after it back off."""
+MAX_SKIPPED_RUNS = 8
+"""After runs stop early in a row (less than half of each taken before a record the fast path
+cannot take), the next 1, 3, 7, then 7 runs go row by row without trying: a file full of
+invalid rows costs what row by row costs."""
 
 
 @dataclass(frozen=True)
@@ -304,34 +312,51 @@ def _scan(
         raise Rejected("empty", f"{name} is empty; a header line is expected")
     delimiter = dialects.detect(name, schema.kind, first)
     result = ScanResult(delimiter, source.bom_length, 0, [])
-    plan = _Plan(result, source.offset_after, chunk_rows, max_rows, name, events)
+    cutter = _Cutter(result, source.offset_after, chunk_rows, max_rows, name, events is not None)
+    duplicates = DuplicateCounter()
     try:
-        try:
-            result.columns = columns = next(records(lines.lines(), delimiter))
-        except StopIteration:
-            raise Rejected("empty", f"{name} has no header line") from None
-        result.header_end = source.offset_after(lines.line)
-        found = result.found = header.match(schema, columns, name, mapping)
-        rules = result.rules = RowRules.build(schema, columns, found, required, name)
-        plan.previous = lines.line
-        plan.event_index = found["event_name"]
-        runs = _Runs(rules, delimiter, plan.duplicates, events, found["event_name"])
-        _rows(lines, plan, runs, delimiter, rules)
+        rules = _header(lines, source, result, schema, name, mapping, required)
+        cutter.previous = lines.line
+        event_index = result.found["event_name"]
+        fast = _Runs(rules, delimiter, duplicates, events, event_index)
+        slow = _RowByRow(rules, delimiter, cutter, result, duplicates, events, event_index)
+        _rows(lines, cutter, fast, slow)
     except csv.Error as exc:
         raise Rejected(
-            "malformed", f"{name}: malformed quoting in or after data row {plan.rows + 1}: {exc}"
+            "malformed", f"{name}: malformed quoting in or after data row {cutter.rows + 1}: {exc}"
         ) from None
     except RecordTooLong as exc:
-        where = f"data row {plan.rows + 1}" if result.columns else "the header"
+        where = f"data row {cutter.rows + 1}" if result.columns else "the header"
         raise Rejected(
             "record-too-long", f"{name}: {where} {exc}; no audit row comes near that (an unterminated quote?)"
         ) from None
-    plan.finish(lines.line)
+    cutter.finish(lines.line)
+    result.duplicates = duplicates.count()
     result.bytes = source.bom_length + source.total
     return result
 
 
-def _rows(lines: _Text, plan: _Plan, runs: _Runs, delimiter: str, rules: RowRules) -> None:
+def _header(
+    lines: _Text,
+    source: _Source,
+    result: ScanResult,
+    schema: Schema,
+    name: str,
+    mapping: Mapping[str, str] | None,
+    required: Sequence[str],
+) -> RowRules:
+    """The header line: its columns matched to the schema, and the rules every row is checked by."""
+    try:
+        result.columns = columns = next(records(lines.lines(), result.delimiter))
+    except StopIteration:
+        raise Rejected("empty", f"{name} has no header line") from None
+    result.header_end = source.offset_after(lines.line)
+    found = result.found = header.match(schema, columns, name, mapping)
+    rules = result.rules = RowRules.build(schema, columns, found, required, name)
+    return rules
+
+
+def _rows(lines: _Text, cutter: _Cutter, fast: _Runs, slow: _RowByRow) -> None:
     """Every row after the header: a run at a time where the fast path takes it, row by row
     where it does not (a record it stops at, the runs backed off after misses, a last line
     without its newline)."""
@@ -339,41 +364,37 @@ def _rows(lines: _Text, plan: _Plan, runs: _Runs, delimiter: str, rules: RowRule
     while body := lines.run():
         if skip or body[-1:] != b"\n":
             skip = max(skip - 1, 0)
-            plan.records(lines, delimiter, rules, lines.line + max(body.count(b"\n"), 1), body)
+            slow.take(lines, lines.line + max(body.count(b"\n"), 1), body)
             continue
-        if taken := runs.accept(body):
-            _take(lines, plan, runs, delimiter, rules)
-        if taken == runs.lines:
+        if taken := fast.accept(body):
+            _take(lines, cutter, fast, slow)
+        if taken == fast.lines:
             misses = max(misses - 1, 0)  # one pass forgives one miss: mostly failing stays backed off
             continue
-        if taken < runs.lines // 2:  # little taken before the record that stopped the run: a miss
+        if taken < fast.lines // 2:  # little taken before the record that stopped the run: a miss
             misses += 1
             skip = min(1 << misses, MAX_SKIPPED_RUNS) - 1
         # That one record row by row, then the fast path (or the backed-off runs) again.
-        plan.records(lines, delimiter, rules, lines.line + 1, b"")
+        slow.take(lines, lines.line + 1, b"")
 
 
-def _take(lines: _Text, plan: _Plan, runs: _Runs, delimiter: str, rules: RowRules) -> None:
-    """The rows of the run ``runs`` last took: the valid ones in stretches (the filtered ones
-    among them counted), each of the few invalid ones (``gaps``) row by row in between, which
-    records its reason."""
-    plan.filtered(runs.filtered)
+def _take(lines: _Text, cutter: _Cutter, fast: _Runs, slow: _RowByRow) -> None:
+    """The rows of the run the fast path last took: the valid ones in stretches (the filtered
+    ones among them counted), each of the few invalid ones (``gaps``) row by row in between,
+    which records its reason."""
+    counts = cutter.result.filtered_by_event
+    for event, n in fast.filtered.items():
+        counts[event] = counts.get(event, 0) + n
     done = 0
-    for gap in [*runs.gaps, runs.rows]:
+    for gap in [*fast.gaps, fast.rows]:
         if gap > done:
-            lines.commit(runs.begins(gap) - runs.begins(done), runs.lines_of(gap) - runs.lines_of(done))
-            plan.valid_run(
-                gap - done, lambda j, a=done: runs.lines_of(a + j) - runs.lines_of(a), runs.sent(done, gap)
+            lines.commit(fast.begins(gap) - fast.begins(done), fast.lines_of(gap) - fast.lines_of(done))
+            cutter.stretch(
+                gap - done, lambda j, a=done: fast.lines_of(a + j) - fast.lines_of(a), fast.sent(done, gap)
             )
-        if gap < runs.rows:
-            plan.records(lines, delimiter, rules, lines.line + 1, b"")
+        if gap < fast.rows:
+            slow.take(lines, lines.line + 1, b"")
         done = gap + 1
-
-
-MAX_SKIPPED_RUNS = 8
-"""After runs stop early in a row (less than half of each taken before a record the fast path
-cannot take), the next 1, 3, 7, then 7 runs go row by row without trying: a file full of
-invalid rows costs what row by row costs."""
 
 
 class _Text:
@@ -441,6 +462,121 @@ class _Text:
             self._pos = end
             self.line += 1
             yield buf[pos:end].decode()
+
+
+class _Cutter:
+    """Row numbers, chunk cuts and skips: every one the scan makes, whichever path read the rows.
+
+    Both paths report here in file order: the fast path a stretch of valid rows at a time
+    (``stretch``), the slow path one record at a time (``send``, ``invalid``, ``filtered``,
+    ``blank``), each record by the physical line it ends on. A chunk begins and ends on a row
+    to send and holds up to ``chunk_rows`` of them; it steps over up to ``MAX_SKIPS`` invalid
+    rows (its ``skip``), and is cut short at the next one; ``_cut`` is the one place a chunk
+    is closed.
+    """
+
+    def __init__(
+        self,
+        result: ScanResult,
+        offset: Callable[[int], int],
+        chunk_rows: int,
+        max_rows: int,
+        name: str,
+        filtering: bool,
+    ) -> None:
+        self.result = result
+        self.offset = offset
+        """Byte offset just after a physical line (``_Source.offset_after``)."""
+        self.chunk_rows = chunk_rows
+        self.max_rows = max_rows
+        self.name = name
+        self.filtering = filtering
+        """An events filter is on: a chunk ends on its last row to send, not after a filtered one."""
+        self.rows = 0
+        """Data rows so far, valid or not."""
+        self.previous = 0
+        """The physical line the last record ended on."""
+        self.kept_end = 0
+        """The physical line the last row to send ended on."""
+        self._in_chunk = self._first_row = self._start = 0
+        self._skip: list[tuple[int, int]] = []
+
+    def stretch(self, n: int, lines_of: Callable[[int], int], sent: Sequence[int] | None) -> None:
+        """``n`` valid rows right after line ``previous``; the first ``j`` of them span
+        ``lines_of(j)`` lines (``j`` unless a quoted field holds a line break). ``sent`` lists
+        the ones to send when the events filter leaves some out: a chunk begins and ends on
+        one of those, and the worker drops a filtered row inside a chunk."""
+        first, rows = self.previous, self.rows
+        order = range(n) if sent is None else sent
+        done = 0
+        while done < len(order):
+            if not self._in_chunk:
+                j = int(order[done])
+                self._start, self._first_row = self.offset(first + lines_of(j)), rows + j + 1
+            take = min(len(order) - done, self.chunk_rows - self._in_chunk)
+            self._in_chunk += take
+            done += take
+            if self._in_chunk == self.chunk_rows:
+                last = int(order[done - 1]) + 1
+                self._cut(first + lines_of(last))
+                _check_rows(rows + last, self.max_rows, self.name)
+        self.rows = rows + n
+        if len(order):
+            self.kept_end = first + lines_of(int(order[-1]) + 1)
+        self.previous = first + lines_of(n)
+
+    def send(self, end: int) -> None:
+        """One valid row to send, ending on line ``end``."""
+        self.rows += 1
+        if not self._in_chunk:
+            self._start, self._first_row = self.offset(self.previous), self.rows
+        self.kept_end = self.previous = end
+        self._in_chunk += 1
+        if self._in_chunk == self.chunk_rows:
+            self._cut(end)
+            _check_rows(self.rows, self.max_rows, self.name)
+
+    def invalid(self, end: int) -> int:
+        """One invalid row, ending on line ``end``: stepped over inside a chunk (scattered
+        invalid rows would otherwise split a file into as many chunks and API calls), or,
+        past ``MAX_SKIPS``, where the chunk is cut. Its row number."""
+        self.rows += 1
+        if self._in_chunk:
+            if len(self._skip) < MAX_SKIPS:
+                self._skip.append((self.offset(self.previous), self.offset(end)))
+            else:
+                self._cut(self.kept_end if self.filtering else self.previous)
+        self.previous = end
+        return self.rows
+
+    def filtered(self, end: int) -> None:
+        """One valid row the events filter leaves out (inside a chunk, the worker drops it)."""
+        self.rows += 1
+        self.previous = end
+
+    def blank(self, end: int) -> None:
+        """A blank line: not a row, and harmless inside a chunk."""
+        self.previous = end
+
+    def finish(self, line: int) -> None:
+        """The end of the file, after physical line ``line``: the last chunk closed."""
+        self.result.rows = self.rows
+        _check_rows(self.rows, self.max_rows, self.name)
+        if self._in_chunk:
+            self._cut(self.kept_end if self.filtering else line)
+
+    def _cut(self, line: int) -> None:
+        """Close the open chunk after physical line ``line``; invalid rows right before its end
+        are left out of it, not skipped."""
+        end, skip = self.offset(line), self._skip
+        while skip and skip[-1][0] >= end:
+            skip.pop()
+        while skip and skip[-1][1] == end:
+            end = skip.pop()[0]
+        chunks = self.result.chunks
+        chunks.append(Chunk(len(chunks), self._start, end, self._in_chunk, self._first_row, tuple(skip)))
+        self._in_chunk = 0
+        self._skip = []
 
 
 class _Runs:
@@ -607,185 +743,86 @@ class _Runs:
             self._duplicates.add_batch(hashes, earliest, latest, hashes[order == order[last]])
 
 
-MAX_GAPS = 4
-"""A run is taken with up to one row in this many left to row by row (invalid); with more,
-it is not worth it: the run goes row by row, and the runs after it back off."""
+class _RowByRow:
+    """The slow path: records one by one, each checked and handed to the cutter as it comes.
 
-
-class _Plan:
-    """Row numbers, chunk cuts and skips, as the rows come: one call per run or per record."""
+    ``csv`` parses any line with a quote and pulls exactly the lines a record spans
+    (``records``); the checks are those of the fast path, made per row: the field count, the
+    timestamp (each distinct one parsed once in a row), the required fields, the key values'
+    length. An invalid row's reason is recorded here, by row number; a row is never logged
+    or kept.
+    """
 
     def __init__(
         self,
+        rules: RowRules,
+        delimiter: str,
+        cutter: _Cutter,
         result: ScanResult,
-        offset,
-        chunk_rows: int,
-        max_rows: int,
-        name: str,
-        events: EventFilter | None = None,
+        duplicates: DuplicateCounter,
+        events: EventFilter | None,
+        event_index: int,
     ) -> None:
-        self.result = result
-        self.events = events
-        self.event_index = 0
-        """Column of the Event Name, once the header is matched."""
-        self.kept_end = 0
-        """The physical line the last row to send ended on (a chunk ends there, not after a
-        filtered row)."""
-        self.offset = offset
-        self.chunk_rows = chunk_rows
-        self.max_rows = max_rows
-        self.name = name
-        self.duplicates = DuplicateCounter()
-        self.rows = 0
-        self.in_chunk = self.first_row = self.start = 0
-        self.skip: list[tuple[int, int]] = []
-        self.previous = 0
-        """The physical line the last record ended on."""
+        self._rules, self._d, self.cutter = rules, delimiter, cutter
+        self._invalid, self._filtered = result.invalid, result.filtered_by_event
+        self._duplicates = duplicates
+        self._events, self._ei = events, event_index
 
-    def valid_run(
-        self, n: int, lines_of: Callable[[int], int] = int, sent: Sequence[int] | None = None
-    ) -> None:
-        """``n`` valid rows right after line ``previous``; the first ``j`` of them span
-        ``lines_of(j)`` lines (``j`` unless a quoted field holds a line break). ``sent`` lists
-        the ones to send when the events filter leaves some out (``filtered``): a chunk begins
-        and ends on one of those, and the worker drops a filtered row inside a chunk."""
-        first, chunk_rows, rows = self.previous, self.chunk_rows, self.rows
-        order = range(n) if sent is None else sent
-        done = 0
-        while done < len(order):
-            if not self.in_chunk:
-                j = int(order[done])
-                self.start, self.first_row = self.offset(first + lines_of(j)), rows + j + 1
-            take = min(len(order) - done, chunk_rows - self.in_chunk)
-            self.in_chunk += take
-            done += take
-            if self.in_chunk == chunk_rows:
-                last = int(order[done - 1]) + 1
-                end = self.offset(first + lines_of(last))
-                _close(self.result.chunks, self.start, self.skip, self.in_chunk, self.first_row, end)
-                self.in_chunk = 0
-                self.skip = []
-                _check_rows(rows + last, self.max_rows, self.name)
-        self.rows = rows + n
-        if len(order):
-            self.kept_end = first + lines_of(int(order[-1]) + 1)
-        self.previous = first + lines_of(n)
-
-    def filtered(self, events: Mapping[str, int]) -> None:
-        """Valid rows the events filter left out of a run, by ``EventFilter.bucket``."""
-        counts = self.result.filtered_by_event
-        for event, n in events.items():
-            counts[event] = counts.get(event, 0) + n
-
-    def records(self, text: _Text, delimiter: str, rules: RowRules, until: int, run: bytes) -> None:
+    def take(self, text: _Text, until: int, run: bytes) -> None:
         """Records one by one up to physical line ``until`` (or past it, to a record's end).
 
         ``run`` is the bytes of those lines: decoded and split at once and iterated in C when
-        it can be (its lines are then consumed up front; ``length_hint`` says how many are
-        left), so the loop costs what it did over a ``TextIOWrapper``. With ``run`` empty (one
-        record spanning lines), lines are taken one at a time, not the whole buffer split for it.
+        it can be (its lines are then consumed up front; ``length_hint`` of ``pending`` says
+        how many are left), so the loop costs what it did over a ``TextIOWrapper``. With
+        ``run`` empty (one record spanning lines), lines are taken one at a time, not the whole
+        buffer split for it.
         """
         pieces = run.decode().splitlines(keepends=True) if run[-1:] == b"\n" else []
         if pieces and len(pieces) == run.count(b"\n") == until - text.line:  # no other line breaks
-            it = iter(pieces)
+            pending: Iterator[str] = iter(pieces)
             text.commit(len(run), len(pieces))
-            lines: Iterator[str] = itertools.chain(it, text.lines())
+            self._check(text, pending, itertools.chain(pending, text.lines()), until)
         else:
-            it = iter(())
-            lines = text.lines(bulk=bool(run))
-        left = operator.length_hint
-        chunks, invalid, offset = self.result.chunks, self.result.invalid, self.offset
+            self._check(text, iter(()), text.lines(bulk=bool(run)), until)
+
+    def _check(self, text: _Text, pending: Iterator[str], lines: Iterator[str], until: int) -> None:
+        """Each record of ``lines`` checked and handed to the cutter, by the line it ends on:
+        what ``text`` has consumed less the ``pending`` lines not yet read."""
+        rules, cut, left = self._rules, self.cutter, operator.length_hint
+        width, ti, values = rules.width, rules.time_index, rules.required_values
+        events, ei, filtered = self._events, self._ei, self._filtered
         times: list[str] = []
         keys: list[tuple[str, ...]] = []
-        width, ti, values, key = rules.width, rules.time_index, rules.required_values, rules.duplicate_key
-        rows, in_chunk, first_row, start, skip = (
-            self.rows,
-            self.in_chunk,
-            self.first_row,
-            self.start,
-            self.skip,
-        )
-        previous, kept_end = self.previous, self.kept_end
-        events, ei, filtered = self.events, self.event_index, self.result.filtered_by_event
         last_ts = None
         try:
-            for record in records(lines, delimiter):
-                # A row is never logged or kept: only its number and the reason it is invalid.
-                valid = len(record) == width
-                if valid:
+            for record in records(lines, self._d):
+                end = text.line - left(pending)
+                if len(record) == width:
                     ts = record[ti]
-                    if ts != last_ts:
-                        valid = parses(ts)
-                        if valid:
-                            last_ts = ts
-                    if valid and ("" in values(record) or rules.key_too_long(record)):
-                        valid = False
+                    valid = ts == last_ts or parses(ts)
+                    last_ts = ts if valid else last_ts
+                    valid = valid and "" not in values(record) and not rules.key_too_long(record)
                 elif not record:
-                    previous = text.line - left(it)
-                    if previous >= until:
+                    cut.blank(end)
+                    if end >= until:
                         break
-                    continue  # a blank line is not a row (and harmless inside a chunk)
-                rows += 1
-                if valid and events is not None and not events.keeps(record[ei]):
+                    continue
+                else:
+                    valid = False
+                if not valid:
+                    self._invalid.add(cut.invalid(end), *rules.why(record))
+                elif events is not None and not events.keeps(record[ei]):
                     event = events.bucket(record[ei])
                     filtered[event] = filtered.get(event, 0) + 1
-                elif valid:
-                    times.append(ts)
-                    keys.append(key(record))
-                    if not in_chunk:
-                        start, first_row = offset(previous), rows
-                    kept_end = text.line - left(it)
-                    in_chunk += 1
-                    if in_chunk == self.chunk_rows:
-                        _close(chunks, start, skip, in_chunk, first_row, offset(text.line - left(it)))
-                        in_chunk = 0
-                        skip = []
-                        _check_rows(rows, self.max_rows, self.name)
+                    cut.filtered(end)
                 else:
-                    invalid.add(rows, *rules.why(record))
-                    if in_chunk:
-                        # Stepped over, not a cut: scattered invalid rows would otherwise split a
-                        # file into as many chunks (and API calls) as it has invalid rows.
-                        if len(skip) < MAX_SKIPS:
-                            skip.append((offset(previous), offset(text.line - left(it))))
-                        else:
-                            end = offset(kept_end if events is not None else previous)
-                            _close(chunks, start, skip, in_chunk, first_row, end)
-                            in_chunk = 0
-                            skip = []
-                previous = text.line - left(it)
-                if previous >= until:
+                    times.append(ts)
+                    keys.append(rules.duplicate_key(record))
+                    cut.send(end)
+                if end >= until:
                     break
         finally:
-            self.duplicates.add(times, row_hashes(keys))
-            self.rows, self.in_chunk, self.first_row, self.start, self.skip = (
-                rows,
-                in_chunk,
-                first_row,
-                start,
-                skip,
-            )
-            self.previous, self.kept_end = previous, kept_end
-
-    def finish(self, line: int) -> None:
-        result = self.result
-        result.rows = self.rows
-        _check_rows(self.rows, self.max_rows, self.name)
-        end = self.kept_end if self.events is not None else line
-        if self.in_chunk:
-            _close(result.chunks, self.start, self.skip, self.in_chunk, self.first_row, self.offset(end))
-        result.duplicates = self.duplicates.count()
-
-
-def _close(
-    chunks: list[Chunk], start: int, skip: list[tuple[int, int]], rows: int, first_row: int, end: int
-) -> None:
-    """Close a chunk at ``end``; invalid rows right before it are left out of it, not skipped."""
-    while skip and skip[-1][0] >= end:
-        skip.pop()
-    while skip and skip[-1][1] == end:
-        end = skip.pop()[0]
-    chunks.append(Chunk(len(chunks), start, end, rows, first_row, tuple(skip)))
+            self._duplicates.add(times, row_hashes(keys))
 
 
 def _check_rows(rows: int, max_rows: int, name: str) -> None:

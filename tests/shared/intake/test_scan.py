@@ -119,7 +119,7 @@ def test_quoted_line_breaks_and_escaped_quotes_stay_on_the_fast_path(newline, mo
 
     slow = []
     with monkeypatch.context() as m:
-        m.setattr(scanning._Plan, "records", lambda *a: slow.append(a) or pytest.fail("row by row"))
+        m.setattr(scanning._RowByRow, "take", lambda *a: slow.append(a) or pytest.fail("row by row"))
         fast = scan([data], "x.csv", GENERIC, chunk_rows=13)
     with monkeypatch.context() as m:
         m.setattr(scanning._Runs, "valid", lambda self, body: False)
@@ -148,15 +148,15 @@ def test_only_invalid_rows_go_row_by_row_and_filtered_ones_are_counted_in_bulk(m
 
     data = written(map(row, range(3000)))
     taken_alone = []
-    records = scanning._Plan.records
+    take = scanning._RowByRow.take
 
-    def one_by_one(plan, text, *args):
-        before = plan.rows
-        records(plan, text, *args)
-        taken_alone.append(plan.rows - before)
+    def one_by_one(slow, text, *args):
+        before = slow.cutter.rows
+        take(slow, text, *args)
+        taken_alone.append(slow.cutter.rows - before)
 
     with monkeypatch.context() as m:
-        m.setattr(scanning._Plan, "records", one_by_one)
+        m.setattr(scanning._RowByRow, "take", one_by_one)
         result = scan(
             [data], "x.csv", GENERIC, chunk_rows=400, events=parse_events({"exclude": ["Login"]}, "t")
         )
