@@ -213,7 +213,7 @@ def chart(results: dict, path: Path) -> None:
     print(f"wrote {path}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -240,8 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--push", action="store_true", help="also time `ehr-ingest push` at each concurrency")
     parser.add_argument("--name", default="e2e")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
         work = Path(tmp)
         export = work / "audit-bench.csv"
@@ -250,43 +254,49 @@ def main(argv: list[str] | None = None) -> int:
         stack = Stack(work / "stack", chunk_rows=args.chunk_rows).up(host=False)
         try:
             stack.set_faults(latency_seconds=args.latency)
-            results: dict = {
-                "python_loop_seconds_at_start": common.python_loop_seconds(),
-                "rows": args.rows,
-                "latency_seconds": args.latency,
-                "chunk_rows": args.chunk_rows,
-            }
-            if args.baseline:
-                earlier = json.loads(args.baseline.read_text())
-                if (earlier["rows"], earlier["latency_seconds"]) != (args.rows, args.latency):
-                    parser.error("--baseline was measured with other --rows or --latency")
-                results["sample_script"] = {**earlier["sample_script"], "from": str(args.baseline)}
-            elif not args.skip_sample:
-                print("sample-script algorithm (sequential) ...", flush=True)
-                results["sample_script"] = run_sample(stack, export, args.rows, args.chunk_rows)
-                print(f"  {results['sample_script']}")
-            results["ours"] = []
-            for threads in args.threads:
-                for n in args.concurrency:
-                    print(f"this pipeline, {n} concurrent uploads, {threads} threads ...", flush=True)
-                    results["ours"].append(run_ours(stack, export, args.rows, n, 3600, threads))
-                    print(f"  {results['ours'][-1]}")
-            if args.push:
-                results["push"] = []
-                for n in args.concurrency:
-                    print(f"ehr-ingest push, {n} concurrent uploads ...", flush=True)
-                    results["push"].append(run_push(stack, export, args.rows, n, args.chunk_rows))
-                    print(f"  {results['push'][-1]}")
-            if "sample_script" in results:
-                base = results["sample_script"]["seconds"]
-                for r in [*results["ours"], *results.get("push", [])]:
-                    r["speedup"] = round(base / r["seconds"], 1)
+            results = _runs(stack, export, args, parser)
         finally:
             stack.down()
     common.write(args.name, results)
     if "sample_script" in results:
         chart(results, common.RESULTS / f"{args.name}.png")
     return 0
+
+
+def _runs(stack: Stack, export: Path, args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
+    """The sample script's run (or an earlier one), ours at each concurrency, push if asked."""
+    results: dict = {
+        "python_loop_seconds_at_start": common.python_loop_seconds(),
+        "rows": args.rows,
+        "latency_seconds": args.latency,
+        "chunk_rows": args.chunk_rows,
+    }
+    if args.baseline:
+        earlier = json.loads(args.baseline.read_text())
+        if (earlier["rows"], earlier["latency_seconds"]) != (args.rows, args.latency):
+            parser.error("--baseline was measured with other --rows or --latency")
+        results["sample_script"] = {**earlier["sample_script"], "from": str(args.baseline)}
+    elif not args.skip_sample:
+        print("sample-script algorithm (sequential) ...", flush=True)
+        results["sample_script"] = run_sample(stack, export, args.rows, args.chunk_rows)
+        print(f"  {results['sample_script']}")
+    results["ours"] = []
+    for threads in args.threads:
+        for n in args.concurrency:
+            print(f"this pipeline, {n} concurrent uploads, {threads} threads ...", flush=True)
+            results["ours"].append(run_ours(stack, export, args.rows, n, 3600, threads))
+            print(f"  {results['ours'][-1]}")
+    if args.push:
+        results["push"] = []
+        for n in args.concurrency:
+            print(f"ehr-ingest push, {n} concurrent uploads ...", flush=True)
+            results["push"].append(run_push(stack, export, args.rows, n, args.chunk_rows))
+            print(f"  {results['push'][-1]}")
+    if "sample_script" in results:
+        base = results["sample_script"]["seconds"]
+        for r in [*results["ours"], *results.get("push", [])]:
+            r["speedup"] = round(base / r["seconds"], 1)
+    return results
 
 
 if __name__ == "__main__":
