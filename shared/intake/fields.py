@@ -85,7 +85,8 @@ class Fields:
     def longer(self, columns: list[int], size: int) -> np.ndarray:
         """Per record, True if a value of ``columns`` holds more than ``size`` bytes as written
         (a doubled quote counted twice)."""
-        return (self.end[:, columns] - self.start[:, columns] > size).any(1)
+        longer: np.ndarray = (self.end[:, columns] - self.start[:, columns] > size).any(1)
+        return longer
 
     def key_hashes(self, columns: list[int], rows: np.ndarray | None = None) -> np.ndarray:
         """Per record (or per record ``rows`` selects), the hash of the values of ``columns``
@@ -266,7 +267,8 @@ def trouble(run: bytes, delimiter: str, width: int) -> int:
 def _stray_crs(data: np.ndarray) -> np.ndarray:
     """The carriage returns not followed by a line feed (a CR at the very end included)."""
     crs = np.flatnonzero(data == CR)
-    return crs[data[np.minimum(crs + 1, len(data) - 1)] != LF]
+    stray: np.ndarray = crs[data[np.minimum(crs + 1, len(data) - 1)] != LF]
+    return stray
 
 
 def _first_unreadable(run: bytes, data: np.ndarray, quotes: np.ndarray, d: int) -> int:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 
 _END = object()
 _POLL_SECONDS = 0.1
 
 
-def read_ahead(blocks: Iterable[bytes], depth: int = 2) -> Iterator[bytes]:
+def read_ahead(blocks: Iterable[bytes], depth: int = 2) -> Generator[bytes]:
     """Yield ``blocks`` in order, fetched up to ``depth`` ahead on a thread.
 
     An error raised while fetching is raised here, after the blocks before it. When the

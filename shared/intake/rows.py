@@ -114,9 +114,9 @@ def _too_long(value: str) -> bool:
 class InvalidRows:
     """Invalid rows as parallel arrays (7 bytes a row), so even millions cost little memory."""
 
-    numbers: array = field(default_factory=lambda: array("L"))
+    numbers: array[int] = field(default_factory=lambda: array("L"))
     codes: bytearray = field(default_factory=bytearray)
-    details: array = field(default_factory=lambda: array("H"))
+    details: array[int] = field(default_factory=lambda: array("H"))
 
     def add(self, number: int, code: int, detail: int) -> None:
         self.numbers.append(number)

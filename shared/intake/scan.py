@@ -15,6 +15,7 @@ with one ranged GET, without scanning again.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import itertools
 import operator
@@ -389,9 +390,7 @@ def _take(lines: _Text, cutter: _Cutter, fast: _Runs, slow: _RowByRow) -> None:
     for gap in [*fast.gaps, fast.rows]:
         if gap > done:
             lines.commit(fast.begins(gap) - fast.begins(done), fast.lines_of(gap) - fast.lines_of(done))
-            cutter.stretch(
-                gap - done, lambda j, a=done: fast.lines_of(a + j) - fast.lines_of(a), fast.sent(done, gap)
-            )
+            cutter.stretch(gap - done, functools.partial(fast.lines_after, done), fast.sent(done, gap))
         if gap < fast.rows:
             slow.take(lines, lines.line + 1, b"")
         done = gap + 1
@@ -501,13 +500,15 @@ class _Cutter:
         self._in_chunk = self._first_row = self._start = 0
         self._skip: list[tuple[int, int]] = []
 
-    def stretch(self, n: int, lines_of: Callable[[int], int], sent: Sequence[int] | None) -> None:
+    def stretch(
+        self, n: int, lines_of: Callable[[int], int], sent: Sequence[int] | np.ndarray | None
+    ) -> None:
         """``n`` valid rows right after line ``previous``; the first ``j`` of them span
         ``lines_of(j)`` lines (``j`` unless a quoted field holds a line break). ``sent`` lists
         the ones to send when the events filter leaves some out: a chunk begins and ends on
         one of those, and the worker drops a filtered row inside a chunk."""
         first, rows = self.previous, self.rows
-        order = range(n) if sent is None else sent
+        order: Sequence[int] | np.ndarray = range(n) if sent is None else sent
         done = 0
         while done < len(order):
             if not self._in_chunk:
@@ -648,6 +649,10 @@ class _Runs:
         quoted field holds a line break. Asked where a chunk is cut inside a run."""
         return self._fields.lines_of(j) if self._fields is not None else j
 
+    def lines_after(self, a: int, j: int) -> int:
+        """Physical lines rows ``a`` to ``a + j`` of the run last taken span."""
+        return self.lines_of(a + j) - self.lines_of(a)
+
     def begins(self, j: int) -> int:
         """Where row ``j`` of the run last taken begins, in bytes from its start."""
         return self._fields.begins(j) if self._fields is not None else 0
@@ -715,7 +720,7 @@ class _Runs:
         self._sent_events |= new - dropped
         if not dropped:
             return np.zeros(found.rows, bool)
-        out = np.fromiter(map(dropped.__contains__, names), bool, len(names)) & ~invalid
+        out: np.ndarray = np.fromiter(map(dropped.__contains__, names), bool, len(names)) & ~invalid
         for name, n in Counter(itertools.compress(names, out.tolist())).items():
             event = self._events.bucket(name)
             self.filtered[event] = self.filtered.get(event, 0) + n

@@ -132,4 +132,5 @@ def ordinals(stamps: np.ndarray) -> np.ndarray | None:
     ok = (year >= 1) & (month >= 1) & (day >= 1) & (day <= days) & (hour < 24) & (minute < 60) & (second < 60)
     if not ok.all():
         return None
-    return v.astype(np.int64) @ (10 ** np.arange(v.shape[1] - 1, -1, -1, dtype=np.int64))
+    ordinal: np.ndarray = v.astype(np.int64) @ (10 ** np.arange(v.shape[1] - 1, -1, -1, dtype=np.int64))
+    return ordinal

@@ -81,7 +81,8 @@ def test_trouble_is_where_the_first_record_split_cannot_take_begins(run, at):
 def test_one_length_values_make_a_table():
     found = fields.split(b"2026-11-22T08:15:03Z,b,c,d\n2026-11-22T08:15:04Z,b,,d\n", ",", WIDTH)
     assert found is not None
-    assert found.fixed(0).tobytes() == b"2026-11-22T08:15:03Z2026-11-22T08:15:04Z"
+    table = found.fixed(0)
+    assert table is not None and table.tobytes() == b"2026-11-22T08:15:03Z2026-11-22T08:15:04Z"
     assert found.fixed(2) is None  # "c" and ""
     assert found.empty([2]).tolist() == [False, True] and not found.empty([0, 1, 3]).any()
     assert found.begins(1) == 27

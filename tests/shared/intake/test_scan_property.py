@@ -9,6 +9,7 @@ Bounded and without deadline: not flaky on a busy machine.
 import csv
 import io
 import re
+from typing import Literal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -55,7 +56,9 @@ def exports(draw):
     for values in [HEADER, *body]:
         ending = draw(st.sampled_from(["\n", "\r\n"]))
         if values:
-            quoting = csv.QUOTE_ALL if quote_all and draw(st.integers(0, 9)) else csv.QUOTE_MINIMAL
+            quoting: Literal[0, 1] = (
+                csv.QUOTE_ALL if quote_all and draw(st.integers(0, 9)) else csv.QUOTE_MINIMAL
+            )
             line = io.StringIO()  # CRLF as the writer's terminator: it then quotes any CR or LF
             csv.writer(line, lineterminator="\r\n", quoting=quoting).writerow(values)
             out.write(line.getvalue()[:-2] + ending)
