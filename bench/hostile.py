@@ -78,6 +78,23 @@ def _realistic(shape: str, rows: int) -> Callable[[Path], Path]:
     return lambda path: (make_shape(path, SHAPES[shape], rows), path)[1]
 
 
+def _out_of_order(rows: int) -> Callable[[Path], Path]:
+    """Realistic rows, the first one stamped after all the others: the duplicate counter then
+    keeps every row's hash to count them at the end."""
+    ti = KEYS.index("creation_time")
+
+    def build(path: Path) -> Path:
+        def rows_() -> Iterator[list[str]]:
+            for i, row in enumerate(_rows(rows)):
+                if i == 0:
+                    row[ti] = "2099-12-31T23:59:59Z"
+                yield row
+
+        return _write(path, rows_())
+
+    return build
+
+
 def _gzip_bomb(path: Path) -> Path:
     """0.3 MB of gzip that inflates to some 300 MB of valid rows (stored with
     Content-Encoding: gzip for the blob stage; as a local file, bytes that are not text)."""
@@ -154,6 +171,7 @@ FILES: dict[str, Callable[[Path], Path]] = {
     "realistic-quoted-address": _realistic("quoted-address", 300_000),
     "realistic-all-quoted-crlf": _realistic("all-quoted-crlf", 300_000),
     "realistic-5m-rows": _realistic("unquoted", 5_000_000),  # the connector's row limit
+    "5m-rows-out-of-time-order": _out_of_order(5_000_000),
     "upn-400kb-every-3000-rows": _every(3000, "employee_upn", "u" * 400_000, 80_000),
     "upn-1000b-every-100-rows": _every(100, "employee_upn", "u" * 1000, 200_000),
     "event-section-900kb-every-3000-rows": _every(3000, "event_section", "s" * 900_000, 80_000),
