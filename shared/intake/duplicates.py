@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from shared.intake import heap
+
 PAD = bytes(8)
 """What ``field_hashes`` needs after the last byte: it reads eight bytes at a time."""
 _MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], np.uint64)
@@ -119,8 +121,7 @@ class DuplicateCounter:
     this compares the timestamps as strings: equal strings are what makes keys equal.
 
     The hashes are kept (8 bytes a row: 40 MB at the 5-million-row limit) so that a file
-    that breaks that order is counted exactly at the end, over all of them at once (twice
-    that for the moment it takes).
+    that breaks that order is counted exactly at the end, over all of them at once.
     """
 
     def __init__(self) -> None:
@@ -166,8 +167,14 @@ class DuplicateCounter:
         """The duplicates; asked once, at the end."""
         if self._in_order or not self._batches:
             return self._found
-        every = np.concatenate(self._batches)
-        self._batches.clear()
+        every = np.empty(sum(map(len, self._batches)), np.uint64)
+        at = 0
+        while self._batches:  # each batch let go once copied: the hashes are not held twice
+            batch = self._batches.pop()
+            every[at : at + len(batch)] = batch
+            at += len(batch)
+            if not len(self._batches) % 256:
+                heap.give_back()
         every.sort()
         return int(np.count_nonzero(every[1:] == every[:-1]))
 
