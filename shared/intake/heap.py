@@ -12,7 +12,6 @@ CPU. Elsewhere than glibc (musl, macOS) there is no ``malloc_trim`` and this doe
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from collections.abc import Callable
 
 TRIM_BYTES = 32 * 1024 * 1024
@@ -22,8 +21,8 @@ every 8 MB kept it at 124 MB but lost more time to page faults."""
 
 def _malloc_trim() -> Callable[[int], int] | None:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    except OSError:
+        libc = ctypes.CDLL(None)  # the process's own symbols: libc's where it is linked in
+    except (OSError, TypeError):  # Windows has no such handle
         return None
     trim = getattr(libc, "malloc_trim", None)
     if trim is None:
