@@ -57,6 +57,17 @@ fi
 # The key is never printed; it is only part of the webhook URL Event Grid calls.
 endpoint="https://${host}/runtime/webhooks/blobs?functionName=Host.Functions.${function_name}&code=${key}"
 
+# One event per export: only the calls that finish writing a blob. Event Grid can deliver more
+# than one BlobCreated for one upload (CreateFile then FlushWithClose on an account with a
+# hierarchical namespace; repeated events in azure-sdk-for-net issue 47158), and Microsoft's
+# Blob Storage event schema page names the api of each (data.api). PutBlob and PutBlockList
+# end an upload through the blob endpoint (portal, Storage Explorer, az, AzCopy, the SDKs),
+# FlushWithClose one through the Data Lake endpoint. CopyBlob counts: an operator who copies an
+# export into the container (az storage blob copy, Storage Explorer between accounts) means it
+# to be ingested, and on this account (no hierarchical namespace) Storage raises the event once
+# the copy is committed, not when it starts.
+blob_apis=(PutBlob PutBlockList FlushWithClose CopyBlob)
+
 az eventgrid system-topic event-subscription create \
   --resource-group "$rg" \
   --system-topic-name "$topic" \
@@ -65,7 +76,8 @@ az eventgrid system-topic event-subscription create \
   --endpoint "$endpoint" \
   --included-event-types Microsoft.Storage.BlobCreated \
   --subject-begins-with "/blobServices/default/containers/${container}/" \
+  --advanced-filter data.api StringIn "${blob_apis[@]}" \
   --event-delivery-schema EventGridSchema \
   --output none
 
-echo "Event Grid subscription $subscription_name: BlobCreated in container $container -> $app ($function_name)"
+echo "Event Grid subscription $subscription_name: BlobCreated (${blob_apis[*]}) in container $container -> $app ($function_name)"

@@ -1,6 +1,7 @@
 """infra/scripts/post-deploy.sh against a stand-in `az` that records its arguments: the
 subscription it creates feeds the blob trigger with BlobCreated events of the exports
-container only, it waits for the key, and never prints the key."""
+container only, one per export (filtered on the call that wrote the blob), it waits for the
+key, and never prints the key."""
 
 from __future__ import annotations
 
@@ -33,6 +34,24 @@ elif args[:3] == ["functionapp", "keys", "list"]:
     calls = sum(1 for line in open(log) if "keys" in line)
     print("" if calls < 2 else "{key}")  # the key appears on the second try
 """
+
+
+# The calls that finish writing a blob (Microsoft's Blob Storage event schema, data.api); a copy
+# into the container counts (the account has no hierarchical namespace, so the CopyBlob event
+# comes once the copy is committed).
+BLOB_CREATING_APIS = ["PutBlob", "PutBlockList", "FlushWithClose", "CopyBlob"]
+
+
+def advanced_filters(create):
+    """Each --advanced-filter as az reads it: the key, the operator, then its values up to the
+    next option."""
+    filters = []
+    for i, token in enumerate(create):
+        if token == "--advanced-filter":
+            rest = create[i + 1 :]
+            end = next((j for j, t in enumerate(rest) if t.startswith("--")), len(rest))
+            filters.append(rest[:end])
+    return filters
 
 
 def run(tmp_path, *args, env=None):
@@ -72,6 +91,7 @@ def test_creates_the_blob_trigger_subscription(tmp_path):
     )
     assert arg("--included-event-types") == "Microsoft.Storage.BlobCreated"
     assert arg("--subject-begins-with") == "/blobServices/default/containers/exports/"
+    assert advanced_filters(create) == [["data.api", "StringIn", *BLOB_CREATING_APIS]]
     assert all(c[c.index("--name") + 1] == "ehr-ingest" for c in calls if c[:2] == ["deployment", "group"])
     assert KEY not in proc.stdout + proc.stderr
 
@@ -135,3 +155,15 @@ def test_as_azd_hook_also_reads_upper_cased_names(tmp_path):
     assert not [c for c in calls if c[:3] == ["deployment", "group", "show"]]
     [create] = [c for c in calls if c[:3] == ["eventgrid", "system-topic", "event-subscription"]]
     assert create[create.index("--system-topic-name") + 1] == "evgt-azd"
+
+
+def test_one_event_per_export_whatever_wrote_it(tmp_path):
+    """The filter lets through every call that finishes a blob and none that only starts one
+    (CreateFile on a hierarchical namespace) or changes it (SetBlobTier...)."""
+    proc, calls = run(tmp_path, "rg-ehr")
+    assert proc.returncode == 0, proc.stderr
+    [create] = [c for c in calls if c[:3] == ["eventgrid", "system-topic", "event-subscription"]]
+    [[key, operator, *apis]] = advanced_filters(create)
+    assert (key, operator) == ("data.api", "StringIn")
+    assert "CreateFile" not in apis
+    assert sorted(apis) == sorted(BLOB_CREATING_APIS)
