@@ -3,8 +3,8 @@
 Why a package built here, not a remote build: Azure's remote build (Oryx) has run pip on the
 wrong Python for a 3.13 app (azd issue 8538) and has broken 3.13 builds before (Oryx issues
 2833/2834, 3081); our ``azure-functions-runtime`` and ``azure-functions`` 2.x require 3.13. So
-the package carries its dependencies, and azd (``remoteBuild: false``) or
-``func azure functionapp publish --no-build`` deploys it as is.
+the package carries its dependencies, and azd (``remoteBuild: false``, from the same files
+unpacked) or ``az functionapp deployment source config-zip`` deploys it as is.
 
 What is in it: the app as committed (``function_app.py``, ``host.json``, ``requirements.txt``,
 ``shared/``; ``git ls-files``, so no caches or local files) and, under
@@ -119,14 +119,29 @@ def build(output: Path = DEFAULT_OUTPUT, root: Path = REPO_ROOT) -> Path:
     return output
 
 
+def unpack(package: Path, folder: Path) -> None:
+    """The zip's files and nothing else in ``folder`` (under dist/): what azd deploys with
+    ``dist:`` (it zips a folder itself, so it is handed exactly this package's files)."""
+    dist = DEFAULT_OUTPUT.parent
+    if not folder.is_relative_to(dist) or folder == dist:
+        raise SystemExit(f"--unpacked must be a folder under {dist}, not {folder}")
+    shutil.rmtree(folder, ignore_errors=True)
+    with zipfile.ZipFile(package) as zf:
+        zf.extractall(folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./dev package", description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the zip to write")
+    parser.add_argument("--unpacked", type=Path, help="also extract it into this folder under dist/ (azd)")
     args = parser.parse_args(argv)
     output = build(args.output.resolve())
     with zipfile.ZipFile(output) as zf:
         count = len(zf.infolist())
     print(f"{output} ({count} files, {output.stat().st_size / 1e6:.1f} MB)")
+    if args.unpacked:
+        unpack(output, args.unpacked.resolve())
+        print(f"{args.unpacked.resolve()} (the same files, for azd)")
     return 0
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Post-deploy step: create the Event Grid subscription that feeds the blob trigger.
 #
-# Run it after `func azure functionapp publish <app>`: the subscription's webhook needs the
-# app's blobs_extension system key, which exists only once the published code has started.
+# Run it after publishing the package (README: `./dev package`, then
+# `az functionapp deployment source config-zip`): the subscription's webhook needs the app's
+# blobs_extension system key, which exists only once the published code has started.
 # Safe to run again (the subscription is created or updated in place).
 #
 #   infra/scripts/post-deploy.sh <resource-group> [deployment-name]
@@ -49,8 +50,8 @@ for _ in $(seq 1 "$attempts"); do
   sleep "$interval"
 done
 if [ -z "$key" ]; then
-  echo "no blobs_extension key on $app yet: publish the code first" >&2
-  echo "  func azure functionapp publish $app --python" >&2
+  echo "no blobs_extension key on $app yet: publish the package first" >&2
+  echo "  ./dev package && az functionapp deployment source config-zip --resource-group $rg --name $app --src dist/ehr-audit-ingest.zip" >&2
   exit 1
 fi
 

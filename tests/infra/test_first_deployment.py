@@ -177,7 +177,11 @@ def test_azd_provisions_infra_deploys_the_app_and_runs_the_post_deploy_step(temp
     config = azure_yaml()
     assert config["infra"] == {"provider": "bicep", "path": "infra", "module": "main"}
     [(service, spec)] = config["services"].items()
-    assert spec == {"project": ".", "language": "python", "host": "function"}
+    assert {k: spec[k] for k in ("project", "language", "host")} == {
+        "project": ".",
+        "language": "python",
+        "host": "function",
+    }
     # azd finds the app it deploys to by the azd-service-name tag.
     fa = templates["modules/function-app.bicep"]
     assert fa["variables"]["serviceTag"]["value"] == {"'azd-service-name'": service}
@@ -190,7 +194,27 @@ def test_azd_provisions_infra_deploys_the_app_and_runs_the_post_deploy_step(temp
 def test_readme_gives_azd_up_first_then_the_cli():
     deploy = readme_section("Deploy to Azure")
     assert deploy.index("azd up") < deploy.index("az deployment group create")
-    assert "func azure functionapp publish" in deploy and "post-deploy.sh" in deploy
+    assert "post-deploy.sh" in deploy
+
+
+def test_azd_deploys_the_package_built_here_as_is():
+    """No remote build (it has run pip on the wrong Python for 3.13 apps): the prepackage hook
+    builds the package and unpacks it where azd takes the files from."""
+    [spec] = azure_yaml()["services"].values()
+    assert spec["remoteBuild"] is False
+    hook = spec["hooks"]["prepackage"]
+    assert hook["run"] == f"./dev package --unpacked {spec['dist']}"
+    assert spec["dist"].startswith("dist/") and not hook.get("continueOnError", False)
+
+
+def test_readme_cli_path_publishes_the_same_zip():
+    deploy = readme_section("Deploy to Azure")
+    step = deploy[deploy.index("Publish the code") :]
+    assert "./dev package" in step
+    assert "az functionapp deployment source config-zip" in step and "--src dist/ehr-audit-ingest.zip" in step
+    assert "--build-remote" not in step.split("infra/scripts/post-deploy.sh")[0]
+    why = deploy[deploy.index("Why not Azure's remote build") :]
+    assert "8538" in why and "3081" in why
 
 
 # ------------------------------------------------------------------ 13. instance count floor

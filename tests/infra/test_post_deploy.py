@@ -107,7 +107,10 @@ def test_gives_up_with_the_publish_command(tmp_path, monkeypatch):
     monkeypatch.setenv("KEY_WAIT_ATTEMPTS", "1")
     proc, calls = run(tmp_path, "rg-ehr")
     assert proc.returncode == 1
-    assert "func azure functionapp publish func-x --python" in proc.stderr
+    assert (
+        "./dev package && az functionapp deployment source config-zip --resource-group rg-ehr "
+        "--name func-x --src dist/ehr-audit-ingest.zip"
+    ) in proc.stderr
     assert not [c for c in calls if c[0] == "eventgrid"]
 
 
