@@ -10,6 +10,12 @@ services. The key exists only in this process's memory, the child's environment 
 connection string handed to clients; it is never written to code or settings files. A
 ``state()`` dict carries it to another process that needs to reattach (write it somewhere only
 you can read).
+
+Why HTTPS with ``--oauth basic`` (``tls``): that is how Azurite accepts bearer tokens, so the app
+can reach it as it reaches Azure Storage, with its managed identity and no key. Azurite's README
+(node_modules/azurite): OAuth requires HTTPS (``--cert``, ``--key``); at the basic level it checks
+a token's issuer, audience and lifetime, not its signature. The account key still works, for the
+stack's own administration.
 """
 
 from __future__ import annotations
@@ -123,6 +129,8 @@ class Azurite:
     account: str = field(default_factory=random_account_name)
     key: str = field(default_factory=random_account_key)
     pid: int | None = None
+    tls: tuple[Path, Path] | None = None
+    """(certificate, key) PEM files: serve HTTPS and accept bearer tokens (``--oauth basic``)."""
     startup_timeout: float = 30.0
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _attempts: int = field(default=0, init=False, repr=False)
@@ -142,10 +150,15 @@ class Azurite:
         endpoints = ";".join(
             f"{service.capitalize()}Endpoint={self.endpoint(service)}" for service in SERVICES
         )
-        return f"DefaultEndpointsProtocol=http;AccountName={self.account};AccountKey={self.key};{endpoints}"
+        account = f"AccountName={self.account};AccountKey={self.key}"
+        return f"DefaultEndpointsProtocol={self.scheme};{account};{endpoints}"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     def endpoint(self, service: str) -> str:
-        return f"http://{HOST}:{self.ports[service]}/{self.account}"
+        return f"{self.scheme}://{HOST}:{self.ports[service]}/{self.account}"
 
     @property
     def running(self) -> bool:
@@ -167,6 +180,9 @@ class Azurite:
         args += ["--skipApiVersionCheck", "--disableTelemetry", "--loose"]
         for service in SERVICES:
             args += [f"--{service}Host", HOST, f"--{service}Port", str(self.ports[service])]
+        if self.tls:
+            cert, key = self.tls
+            args += ["--cert", str(cert), "--key", str(key), "--oauth", "basic"]
         env = dict(os.environ)
         env["AZURITE_ACCOUNTS"] = f"{self.account}:{self.key}"
         with open(self.location / "azurite.out", "ab") as out:
@@ -256,6 +272,7 @@ class Azurite:
             "ports": dict(self.ports),
             "account": self.account,
             "key": self.key,
+            "tls": [str(p) for p in self.tls] if self.tls else None,
         }
 
     @classmethod
@@ -267,6 +284,7 @@ class Azurite:
             account=state["account"],
             key=state["key"],
             pid=state.get("pid"),
+            tls=(Path(state["tls"][0]), Path(state["tls"][1])) if state.get("tls") else None,
         )
 
     def __enter__(self) -> Azurite:

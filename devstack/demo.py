@@ -31,11 +31,11 @@ class Pipeline:
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        conn = stack.settings["ExportsStorage"]
-        self.blobs = BlobServiceClient.from_connection_string(conn)
+        # The operator's side (drops, reading results) uses the stack's key; the app never has one.
+        self.blobs = stack.admin_client(BlobServiceClient)
         from azure.data.tables import TableServiceClient
 
-        self.tables = TableServiceClient.from_connection_string(conn)
+        self.tables = stack.admin_client(TableServiceClient)
 
     def drop(self, path: Path, connector: str, name: str | None = None) -> str:
         container = self.blobs.get_container_client("exports")

@@ -3,6 +3,13 @@
 ``Stack.up()`` starts them detached (so ``ehr-ingest stack up`` can return) and records
 what it started in ``<work>/stack.json``; ``Stack.load(work).down()`` stops exactly that.
 The app settings it writes are the same names as in Azure; only URLs differ.
+
+Storage as in Azure: the app's settings give both connections (``ExportsStorage``,
+``AzureWebJobsStorage``) identity-based, ``__blobServiceUri``/``__queueServiceUri``/
+``__tableServiceUri`` with ``__credential=managedidentity`` and ``__clientId`` (as infra/ sets
+them), and no key. Azurite serves HTTPS with a certificate from the stack's CA (the emulator's) and takes
+the bearer tokens the emulator's managed-identity endpoint issues (``--oauth basic``). The account
+key stays with the stack, for its own administration (``admin_client``: tests, the demo's drops).
 """
 
 from __future__ import annotations
@@ -22,13 +29,15 @@ from typing import Any
 
 import requests
 
-from devstack.azurite import Azurite
+from devstack.azurite import SERVICES, Azurite
 from devstack.emulator.config import EmulatorConfig
+from devstack.emulator.tls import ensure_certificates
 from shared.common.settings import SETTINGS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORK = REPO_ROOT / ".work" / "stack"
 CONNECTORS = (("generic", "healthcare"), ("epic", "epic"))
+STORAGE_CONNECTIONS = ("AzureWebJobsStorage", "ExportsStorage")
 
 
 def _wait_for_file(path: Path, proc: subprocess.Popen, what: str, timeout: float = 60) -> dict:
@@ -108,7 +117,9 @@ class Stack:
         (self.work / "logs").mkdir(exist_ok=True)
         self.state = {"pids": {}, "verbose": self.verbose, "queue_lease_seconds": self.queue_lease_seconds}
         try:
-            azurite = Azurite(self.work / "azurite")
+            # The emulator's CA and server certificate, made now: Azurite serves with them too.
+            tls = ensure_certificates(self.work / "emulator" / "tls")
+            azurite = Azurite(self.work / "azurite", tls=(tls.server_cert, tls.server_key))
             azurite.start()
             self.state["azurite"] = azurite.state()
             self._save()
@@ -152,6 +163,7 @@ class Stack:
             "tenant_id": config.tenant_id,
             "client_id": config.client_id,
             "identity_header": config.identity_header,
+            "managed_identity_client_id": config.managed_identity_client_id,
         }
 
     def _settings(self, azurite: Azurite, emu: dict[str, Any], jobs: dict[str, str]) -> dict[str, str]:
@@ -165,8 +177,7 @@ class Stack:
             # Binding expressions (%EXPORTS_CONTAINER%...) must resolve: write every default out.
             **defaults,
             "FUNCTIONS_WORKER_RUNTIME": "python",
-            "AzureWebJobsStorage": azurite.connection_string,
-            "ExportsStorage": azurite.connection_string,
+            **_identity_storage(azurite, emu["managed_identity_client_id"]),
             "CONNECTORS": json.dumps(connectors),
             "ENTRA_TENANT_ID": emu["tenant_id"],
             "ENTRA_CLIENT_ID": emu["client_id"],
@@ -272,6 +283,17 @@ class Stack:
     def verify(self) -> str:
         return self.state["emulator"]["ca"]
 
+    @property
+    def admin_connection_string(self) -> str:
+        """Azurite's account key: the stack's, for administration; never an app setting."""
+        return Azurite.from_state(self.state["azurite"]).connection_string
+
+    def admin_client[C](self, cls: type[C], *args: Any, **kwargs: Any) -> C:
+        """``cls.from_connection_string`` with the account key, trusting the stack's CA (the
+        machine's REQUESTS_CA_BUNDLE may not hold it)."""
+        factory = cls.from_connection_string  # type: ignore[attr-defined]
+        return factory(self.admin_connection_string, *args, connection_verify=self.verify, **kwargs)
+
     def emulator_stats(self) -> dict[str, Any]:
         url = self.state["emulator"]["url"] + "/_emulator/stats"
         return requests.get(url, verify=self.verify, timeout=10).json()
@@ -296,6 +318,19 @@ class Stack:
         """Run a function now through the host's admin API, as with the real Functions host."""
         url = self.state["host"]["admin_url"].rstrip("/") + f"/admin/functions/{name}"
         requests.post(url, json={"input": input}, timeout=10).raise_for_status()
+
+
+def _identity_storage(azurite: Azurite, client_id: str) -> dict[str, str]:
+    """Both storage connections as infra/main.bicep gives them in Azure (``appSettings``): the
+    managed identity and its client id, with Azurite's endpoints over HTTPS as the service URIs
+    (``AzureWebJobsStorage`` has ``__accountName`` there, which can only name an Azure host)."""
+    settings = {}
+    for connection in STORAGE_CONNECTIONS:
+        for service in SERVICES:
+            settings[f"{connection}__{service}ServiceUri"] = azurite.endpoint(service)
+        settings[f"{connection}__credential"] = "managedidentity"
+        settings[f"{connection}__clientId"] = client_id
+    return settings
 
 
 def _system_cas() -> str:

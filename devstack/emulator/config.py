@@ -24,7 +24,9 @@ KEYVAULT_RESOURCE = "https://vault.azure.net"
 CLIENT_SECRET_NAME = "ingestion-client-secret"
 #: Key Vault name of the app's certificate (key and certificate, PEM), the other credential.
 CLIENT_CERTIFICATE_NAME = "ingestion-client-certificate"
-DEFAULT_RESOURCES = (INGESTION_RESOURCE, KEYVAULT_RESOURCE, "https://storage.azure.com")
+#: Audience of tokens Azure Storage (and Azurite with ``--oauth basic``) accepts.
+STORAGE_RESOURCE = "https://storage.azure.com"
+DEFAULT_RESOURCES = (INGESTION_RESOURCE, KEYVAULT_RESOURCE, STORAGE_RESOURCE)
 
 
 class ConfigError(ValueError):
@@ -46,7 +48,8 @@ class FaultConfig:
     error_status: int = 503
     seed: int = 0
     token_error_rate: float = 0.0
-    """Share of token requests (Entra v1/v2, managed identity) answered 503: an outage."""
+    """Share of token requests (Entra v1/v2, managed identity but for Storage) answered 503:
+    an outage."""
     keyvault_error_rate: float = 0.0
     """Share of Key Vault secret reads answered 503."""
     reset_rate: float = 0.0

@@ -14,6 +14,14 @@ from devstack.emulator.tokens import TokenService, normalize_audience
 from devstack.emulator.wire import Request, Response
 
 
+def managed_identity_issuer(tenant_id: str) -> str:
+    """A managed identity's token is a v1 Entra token, issued by ``https://sts.windows.net/<tenant>/``
+    (Microsoft identity platform, access token claims: ``iss`` of v1.0 tokens). Azurite checks
+    exactly that prefix (``VALID_ISSUE_PREFIXES`` in its common/utils/constants.js) when it takes a
+    bearer token; the host name is only a claim here, nothing is fetched from it."""
+    return f"https://sts.windows.net/{tenant_id}/"
+
+
 class ManagedIdentityService(TokenService):
     """Issues managed-identity tokens to callers that present the identity header."""
 
@@ -39,7 +47,7 @@ class ManagedIdentityService(TokenService):
         app_id = request.query.get("client_id") or self._config.managed_identity_client_id
         token = self._authority.issue(
             audience=resource,
-            issuer=f"{self._base_url()}/{self._config.tenant_id}/",
+            issuer=managed_identity_issuer(self._config.tenant_id),
             tenant_id=self._config.tenant_id,
             app_id=app_id,
         )

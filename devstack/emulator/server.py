@@ -25,14 +25,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from devstack.emulator.appinsights import AppInsightsService
-from devstack.emulator.config import ConfigError, EmulatorConfig, FaultConfig
+from devstack.emulator.config import STORAGE_RESOURCE, ConfigError, EmulatorConfig, FaultConfig
 from devstack.emulator.entra import EntraService
 from devstack.emulator.faults import FaultInjector
 from devstack.emulator.identity import ManagedIdentityService
 from devstack.emulator.ingestion import IngestionService
 from devstack.emulator.keyvault import KeyVaultService
 from devstack.emulator.tls import TlsPaths, ensure_certificates
-from devstack.emulator.tokens import TokenAuthority
+from devstack.emulator.tokens import TokenAuthority, normalize_audience
 from devstack.emulator.wire import (
     BodyTooLargeError,
     ChunkedReader,
@@ -378,7 +378,7 @@ class Emulator:
         router.add("GET", tenant + r"/discovery(?:/v2\.0)?/keys", self.entra.keys)
         router.add("POST", tenant + r"/oauth2/v2\.0/token", self._down("token", self.entra.token_v2))
         router.add("POST", tenant + r"/oauth2/token", self._down("token", self.entra.token_v1))
-        router.add("GET", r"/msi/token/?", self._down("token", self.identity.token))
+        router.add("GET", r"/msi/token/?", self._down("token", self.identity.token, spare=_for_storage))
         router.add(
             "GET",
             r"/secrets/(?P<name>[^/]+)(?:/(?P<version>[^/]*))?/?",
@@ -400,11 +400,12 @@ class Emulator:
         )
         return router
 
-    def _down(self, service: str, handler):
-        """Wrap a handler so ``<service>_error_rate`` of its requests meet an outage (503)."""
+    def _down(self, service: str, handler, spare=lambda request: False):
+        """Wrap a handler so ``<service>_error_rate`` of its requests meet an outage (503);
+        requests ``spare`` picks go through."""
 
         def handle(request: Request, **groups: str) -> Response:
-            if self._faults.outage(service):
+            if not spare(request) and self._faults.outage(service):
                 return Response.json(
                     503,
                     {"error": "temporarily_unavailable", "error_description": f"{service} outage (injected)"},
@@ -436,3 +437,11 @@ def _after(action: Callable[[], None], response: Response) -> Response:
     """Run ``action``, then answer ``response`` (a route whose work returns nothing)."""
     action()
     return response
+
+
+def _for_storage(request: Request) -> bool:
+    """A managed-identity token for Storage. The token outage stands for what the upload stage
+    must ride out (its Entra token, its Key Vault secret); Storage tokens are spared, because
+    the function host, without which nothing runs, takes its own from the same endpoint (the
+    local stack reaches Azurite with the managed identity, as Azure does)."""
+    return normalize_audience(request.query.get("resource", "")) == STORAGE_RESOURCE

@@ -1,11 +1,11 @@
 """The blob function's client as Azure builds it: Microsoft's blob extension, identity settings.
 
 In Azure the ``ExportsStorage`` connection is identity-based (``__blobServiceUri``,
-``__credential``, ``__clientId``: infra/main.bicep). Locally the stack keeps a connection string
-(README: why), so this checks the Azure branch on its own: the host sends the model binding data
-it sends in Azure, and the worker's blob extension builds a ``BlobClient`` on the account URL
-with the user-assigned identity's ``ManagedIdentityCredential``. Building a client sends no
-request, so no storage or identity endpoint is needed.
+``__credential``, ``__clientId``: infra/main.bicep), and so is the local stack's (the e2e tests
+run that way). This checks the client itself, on an Azure account URL: the host sends the model
+binding data it sends in Azure, and the worker's blob extension builds a ``BlobClient`` on the
+account URL with the user-assigned identity's ``ManagedIdentityCredential``. Building a client
+sends no request, so no storage or identity endpoint is needed.
 """
 
 from __future__ import annotations

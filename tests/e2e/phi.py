@@ -58,23 +58,23 @@ def _decoded(text: str) -> str:
         return text
 
 
-def storage_texts(conn: str) -> dict[str, str]:
+def storage_texts(stack) -> dict[str, str]:
     """Every queue message (poison queues too, peeked), table entity and blob the app wrote.
 
     Blobs of the exports container and the quarantined exports themselves (the hospital's own
     files) are left out; their reports are in.
     """
     texts: dict[str, str] = {}
-    queues = QueueServiceClient.from_connection_string(conn)
+    queues = stack.admin_client(QueueServiceClient)
     for q in queues.list_queues():
         client = queues.get_queue_client(q.name)
         for m in client.peek_messages(max_messages=32):
             texts[f"queue {q.name} {m.id}"] = _decoded(m.content)
-    tables = TableServiceClient.from_connection_string(conn)
+    tables = stack.admin_client(TableServiceClient)
     for t in tables.list_tables():
         for e in tables.get_table_client(t.name).list_entities():
             texts[f"table {t.name} {e['PartitionKey']}/{e['RowKey']}"] = json.dumps(dict(e), default=str)
-    blobs = BlobServiceClient.from_connection_string(conn)
+    blobs = stack.admin_client(BlobServiceClient)
     for c in blobs.list_containers():
         if c.name == "exports":
             continue

@@ -128,9 +128,9 @@ def test_odd_blob_names_are_uploaded_once_under_their_own_name(strict_stack, str
 
 def test_malformed_messages_go_to_poison_with_a_reason_not_a_crash_loop(strict_stack):
     stack = strict_stack
-    conn, name = stack.settings["ExportsStorage"], stack.settings["CHUNK_QUEUE"]
-    queue = QueueClient.from_connection_string(conn, name, message_encode_policy=TextBase64EncodePolicy())
-    poison = QueueClient.from_connection_string(conn, name + "-poison")  # as stored: base64 or not
+    name = stack.settings["CHUNK_QUEUE"]
+    queue = stack.admin_client(QueueClient, name, message_encode_policy=TextBase64EncodePolicy())
+    poison = stack.admin_client(QueueClient, name + "-poison")  # as stored: base64 or not
     unknown_run = ChunkMessage(run_id="0" * 32, index=0).encode()
     bad = {
         "not-json": "this is not json {",
@@ -141,7 +141,7 @@ def test_malformed_messages_go_to_poison_with_a_reason_not_a_crash_loop(strict_s
     log_before = (stack.log_dir / "host.log").read_text(errors="replace")
     for text in bad.values():
         queue.send_message(text)
-    raw = QueueClient.from_connection_string(conn, name)  # no base64: the host cannot decode it
+    raw = stack.admin_client(QueueClient, name)  # no base64: the host cannot decode it
     raw.send_message("%%% not base64 %%%")
 
     deadline = time.monotonic() + 60

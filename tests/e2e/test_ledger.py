@@ -14,7 +14,7 @@ from shared.common.ledger import Ledger
 
 
 def test_has_open_chunk_sees_only_unfinished_chunks(stack):
-    service = TableServiceClient.from_connection_string(stack.settings["ExportsStorage"])
+    service = stack.admin_client(TableServiceClient)
     ledger = Ledger(service.create_table_if_not_exists(f"t{uuid.uuid4().hex[:12]}"))
     rid = uuid.uuid4().hex
     ledger.add_chunks(rid, [ChunkEntity(rid, i, i, i + 1, 1) for i in range(120)])

@@ -66,8 +66,7 @@ def test_no_marker_secret_or_token_anywhere(strict_stack, strict_pipeline, tmp_p
         cli(["validate", str(generic.path), "--kind", "healthcare", "--json"])
     out = capsys.readouterr()
 
-    conn = stack.settings["ExportsStorage"]
-    texts = storage_texts(conn)
+    texts = storage_texts(stack)
     poison = [k for k in texts if k.startswith("queue ") and "-poison" in k]
     assert poison, "the poisoned chunk's message should be in the poison queue"
     assert any(k.startswith("blob quarantine/") for k in texts) and any(

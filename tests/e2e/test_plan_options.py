@@ -25,17 +25,12 @@ CONTAINER = "manual-drops"
 
 @pytest.fixture(scope="module")
 def parts(stack):
-    conn = stack.settings["ExportsStorage"]
-    blobs = BlobServiceClient.from_connection_string(conn)
+    blobs = stack.admin_client(BlobServiceClient)
     container = blobs.get_container_client(CONTAINER)
     if not container.exists():
         container.create_container()
-    ledger = Ledger(
-        TableServiceClient.from_connection_string(conn).create_table_if_not_exists("ingestledger")
-    )
-    queue = QueueClient.from_connection_string(
-        conn, "manual-chunks", message_encode_policy=TextBase64EncodePolicy()
-    )
+    ledger = Ledger(stack.admin_client(TableServiceClient).create_table_if_not_exists("ingestledger"))
+    queue = stack.admin_client(QueueClient, "manual-chunks", message_encode_policy=TextBase64EncodePolicy())
     queue.create_queue()
     connectors = parse_connectors(stack.settings["CONNECTORS"])
     quarantine = Quarantine(blobs.get_container_client("quarantine"))

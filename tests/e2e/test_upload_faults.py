@@ -193,8 +193,8 @@ def test_last_attempt_marks_the_chunk_failed_then_replay_finishes_the_run(stack,
     assert run.status == states.FAILED_RUN and run.records_saved == 700
 
     # the poisoned copy, as the host leaves it; replay re-queues the chunk and removes it
-    poison = QueueClient.from_connection_string(
-        bench.settings.values["ExportsStorage"],
+    poison = bench.stack.admin_client(
+        QueueClient,
         bench.queue.queue_name + "-poison",
         message_encode_policy=TextBase64EncodePolicy(),
         message_decode_policy=TextBase64DecodePolicy(),
@@ -327,9 +327,8 @@ def test_a_chunk_costs_few_storage_round_trips(bench, tmp_path):
         body = r.body if isinstance(r.body, (str, bytes)) and r.method == "POST" else ""
         seen.append((r.method, unquote(urlsplit(r.url).path) + str(body)))  # a new entity: in its body
 
-    conn = bench.settings.values["ExportsStorage"]
-    blobs = BlobServiceClient.from_connection_string(conn, raw_request_hook=hook)
-    table = TableServiceClient.from_connection_string(conn, raw_request_hook=hook)
+    blobs = bench.stack.admin_client(BlobServiceClient, raw_request_hook=hook)
+    table = bench.stack.admin_client(TableServiceClient, raw_request_hook=hook)
     rid, messages = bench.plan(tmp_path, 2100)
     up = bench.uploader(blobs=blobs, ledger=Ledger(table.get_table_client("ingestledger")), job_concurrency=4)
     for m in messages:

@@ -28,16 +28,15 @@ class Bench:
     def __init__(self, stack, settings: Settings) -> None:
         self.stack = stack
         self.settings = settings
-        conn = settings.values["ExportsStorage"]
-        self.blobs = BlobServiceClient.from_connection_string(conn)
+        self.blobs = stack.admin_client(BlobServiceClient)
         self.container = self.blobs.get_container_client(f"faults-{uuid.uuid4().hex[:8]}")
         self.container.create_container()
         from azure.data.tables import TableServiceClient
 
-        table = TableServiceClient.from_connection_string(conn).create_table_if_not_exists("ingestledger")
+        table = stack.admin_client(TableServiceClient).create_table_if_not_exists("ingestledger")
         self.ledger = Ledger(table)
-        self.queue = QueueClient.from_connection_string(
-            conn,
+        self.queue = stack.admin_client(
+            QueueClient,
             f"faults-{uuid.uuid4().hex[:8]}",
             message_encode_policy=TextBase64EncodePolicy(),
             message_decode_policy=TextBase64DecodePolicy(),
