@@ -82,8 +82,12 @@ def install_dependencies(lock: Path, target: Path) -> None:
     checked = ["--require-hashes", "--no-deps", "--no-compile", "--quiet", "--disable-pip-version-check"]
     pip = [sys.executable, "-m", "pip", "install", "--target", str(target), *platforms, *wheels, *checked]
     subprocess.run([*pip, "-r", str(lock)], check=True, timeout=1800)
-    # Console scripts carry this machine's interpreter path and the app never runs them.
+    # Console scripts carry this machine's interpreter path and the app never runs them: they
+    # go, and so do their lines in each RECORD (whose hashes would differ from machine to machine).
     shutil.rmtree(target / "bin", ignore_errors=True)
+    for record in target.glob("*.dist-info/RECORD"):
+        lines = record.read_text(encoding="utf-8").splitlines(keepends=True)
+        record.write_text("".join(line for line in lines if not line.startswith("../")), encoding="utf-8")
 
 
 def site_package_files(target: Path) -> list[str]:

@@ -84,6 +84,18 @@ def test_every_compiled_extension_is_for_linux_x86_64(package: Path) -> None:
             assert int.from_bytes(head[18:20], "little") == 62, name  # e_machine EM_X86_64
 
 
+def test_nothing_in_it_names_the_machine_that_built_it(package: Path) -> None:
+    """What would make builds on two machines differ: the path of this checkout and its venv
+    (console scripts' shebangs, and their hashes in RECORD files)."""
+    checkout = f"{ROOT}/".encode()
+    with zipfile.ZipFile(package) as zf:
+        for name in zf.namelist():
+            data = zf.read(name)
+            assert checkout not in data, name
+            if name.endswith(".dist-info/RECORD"):
+                assert not [line for line in data.decode().splitlines() if line.startswith("../")], name
+
+
 def test_two_builds_of_one_commit_are_the_same_bytes(package: Path, tmp_path: Path) -> None:
     again = build(tmp_path / "again.zip")
     assert again.read_bytes() == package.read_bytes()
