@@ -1,5 +1,9 @@
 """The dev Functions host against Azurite, with a small test app (not the product's).
 
+The app's connection is identity-based, as in Azure and in the local stack: the host and the
+worker's blob extension reach Azurite (HTTPS, ``--oauth basic``) with the emulator's managed
+identity; the tests' own clients use the account key (``Cloud.admin``).
+
 The test app calls into a probe object the test installs as module ``devstack_test_probe``;
 the probe records invocations and decides failures from the payload. Every wait polls with a
 deadline, so a busy machine makes the tests slower, not flaky.
@@ -32,6 +36,7 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64E
 from devstack.azurite import REPO_ROOT, Azurite
 from devstack.host import FunctionHost
 from devstack.host.blobs import POISON_QUEUE, RECEIPTS_CONTAINER
+from tests.devstack.conftest import Cloud
 
 TEST_APP = """
 import os
@@ -162,13 +167,12 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
 @dataclass
 class Env:
     root: Path
-    connection_string: str
+    cloud: Cloud
     container: str
     queue: str
 
     def blob(self, name: str) -> BlobClient:
-        service = BlobServiceClient.from_connection_string(self.connection_string)
-        return service.get_blob_client(self.container, name)
+        return self.cloud.admin(BlobServiceClient).get_blob_client(self.container, name)
 
     def queue_client(self, name: str | None = None, *, base64_text: bool = True) -> QueueClient:
         policies: dict[str, Any] = {}
@@ -177,7 +181,7 @@ class Env:
                 "message_encode_policy": TextBase64EncodePolicy(),
                 "message_decode_policy": TextBase64DecodePolicy(),
             }
-        return QueueClient.from_connection_string(self.connection_string, name or self.queue, **policies)
+        return self.cloud.admin(QueueClient, name or self.queue, **policies)
 
     def peek(self, name: str, *, base64_text: bool = True) -> list[str]:
         client = self.queue_client(name, base64_text=base64_text)
@@ -195,26 +199,29 @@ def probe(monkeypatch: pytest.MonkeyPatch) -> Probe:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, azurite: Azurite, probe: Probe) -> Env:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, managed_identity: Cloud, probe: Probe) -> Env:
     root = tmp_path / "app"
     root.mkdir()
     (root / "function_app.py").write_text(TEST_APP)
     (root / "host.json").write_text(json.dumps(HOST_JSON))
     suffix = uuid.uuid4().hex[:10]
     settings = {
-        "TestStorage": azurite.connection_string,
+        **managed_identity.connection("TestStorage"),
         "TEST_CONTAINER": f"drop{suffix}",
         "TEST_QUEUE": f"work{suffix}",
         "TEST_SCHEDULE": NEVER_IN_THIS_TEST,
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
-    for name in ("AzureWebJobsStorage", "TEST_RUN_ON_STARTUP", "AzureFunctionsWebHost__hostid"):
+    for name in (
+        "TestStorage",
+        "AzureWebJobsStorage",
+        "TEST_RUN_ON_STARTUP",
+        "AzureFunctionsWebHost__hostid",
+    ):
         monkeypatch.delenv(name, raising=False)
-    BlobServiceClient.from_connection_string(azurite.connection_string).create_container(
-        settings["TEST_CONTAINER"]
-    )
-    return Env(root, azurite.connection_string, settings["TEST_CONTAINER"], settings["TEST_QUEUE"])
+    managed_identity.admin(BlobServiceClient).create_container(settings["TEST_CONTAINER"])
+    return Env(root, managed_identity, settings["TEST_CONTAINER"], settings["TEST_QUEUE"])
 
 
 @pytest.fixture
@@ -258,7 +265,7 @@ def test_receipts_survive_restart_and_a_changed_blob_fires_again(env: Env, probe
     probe.wait_for(lambda: len(probe.blob_calls("one.csv")) == 1)
     assert host.stop(timeout=10)
 
-    receipts = BlobServiceClient.from_connection_string(env.connection_string)
+    receipts = env.cloud.admin(BlobServiceClient)
     receipt_names = [
         b.name
         for b in receipts.get_container_client(RECEIPTS_CONTAINER).list_blobs(
@@ -434,7 +441,8 @@ def test_command_line_host_loads_settings_and_stops_on_sigterm(env: Env, tmp_pat
     settings = {
         "IsEncrypted": False,
         "Values": {
-            "TestStorage": env.connection_string,
+            **env.cloud.connection("TestStorage"),
+            **env.cloud.identity_env(),
             "TEST_CONTAINER": env.container,
             "TEST_QUEUE": env.queue,
             "TEST_SCHEDULE": NEVER_IN_THIS_TEST,
@@ -477,53 +485,55 @@ def test_command_line_host_loads_settings_and_stops_on_sigterm(env: Env, tmp_pat
     assert "Executing 'Functions.on_timer' (Reason='This function was programmatically" in log
     assert "Executed 'Functions.on_timer' (Succeeded, Id=" in log
     assert "Host stopped" in log
-    assert env.connection_string not in log and "AccountKey" not in log
+    assert env.cloud.azurite.key not in log and "AccountKey" not in log
 
 
 # -- Azurite -------------------------------------------------------------------------------
 
 
-def test_azurite_random_account_serves_all_three_services(azurite: Azurite) -> None:
+def test_azurite_random_account_serves_all_three_services(cloud: Cloud) -> None:
     from azure.data.tables import TableServiceClient
 
+    azurite, verify = cloud.azurite, {"connection_verify": cloud.ca}
     conn = azurite.connection_string
     assert f"AccountName={azurite.account};" in conn and "devstoreaccount1" not in conn
     assert azurite.key not in repr(azurite)
     name = f"probe{uuid.uuid4().hex[:10]}"
-    blobs = BlobServiceClient.from_connection_string(conn)
+    blobs = BlobServiceClient.from_connection_string(conn, **verify)
     blobs.create_container(name).upload_blob("b", b"data")
     assert blobs.get_blob_client(name, "b").download_blob().readall() == b"data"
-    queue = QueueClient.from_connection_string(conn, name)
+    queue = QueueClient.from_connection_string(conn, name, **verify)
     queue.create_queue()
     queue.send_message("m")
     assert [m.content for m in queue.receive_messages()] == ["m"]
-    table = TableServiceClient.from_connection_string(conn).create_table(name)
+    table = TableServiceClient.from_connection_string(conn, **verify).create_table(name)
     table.create_entity({"PartitionKey": "p", "RowKey": "r", "v": 1})
     assert table.get_entity("p", "r")["v"] == 1
 
     # The published emulator account is gone, and a wrong key is refused by every service.
     well_known = conn.replace(azurite.account, "devstoreaccount1")
     with pytest.raises(HttpResponseError):
-        BlobServiceClient.from_connection_string(well_known).get_service_properties()
+        BlobServiceClient.from_connection_string(well_known, **verify).get_service_properties()
     wrong = conn.replace(azurite.key, base64.b64encode(b"0" * 64).decode())
     with pytest.raises(HttpResponseError):
-        BlobServiceClient.from_connection_string(wrong).get_container_client(name).exists()
+        BlobServiceClient.from_connection_string(wrong, **verify).get_container_client(name).exists()
     with pytest.raises(HttpResponseError):
-        QueueClient.from_connection_string(wrong, name).get_queue_properties()
+        QueueClient.from_connection_string(wrong, name, **verify).get_queue_properties()
     with pytest.raises(HttpResponseError):
-        TableServiceClient.from_connection_string(wrong).get_table_client(name).get_entity("p", "r")
+        TableServiceClient.from_connection_string(wrong, **verify).get_table_client(name).get_entity("p", "r")
 
 
 def test_host_survives_an_azurite_restart_and_state_reattaches(
     tmp_path: Path, env: Env, probe: Probe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = Azurite(tmp_path / "own-azurite").start()
+    server = Azurite(tmp_path / "own-azurite", tls=env.cloud.azurite.tls).start()
     try:
-        monkeypatch.setenv("TestStorage", server.connection_string)
-        BlobServiceClient.from_connection_string(server.connection_string).create_container(env.container)
+        for name, value in env.cloud.connection("TestStorage", server).items():
+            monkeypatch.setenv(name, value)
+        drop = env.cloud.admin(BlobServiceClient, server=server)
+        drop.create_container(env.container)
         host = FunctionHost(env.root, blob_poll_seconds=0.2, admin_port=None).start()
         try:
-            drop = BlobServiceClient.from_connection_string(server.connection_string)
             drop.get_blob_client(env.container, "before.csv").upload_blob(b"1")
             probe.wait_for(lambda: len(probe.blob_calls("before.csv")) == 1)
             ports = dict(server.ports)
