@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import azure.functions as func
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.identity import ManagedIdentityCredential
 from azure.storage.blob import BlobClient, BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
@@ -98,6 +99,7 @@ class Probe:
 
     cond: threading.Condition = field(default_factory=threading.Condition)
     blobs: list[tuple[str, bytes, type]] = field(default_factory=list)
+    credentials: list[Any] = field(default_factory=list)
     messages: list[func.QueueMessage] = field(default_factory=list)
     timers: list[bool] = field(default_factory=list)
     active: int = 0
@@ -107,6 +109,7 @@ class Probe:
         data = client.download_blob().readall()
         with self.cond:
             self.blobs.append((client.blob_name, data, type(client)))
+            self.credentials.append(client.credential)
             self.cond.notify_all()
         if data.startswith(b"fail"):
             raise RuntimeError("blob asked to fail")
@@ -251,6 +254,8 @@ def test_new_blob_fires_once_with_an_sdk_blob_client(env: Env, probe: Probe, sta
     env.blob("clinic/one.csv").upload_blob(b"header\nrow\n")
     probe.wait_for(lambda: len(probe.blob_calls("clinic/one.csv")) == 1)
     name, data, client_type = probe.blobs[0]
+    # Microsoft's blob extension built it with the user-assigned managed identity, as in Azure.
+    assert isinstance(probe.credentials[0], ManagedIdentityCredential)
     assert (name, data, client_type) == ("clinic/one.csv", b"header\nrow\n", BlobClient)
     # A later blob fires only after a poll that saw one.csv again: it was not refired.
     env.blob("clinic/two.csv").upload_blob(b"x")
