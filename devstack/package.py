@@ -40,7 +40,8 @@ DEFAULT_OUTPUT = REPO_ROOT / "dist" / "ehr-audit-ingest.zip"
 # packages publish, all older than 2.36 (numpy ships manylinux_2_27/2_28 wheels, most others
 # manylinux2014).
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_27_x86_64", "manylinux_2_28_x86_64")
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+Stamp = tuple[int, int, int, int, int, int]
+ZIP_EPOCH: Stamp = (1980, 1, 1, 0, 0, 0)
 """The oldest time a zip entry can hold; used when there is no commit to date the build."""
 
 
@@ -56,7 +57,7 @@ def app_files(root: Path) -> list[str]:
     return sorted(p for p in out.decode().split("\0") if p and (root / p).is_file())
 
 
-def commit_time(root: Path) -> tuple[int, int, int, int, int, int]:
+def commit_time(root: Path) -> Stamp:
     """The commit's time (UTC) as a zip timestamp; SOURCE_DATE_EPOCH wins where it is set."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is None:
@@ -71,7 +72,8 @@ def commit_time(root: Path) -> tuple[int, int, int, int, int, int]:
         epoch = proc.stdout.strip() or None
     if epoch is None:
         return ZIP_EPOCH
-    return max(ZIP_EPOCH, time.gmtime(int(epoch))[:6])
+    t = time.gmtime(int(epoch))
+    return max(ZIP_EPOCH, (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec))
 
 
 def install_dependencies(lock: Path, target: Path) -> None:
@@ -98,7 +100,7 @@ def site_package_files(target: Path) -> list[str]:
     )
 
 
-def write_zip(output: Path, entries: list[tuple[str, Path]], stamp: tuple[int, ...]) -> None:
+def write_zip(output: Path, entries: list[tuple[str, Path]], stamp: Stamp) -> None:
     """Sorted entries, one timestamp, fixed permissions: the same inputs give the same bytes."""
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_suffix(".partial")

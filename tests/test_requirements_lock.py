@@ -21,7 +21,7 @@ def requirement_lines(path: Path) -> list[str]:
 
 
 def locked() -> dict[str, tuple[Requirement, list[str]]]:
-    pins = {}
+    pins: dict[str, tuple[Requirement, list[str]]] = {}
     for line in requirement_lines(ROOT / "requirements.lock"):
         spec, *options = line.split(" --hash=")
         req = Requirement(spec)

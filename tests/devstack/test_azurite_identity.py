@@ -72,4 +72,4 @@ def test_the_tls_files_survive_a_reattach(cloud: Cloud) -> None:
     server = cloud.azurite
     again = Azurite.from_state(server.state())
     assert again.tls == server.tls and again.endpoint("blob").startswith("https://")
-    assert isinstance(again.tls[0], Path)
+    assert again.tls is not None and isinstance(again.tls[0], Path)

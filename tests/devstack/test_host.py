@@ -499,33 +499,39 @@ def test_command_line_host_loads_settings_and_stops_on_sigterm(env: Env, tmp_pat
 def test_azurite_random_account_serves_all_three_services(cloud: Cloud) -> None:
     from azure.data.tables import TableServiceClient
 
-    azurite, verify = cloud.azurite, {"connection_verify": cloud.ca}
+    azurite, verify = cloud.azurite, cloud.ca
     conn = azurite.connection_string
     assert f"AccountName={azurite.account};" in conn and "devstoreaccount1" not in conn
     assert azurite.key not in repr(azurite)
     name = f"probe{uuid.uuid4().hex[:10]}"
-    blobs = BlobServiceClient.from_connection_string(conn, **verify)
+    blobs = BlobServiceClient.from_connection_string(conn, connection_verify=verify)
     blobs.create_container(name).upload_blob("b", b"data")
     assert blobs.get_blob_client(name, "b").download_blob().readall() == b"data"
-    queue = QueueClient.from_connection_string(conn, name, **verify)
+    queue = QueueClient.from_connection_string(conn, name, connection_verify=verify)
     queue.create_queue()
     queue.send_message("m")
     assert [m.content for m in queue.receive_messages()] == ["m"]
-    table = TableServiceClient.from_connection_string(conn, **verify).create_table(name)
+    table = TableServiceClient.from_connection_string(conn, connection_verify=verify).create_table(name)
     table.create_entity({"PartitionKey": "p", "RowKey": "r", "v": 1})
     assert table.get_entity("p", "r")["v"] == 1
 
     # The published emulator account is gone, and a wrong key is refused by every service.
     well_known = conn.replace(azurite.account, "devstoreaccount1")
     with pytest.raises(HttpResponseError):
-        BlobServiceClient.from_connection_string(well_known, **verify).get_service_properties()
+        BlobServiceClient.from_connection_string(
+            well_known, connection_verify=verify
+        ).get_service_properties()
     wrong = conn.replace(azurite.key, base64.b64encode(b"0" * 64).decode())
     with pytest.raises(HttpResponseError):
-        BlobServiceClient.from_connection_string(wrong, **verify).get_container_client(name).exists()
+        BlobServiceClient.from_connection_string(wrong, connection_verify=verify).get_container_client(
+            name
+        ).exists()
     with pytest.raises(HttpResponseError):
-        QueueClient.from_connection_string(wrong, name, **verify).get_queue_properties()
+        QueueClient.from_connection_string(wrong, name, connection_verify=verify).get_queue_properties()
     with pytest.raises(HttpResponseError):
-        TableServiceClient.from_connection_string(wrong, **verify).get_table_client(name).get_entity("p", "r")
+        TableServiceClient.from_connection_string(wrong, connection_verify=verify).get_table_client(
+            name
+        ).get_entity("p", "r")
 
 
 def test_host_survives_an_azurite_restart_and_state_reattaches(

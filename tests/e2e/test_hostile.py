@@ -197,9 +197,9 @@ def test_a_forged_chunk_message_cannot_send_other_rows_or_to_another_job(strict_
     try:
         rid, _ = bench.plan(tmp_path, 600)
         chunks = bench.ledger.chunks(rid)
-        conn, name = stack.settings["ExportsStorage"], stack.settings["CHUNK_QUEUE"]
-        queue = QueueClient.from_connection_string(conn, name, message_encode_policy=TextBase64EncodePolicy())
-        poison = QueueClient.from_connection_string(conn, name + "-poison")
+        name = stack.settings["CHUNK_QUEUE"]
+        queue = stack.admin_client(QueueClient, name, message_encode_policy=TextBase64EncodePolicy())
+        poison = stack.admin_client(QueueClient, name + "-poison")
         forged = json.dumps(
             {"run_id": rid, "index": 0, "v": 3, "connector": "epic", "container": "quarantine",
              "blob": "generic/with-ssn.csv", "etag": '"0x1"', "header_start": 0, "header_end": 10,
