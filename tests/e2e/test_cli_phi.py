@@ -127,7 +127,7 @@ def test_no_command_prints_a_marker(strict_stack, strict_pipeline, tmp_path, cap
     assert "rows accepted" in said and "ok    key vault secret" in said and "[malformed]" in said
     assert re.search(r"rejected|looks like a data row", "".join(run.out.values()))
     texts = {**run.out, "log records of this process": "\n".join(r.getMessage() for r in caplog.records)}
-    texts.update(storage_texts(stack.settings["ExportsStorage"]))
+    texts.update(storage_texts(stack))
     texts["host log"] = (stack.log_dir / "host.log").read_text(errors="replace")
     assert leaks(texts, [MARKER]) == []
     assert json.loads(next(t for k, t in run.out.items() if k.startswith("report --format json")))

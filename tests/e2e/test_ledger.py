@@ -33,7 +33,7 @@ def test_has_open_chunk_sees_only_unfinished_chunks(stack):
 
 def test_prune_deletes_old_runs_with_their_chunks_and_content_and_keeps_the_rest(stack):
     """The ledger stays bounded (LEDGER_RETENTION_DAYS): old runs go with everything they own."""
-    service = TableServiceClient.from_connection_string(stack.settings["ExportsStorage"])
+    service = stack.admin_client(TableServiceClient)
     ledger = Ledger(service.create_table_if_not_exists(f"t{uuid.uuid4().hex[:12]}"))
     cutoff = states.now() - timedelta(days=400)
     runs = {}
@@ -62,7 +62,7 @@ def test_prune_deletes_old_runs_with_their_chunks_and_content_and_keeps_the_rest
 def test_values_longer_than_a_property_holds_are_shortened_not_refused(stack):
     """A refusal's reason, thousands of dropped column names, a count per free-text event: the
     write succeeds (and reads back) instead of failing and sending the file to poison."""
-    service = TableServiceClient.from_connection_string(stack.settings["ExportsStorage"])
+    service = stack.admin_client(TableServiceClient)
     ledger = Ledger(service.create_table_if_not_exists(f"t{uuid.uuid4().hex[:12]}"))
     rid = uuid.uuid4().hex
     names = tuple(f"column number {i}" for i in range(100_000))
