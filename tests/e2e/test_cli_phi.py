@@ -116,7 +116,18 @@ def test_no_command_prints_a_marker(strict_stack, strict_pipeline, tmp_path, cap
     run("doctor", settings=True)
     run("generate", "--rows", "20", "--output", tmp_path)
     run("stack", "down", "--work", tmp_path / "no-stack")
-    run("demo", "--rows", "200", "--epic-rows", "100", "--chunk-rows", "100", "--work", tmp_path / "demo")
+    run(
+        "demo",
+        "--rows",
+        "200",
+        "--epic-rows",
+        "100",
+        "--chunk-rows",
+        "100",
+        "--work",
+        tmp_path / "demo",
+        "--stop",
+    )
     run("stack", "up", "--work", tmp_path / "own", "--chunk-rows", "100")
     run("stack", "down", "--work", tmp_path / "own")
 
