@@ -1,4 +1,5 @@
-"""The demo: start the stack, drop a generic and an Epic export, watch every row arrive, report."""
+"""The demo: start the stack, drop a generic and an Epic export and an HR employee-profile file,
+watch every row arrive, report."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from azure.storage.blob import BlobServiceClient
 
 from devstack.generate import GenerateOptions, GenerateResult, default_extension, generate
+from devstack.profiles import ProfileOptions, generate_profiles
 from devstack.stack import DEFAULT_WORK, Stack
 from shared.reporting.model import Report
 from shared.reporting.report_formats import to_text
@@ -130,7 +132,7 @@ def run_demo(
 
 
 def _show(pipeline: Pipeline, rows: int, epic_rows: int, timeout: float, started: float) -> int:
-    """Drop both exports, watch them arrive, report; 0 when every row arrived once and all is OK."""
+    """Drop the exports, watch them arrive, report; 0 when every row arrived once and all is OK."""
     work = pipeline.stack.work
     dropped = [_drop(pipeline, f) for f in _generate(work / "exports", rows, epic_rows)]
     ok = _watch(pipeline, dropped, timeout)
@@ -160,6 +162,13 @@ def _generate(folder: Path, rows: int, epic_rows: int) -> list[tuple[str, Genera
         result = generate(path, GenerateOptions(kind=kind, rows=n, delimiter=delimiter, seed=7, **opts))
         print(f"generated {path.name}: {result.rows:,} rows, {result.bytes / 1e6:.1f} MB")
         files.append((connector, result))
+    # Profiles of 720 of the generic export's 750 employees (same seed), in the HR page's sample
+    # spelling: the report's coverage line then counts the 30 without one.
+    profiles = generate_profiles(
+        folder / "hr-employee-profiles.csv", ProfileOptions(rows=720, spelling="sample", seed=7)
+    )
+    print(f"generated {profiles.path.name}: {profiles.rows:,} employee profiles")
+    files.append(("hr", profiles))
     return files
 
 

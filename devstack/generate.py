@@ -187,7 +187,9 @@ def iter_rows(options: GenerateOptions) -> Iterator[Sequence[str]]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``ehr-ingest generate``."""
-    parser.add_argument("--kind", choices=("healthcare", "epic"), default="healthcare")
+    parser.add_argument(
+        "--kind", choices=("healthcare", "epic", "hr"), default="healthcare", help="hr: employee profiles"
+    )
     parser.add_argument("--rows", type=_non_negative_int, default=1000, help="data rows")
     parser.add_argument(
         "--delimiter",
@@ -219,10 +221,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="file, or existing directory to write audit-<kind>-<date>.<ext> in (default: .)",
     )
+    hr = parser.add_argument_group("--kind hr (employee profiles, CSV)")
+    hr.add_argument(
+        "--spelling",
+        choices=("page", "sample"),
+        default="page",
+        help="the HR page's column names or its sample file's",
+    )
+    hr.add_argument(
+        "--duplicate-rows", type=_non_negative_int, default=0, help="rows repeating an EmailAddress"
+    )
+    hr.add_argument(
+        "--other-scenarios", type=_non_negative_int, default=0, help="resignation rows (adds HRScenario)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Generate a file from parsed arguments; print one summary line (no field values)."""
+    if args.kind == "hr":
+        from devstack.profiles import run_profiles
+
+        return run_profiles(args)
     delimiter = DELIMITER_NAMES[args.delimiter] if args.delimiter else None
     options = GenerateOptions(
         kind=args.kind,
@@ -247,11 +266,31 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"generate: {exc}", file=sys.stderr)
         return 2
+    print_result(result)
+    return 0
+
+
+def print_result(result: GenerateResult) -> None:
     print(
         f"wrote {result.path}: {result.rows} rows, {len(result.bad_row_numbers)} bad, "
         f"{_human_size(result.bytes)}"
     )
-    return 0
+
+
+def employee_pool(seed: int) -> list[tuple[str, str, str, str]]:
+    """(UPN, user name, first name, last name) of the employees in generic exports made with
+    ``seed``: what an HR profile file for the same hospital lists (``devstack.profiles``)."""
+    pools = _Pools(seed, "healthcare", _WORKSTATIONS)
+    return [(upn, user, first, last) for upn, user, _, last, first in pools.employees]
+
+
+def place_pool(seed: int) -> list[tuple[str, ...]]:
+    """(street, line 2, city, zip code, state, country) of the patients of that pool."""
+    return [p[4:10] for p in _Pools(seed, "healthcare", _WORKSTATIONS).patients]
+
+
+_WORKSTATIONS = 997
+"""The pool's workstations below the busiest second's rows (about 105 at 5 million rows)."""
 
 
 # --------------------------------------------------------------------------- planning
@@ -342,7 +381,7 @@ class _Plan:
 
     def blocks(self) -> Iterator[tuple[list[Sequence[str]], list[int]]]:
         """Rows in blocks, each with the ascending in-block indices of rows needing quotes."""
-        pools = _Pools(self.seed, self.kind, _next_prime(max(997, self.max_per_second)))
+        pools = _Pools(self.seed, self.kind, _next_prime(max(_WORKSTATIONS, self.max_per_second)))
         rng = random.Random(f"{self.seed}:rows")
         stamps = self._stamps(pools.workstations)
         choices = rng.choices
@@ -569,7 +608,7 @@ class _Pools:
                 country = "United States of America" if epic else "United States"
                 if r > 0.98:
                     country = ""
-            department = rng.choice(_DEPARTMENTS)
+            department = rng.choice(DEPARTMENTS)
             out.append(
                 (
                     str(reg),
@@ -675,7 +714,7 @@ _BTG_BY = ("charge nurse", "ED attending", "on-call resident", "house supervisor
 
 _SITES = ("NMC", "WSH", "EMC", "RVH", "LKS", "CHC", "SPH", "MTV")
 _UNITS = ("ED", "ICU", "4W", "5E", "6N", "OR", "RAD", "LAB", "PHR", "ONC", "PED", "CAR", "REG")
-_DEPARTMENTS = (
+DEPARTMENTS = (
     "Emergency Department",
     "Intensive Care Unit",
     "Neonatal ICU",

@@ -36,7 +36,7 @@ from shared.common.settings import SETTINGS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORK = REPO_ROOT / ".work" / "stack"
-CONNECTORS = (("generic", "healthcare"), ("epic", "epic"))
+CONNECTORS = (("generic", "healthcare"), ("epic", "epic"), ("hr", "hr"))
 STORAGE_CONNECTIONS = ("AzureWebJobsStorage", "ExportsStorage")
 
 

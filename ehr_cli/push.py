@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from shared.intake.scan import ScanResult
     from shared.push import PushResult, Resume
 from ehr_cli.context import Subparsers
+from shared.common.schema import KINDS
 
 SECRET_ENV = "EHR_INGEST_APP_SECRET"  # noqa: S105 (a variable name, not a secret)
 
@@ -44,10 +45,10 @@ def register(subparsers: Subparsers) -> None:
         help="authenticate with this Key Vault certificate instead of a secret",
     )
     p.add_argument("--job-id", required=True, help="the connector's job id from the Purview portal")
-    p.add_argument("--file", required=True, help="the export file (.csv/.psv/.tsv, or Epic .txt)")
+    p.add_argument("--file", required=True, help="the export file (.csv/.psv/.tsv, Epic .txt, HR .csv)")
     p.add_argument(
         "--kind",
-        choices=["healthcare", "epic"],
+        choices=KINDS,
         help="connector kind (default: the mapping file's, or healthcare)",
     )
     p.add_argument("--cloud", default="public", help="public, gcc, gcchigh or dod")

@@ -23,6 +23,7 @@ from ehr_cli.context import Subparsers
 if TYPE_CHECKING:
     from shared.common.settings import Connector
     from shared.intake.validation import Summary
+from shared.common.schema import KINDS, schema_for
 
 READ_BLOCK = 8 * 1024 * 1024
 EXIT_ACCEPTED, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -37,7 +38,7 @@ def register(subparsers: Subparsers) -> None:
         description=_validate.__doc__,
     )
     v.add_argument("file", help="the export file")
-    v.add_argument("--kind", choices=("healthcare", "epic"), help="connector kind (default: .txt is epic)")
+    v.add_argument("--kind", choices=KINDS, help="connector kind (default: .txt is epic)")
     v.add_argument("--mapping", help="JSON file: {column: field} or a connector object with a mapping")
     v.add_argument(
         "--invalid-rows", choices=("skip", "reject"), help="policy (default: the mapping file's, or skip)"
@@ -55,7 +56,7 @@ def register(subparsers: Subparsers) -> None:
         description=_suggest.__doc__,
     )
     s.add_argument("file", help="a sample export (only its header line is read)")
-    s.add_argument("--kind", choices=("healthcare", "epic"), help="connector kind (default: .txt is epic)")
+    s.add_argument("--kind", choices=KINDS, help="connector kind (default: .txt is epic)")
     s.add_argument("--json", action="store_true", help="print the full analysis as JSON")
     s.set_defaults(func=_suggest)
 
@@ -111,7 +112,7 @@ def _print_report(report: Summary, invalid_rows: Iterator[dict[str, Any]]) -> No
     print(
         f"  rows: {report.rows_total:,} total, {report.rows_valid:,} valid, "
         f"{report.rows_invalid:,} invalid ({report.invalid_row_policy} policy), "
-        f"{report.duplicate_rows:,} repeating an earlier employee+patient+timestamp"
+        f"{report.duplicate_rows:,} repeating an earlier {_repeated(report.kind)}"
     )
     if report.rows_filtered:
         by_event = ", ".join(f"{e}: {n:,}" for e, n in report.filtered_by_event.items())
@@ -126,6 +127,11 @@ def _print_report(report: Summary, invalid_rows: Iterator[dict[str, Any]]) -> No
         print(f"  ... and {report.rows_invalid - MAX_LISTED:,} more (use --json for all)")
 
 
+def _repeated(kind: str | None) -> str:
+    """What a duplicate row repeats, in the kind's words."""
+    return schema_for(kind).duplicate_words if kind else "employee+patient+timestamp"
+
+
 def _suggest(args: argparse.Namespace) -> int:
     """Read a sample export's header and suggest the connector's column mapping.
 
@@ -133,7 +139,6 @@ def _suggest(args: argparse.Namespace) -> int:
     fuzzily; unmatched columns and missing mandatory fields are listed. Paste the printed
     "mapping" into the connector's entry in CONNECTORS.
     """
-    from shared.common.schema import schema_for
     from shared.intake.mapping import suggest
 
     path = Path(args.file)

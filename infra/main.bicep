@@ -25,7 +25,7 @@ param tags object = {
 }
 
 // ---------------------------------------------------------------- the connectors (app settings)
-@description('Connectors, as in the CONNECTORS app setting: [{ name, kind: healthcare|epic, job_id, chunk_rows }]. Default: infra/connectors.json, which both azd and the az CLI path read.')
+@description('Connectors, as in the CONNECTORS app setting: [{ name, kind: healthcare|epic|hr, job_id, chunk_rows }]. Default: infra/connectors.json, which both azd and the az CLI path read.')
 param connectors array = loadJsonContent('connectors.json')
 
 @description('Tenant (directory) id of the Entra app the Purview connector was created with.')

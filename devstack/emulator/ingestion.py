@@ -21,8 +21,8 @@ from devstack.emulator.wire import Request, Response
 from shared.common.schema import SCHEMAS, normalise
 
 FILE_PART = "file"
-SCHEMA_HEADERS = frozenset(normalise(f.header) for s in SCHEMAS.values() for f in s.fields)
-"""Every column name the two connectors read (the connector documentation, as
+SCHEMA_HEADERS = frozenset(normalise(n) for s in SCHEMAS.values() for f in s.fields for n in f.names)
+"""Every column name the connectors read (the connector documentation, as
 ``shared.common.schema`` holds it), as the portal matches them: case- and space-insensitive."""
 INJECTED = {
     400: ("BadRequest", "The file's columns do not match the connector's mapping (injected fault)."),

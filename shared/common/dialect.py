@@ -36,7 +36,8 @@ def check_encoding(head: bytes, name: str) -> int:
 
 
 def detect(name: str, kind: str, header_line: str) -> str:
-    """The delimiter: fixed by extension for the generic connector, sniffed for Epic .txt."""
+    """The delimiter: fixed by extension for the generic connector (HR: .csv only), sniffed
+    for Epic .txt."""
     ext = PurePosixPath(name).suffix.lower()
     if kind == "epic" and ext == ".txt":
         counts = {d: header_line.count(d) for d in EPIC_DELIMITERS}
@@ -50,6 +51,8 @@ def detect(name: str, kind: str, header_line: str) -> str:
         return best
     if kind == "epic":
         raise Rejected("extension", f"{name}: Epic exports must be .txt files")
+    if kind == "hr" and ext != ".csv":
+        raise Rejected("extension", f"{name}: the HR connector takes .csv files only")
     if ext not in BY_EXTENSION:
         raise Rejected(
             "extension",

@@ -30,7 +30,7 @@ def match(
             "with the right delimiter?",
         )
     mapped = {normalise(column): key for column, key in (mapping or {}).items()}
-    documented = {normalise(f.header): f.key for f in schema.fields}
+    documented = {normalise(n): f.key for f in schema.fields for n in f.names}
     seen: set[str] = set()
     found: dict[str, int] = {}
     for index, column in enumerate(columns):
@@ -56,7 +56,7 @@ def match(
                 f"{schema.field(key).header}",
             )
         found[key] = index
-    missing = [f.header for f in schema.mandatory if f.key not in found]
+    missing = [" or ".join(f.names) for f in schema.mandatory if f.key not in found]
     if missing:
         hint = ""
         if len(columns) == 1:

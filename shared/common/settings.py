@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.common.events import EventFilter, parse_events
-from shared.common.schema import Schema, normalise, schema_for
+from shared.common.events import EventFilter, event_key, parse_events
+from shared.common.schema import PROFILE_SCENARIOS, Schema, normalise, schema_for
 
 STORAGE_CONNECTION = "ExportsStorage"
 """Connection name used by every trigger; configured with ``ExportsStorage__*`` settings."""
@@ -29,7 +29,7 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "LEDGER_TABLE": ("ingestledger", "Table holding one row per run and per chunk."),
     "CONNECTORS": (
         None,
-        "JSON list of connectors: name, kind (healthcare|epic), job_id and options (README).",
+        "JSON list of connectors: name, kind (healthcare|epic|hr), job_id and options (README).",
     ),
     "ENTRA_TENANT_ID": (None, "Tenant (directory) id of the Entra app the connector was created with."),
     "ENTRA_CLIENT_ID": (None, "Application (client) id of that Entra app."),
@@ -123,7 +123,8 @@ DEFAULT_CHUNK_ROWS = 100_000
 
 
 DEFAULT_REQUIRED = ("event_name", "employee_upn")
-"""Fields a row is useless without. The timestamp is always required (and must parse)."""
+"""Fields an audit row is useless without. The timestamp is always required (and must parse).
+A connector left at this default takes its kind's own (``Schema.row_required``)."""
 INVALID_ROW_POLICIES = ("skip", "reject")
 COLUMN_POLICIES = ("schema", "all")
 DEFAULT_MAX_INVALID_SHARE = 0.01
@@ -143,14 +144,16 @@ class Connector:
     max_invalid_share: float = DEFAULT_MAX_INVALID_SHARE
     """Above this share of invalid rows the file is rejected whatever the policy."""
     required: tuple[str, ...] = DEFAULT_REQUIRED
-    """Fields that must be non-empty in every row (canonical keys)."""
+    """Fields that must be non-empty in every row (canonical keys); left at the default, the
+    kind's own (an HR profile row needs its EmailAddress only)."""
     columns: str = "schema"
     """``schema`` uploads only the connector schema's columns the file has (minimum necessary:
     a column the connector does not read never leaves); ``all`` uploads the file's columns
     unchanged, for a hospital that decides so."""
     events: EventFilter | None = None
     """Event Names to send (``include``) or leave out (``exclude``); None sends every event.
-    Given in CONNECTORS as ``{"include": [...]}`` or ``{"exclude": [...]}``."""
+    Given in CONNECTORS as ``{"include": [...]}`` or ``{"exclude": [...]}``. For ``hr`` it
+    reads the HRScenario column and defaults to the employee-profile rows (``profile_only``)."""
 
     def __post_init__(self) -> None:
         schema = schema_for(self.kind)
@@ -163,7 +166,10 @@ class Connector:
         if not 0 <= self.max_invalid_share <= 1:
             raise ValueError(f"connector {self.name}: max_invalid_share must be between 0 and 1")
         keys = {f.key for f in schema.fields}
-        object.__setattr__(self, "required", tuple(self.required))
+        required = tuple(self.required)
+        object.__setattr__(
+            self, "required", schema.row_required if required == DEFAULT_REQUIRED else required
+        )
         unknown = [k for k in self.required if k not in keys]
         if unknown:
             raise ValueError(f"connector {self.name}: unknown required field(s) {unknown}")
@@ -174,12 +180,23 @@ class Connector:
             raise ValueError(
                 f"connector {self.name}: columns must be one of {COLUMN_POLICIES}, not {self.columns!r}"
             )
-        object.__setattr__(self, "events", parse_events(self.events, f"connector {self.name}"))
+        events = parse_events(self.events, f"connector {self.name}")
+        if events is None and self.kind == "hr":
+            events = profile_only()
+        object.__setattr__(self, "events", events)
+
+
+def profile_only() -> EventFilter:
+    """An HR connector sends only employee-profile rows: other HRScenario rows (resignations,
+    job changes) are counted as filtered. A file without the column is all profiles."""
+    return EventFilter("include", frozenset(event_key(n) for n in PROFILE_SCENARIOS))
 
 
 def resolve_mapping(schema: Schema, mapping: dict[str, str], where: str) -> dict[str, str]:
     """Column name -> canonical key; the target may be written as the key or the header name."""
-    by_name = {normalise(f.header): f.key for f in schema.fields} | {f.key: f.key for f in schema.fields}
+    by_name = {normalise(n): f.key for f in schema.fields for n in f.names} | {
+        f.key: f.key for f in schema.fields
+    }
     resolved: dict[str, str] = {}
     for column, target in mapping.items():
         key = by_name.get(target) or by_name.get(normalise(str(target)))

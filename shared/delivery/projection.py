@@ -46,6 +46,7 @@ class Projection:
     """Indices of the columns sent, in the file's order; None sends every column."""
     event_column: int
     events: EventFilter | None
+    """None also when the file has no column for the filter to read (HR without HRScenario)."""
     newline: str
 
     @classmethod
@@ -54,12 +55,15 @@ class Projection:
         text = line.decode("utf-8-sig")
         delimiter = dialect.detect(name, connector.kind, text)
         columns = next(csv.reader([text], delimiter=delimiter), [])
-        found = header.match(schema_for(connector.kind), columns, name, connector.mapping)
+        schema = schema_for(connector.kind)
+        found = header.match(schema, columns, name, connector.mapping)
         keep = None
         if connector.columns == "schema" and len(found) != len(columns):
             keep = tuple(sorted(found.values()))
         newline = "\r\n" if text.endswith("\r\n") else "\n"
-        return cls(delimiter, tuple(columns), keep, found["event_name"], connector.events, newline)
+        column = found.get(schema.event_key)
+        events = connector.events if column is not None else None
+        return cls(delimiter, tuple(columns), keep, column or 0, events, newline)
 
     @property
     def passthrough(self) -> bool:

@@ -69,8 +69,8 @@ def _names(schema: Schema) -> dict[str, str]:
 
 def suggest(schema: Schema, columns: list[str]) -> Suggestion:
     result = Suggestion(schema.kind)
-    exact = {f.header: f.key for f in schema.fields}
-    by_norm = {normalise(f.header): f.key for f in schema.fields}
+    exact = {n: f.key for f in schema.fields for n in f.names}
+    by_norm = {normalise(n): f.key for f in schema.fields for n in f.names}
     loose = _names(schema)
     taken: set[str] = set()
     pending: list[str] = []

@@ -39,7 +39,8 @@ _KEY_CHARS = MAX_KEY_BYTES // 4
 @dataclass(frozen=True)
 class RowRules:
     width: int
-    time_index: int
+    time_index: int | None
+    """None for a schema without timestamps (the HR employee profile)."""
     time_header: str
     required: tuple[tuple[int, str], ...]
     """(column index, column name) of fields that must not be empty."""
@@ -58,26 +59,27 @@ class RowRules:
                 "missing-columns",
                 f"{name}: column(s) the connector requires a value in are missing: {', '.join(absent)}",
             )
-        req = tuple((found[k], columns[found[k]].strip()) for k in required if k != "creation_time")
+        req = tuple((found[k], columns[found[k]].strip()) for k in required if k != schema.time_key)
         indices = [i for i, _ in req]
         if not indices:
             values: Callable[[Sequence[str]], tuple[str, ...]] = lambda _row: ()  # noqa: E731
         else:
             values = itemgetter(*indices, indices[0])  # always a tuple, even for one field
-        fields = DUPLICATE_KEY if "patient_reg_id" in found else _PATIENT_BY_NAME
+        fields = schema.duplicate_key or (DUPLICATE_KEY if "patient_reg_id" in found else _PATIENT_BY_NAME)
         key_indices = tuple(found[k] for k in fields)
-        key = itemgetter(*key_indices)  # a tuple: duplicates.row_hashes hashes its values
-        ti = found["creation_time"]
-        return cls(len(columns), ti, columns[ti].strip(), req, values, key, key_indices)
+        key = _getter(key_indices)  # a tuple: duplicates.row_hashes hashes its values
+        ti = found[schema.time_key] if schema.time_key else None
+        stamp = "" if ti is None else columns[ti].strip()
+        return cls(len(columns), ti, stamp, req, values, key, key_indices)
 
     def why(self, row: Sequence[str]) -> tuple[int, int]:
         """(code index, detail) of an invalid row; detail is a field count or a column index."""
         if len(row) != self.width:
             return _CODE_INDEX[FIELD_COUNT], len(row)
-        ts = row[self.time_index]
-        if not ts:
+        ts = None if self.time_index is None else row[self.time_index]
+        if ts == "":
             return _CODE_INDEX[TIME_EMPTY], 0
-        if not parses(ts):
+        if ts is not None and not parses(ts):
             return _CODE_INDEX[TIME_BAD], 0
         for i, _ in self.required:
             if not row[i]:
@@ -108,6 +110,14 @@ class RowRules:
 
 def _too_long(value: str) -> bool:
     return len(value) > _KEY_CHARS and len(value.encode()) > MAX_KEY_BYTES
+
+
+def _getter(indices: tuple[int, ...]) -> Callable[[Sequence[str]], tuple[str, ...]]:
+    """The values at ``indices`` as a tuple, even for one index (``itemgetter`` gives it bare)."""
+    if len(indices) == 1:
+        (i,) = indices
+        return lambda row: (row[i],)
+    return itemgetter(*indices)
 
 
 @dataclass

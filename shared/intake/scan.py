@@ -318,7 +318,9 @@ def _scan(
     try:
         rules = _header(lines, source, result, schema, name, mapping, required)
         cutter.previous = lines.line
-        event_index = result.found["event_name"]
+        if schema.event_key not in result.found:  # an HR file without an HRScenario column: all profiles
+            events, cutter.filtering = None, False
+        event_index = result.found.get(schema.event_key, 0)
         fast = _Runs(rules, delimiter, duplicates, events, event_index)
         slow = _RowByRow(rules, delimiter, cutter, result, duplicates, events, event_index)
         _rows(lines, cutter, fast, slow)
@@ -674,9 +676,7 @@ class _Runs:
         if found is None:
             self._stop = fields.trouble(body, self._d, self._width)
             return False
-        stamps = found.fixed(self._ti)
-        order = None if stamps is None else ordinals(stamps)
-        times = found.strings(self._ti) if order is None else []
+        stamps, order, times = self._times(found)
         bad = self._invalid(found, times)
         if int(bad.sum()) * MAX_GAPS > found.rows:  # mostly invalid: row by row, backed off
             self._stop = found.begins(int(bad.argmax()))
@@ -692,11 +692,20 @@ class _Runs:
         self._count(found.key_hashes(self._key, keep_some), order, stamps, times, keep_some)
         return True
 
+    def _times(self, found: Fields) -> tuple[np.ndarray | None, np.ndarray | None, list[str]]:
+        """The run's timestamps: as a table of digits and their order where they are all in one
+        fixed form, else as strings. Rows without a timestamp (an HR profile) share "" as theirs."""
+        if self._ti is None:
+            return None, None, [""] * found.rows
+        stamps = found.fixed(self._ti)
+        order = None if stamps is None else ordinals(stamps)
+        return stamps, order, (found.strings(self._ti) if order is None else [])
+
     def _invalid(self, found: Fields, times: list[str]) -> np.ndarray:
         """Per row, True if it is invalid: a required field empty, a timestamp that does not parse."""
         bad = found.empty(self._required) if self._required else np.zeros(found.rows, bool)
         bad |= found.longer(self._key, MAX_KEY_BYTES)  # rows past it: row by row, which reads exactly
-        new = set(times) - self._known
+        new = set(times) - self._known if self._ti is not None else set()
         if new and not all_parse(new):
             wrong = {t for t in new if not parses(t)}
             bad |= np.fromiter(map(wrong.__contains__, times), bool, len(times))
@@ -798,12 +807,12 @@ class _RowByRow:
         events, ei, filtered = self._events, self._ei, self._filtered
         times: list[str] = []
         keys: list[tuple[str, ...]] = []
-        last_ts = None
+        last_ts = None if ti is not None else ""  # rows without a timestamp: "" always passes
         try:
             for record in records(lines, self._d):
                 end = text.line - left(pending)
                 if len(record) == width:
-                    ts = record[ti]
+                    ts = record[ti] if ti is not None else ""
                     valid = ts == last_ts or parses(ts)
                     last_ts = ts if valid else last_ts
                     valid = valid and "" not in values(record) and not rules.key_too_long(record)

@@ -66,7 +66,8 @@ def test_demo_leaves_its_runs_to_status_and_report(tmp_path):
     demo = ehr_ingest("demo", "--rows", "600", "--epic-rows", "400", "--chunk-rows", "200", "--work", work)
     try:
         out = ok(demo)
-        assert "1,000 of 1,000 rows accepted by the emulated ingestion API (0 duplicates)" in out
+        # 600 + 400 audit rows and the 720 employee profiles the demo always drops
+        assert "1,720 of 1,720 rows accepted by the emulated ingestion API (0 duplicates)" in out
         assert "The local stack keeps running" in out and "stops it" in out
         assert f"ehr-ingest stack down --work {work} " in out
         settings = work / "local.settings.json"
@@ -76,5 +77,6 @@ def test_demo_leaves_its_runs_to_status_and_report(tmp_path):
         report = ok(ehr_ingest("report", "--latest", "--settings", settings))
         assert report.startswith("Status report") and report.splitlines()[0].endswith(": OK")
         assert "audit-generic-2026-11-22.csv" in report and "audit-epic-2026-11-22.txt" in report
+        assert "hr-employee-profiles.csv" in report
     finally:
         ok(ehr_ingest("stack", "down", "--work", work))

@@ -108,3 +108,29 @@ def test_a_100000_column_header_is_refused_with_a_short_report(tmp_path):
     report = json.loads(out.out)
     assert code == 1 and [r["code"] for r in report["reasons"]] == ["too-many-columns"]
     assert len(out.out) < 10_000
+
+
+@pytest.mark.parametrize("spelling", ["page", "sample"])
+def test_kind_hr_generate_validate_and_suggest_mapping(tmp_path, spelling):
+    path = tmp_path / "profiles.csv"
+    counts = ("--bad-rows", 1, "--duplicate-rows", 2, "--other-scenarios", 5)
+    code, out = run(
+        "generate", "--kind", "hr", "--rows", 200, "--spelling", spelling, *counts, "--output", path
+    )
+    assert code == 0 and "200 rows, 1 bad" in out.out
+    code, out = run("validate", path, "--kind", "hr", "--json")
+    report = json.loads(out.out)
+    assert code == 0 and report["kind"] == "hr"
+    assert (report["rows_invalid"], report["duplicate_rows"], report["rows_filtered"]) == (1, 2, 5)
+    code, out = run("validate", path, "--kind", "hr")
+    assert "2 repeating an earlier EmailAddress" in out.out
+    code, out = run("suggest-mapping", path, "--kind", "hr", "--json")
+    suggestion = json.loads(out.out)
+    assert code == 0 and suggestion["mapping"] == {} and suggestion["missing_mandatory"] == []
+
+
+def test_kind_hr_refuses_a_file_missing_a_mandatory_column(tmp_path):
+    path = tmp_path / "profiles.csv"
+    path.write_text("EmailAddress,EmployeeFirstName,EmployeeLastName,EmployeeZipCode\na@x.org,A,B,02110\n")
+    code, out = run("validate", path, "--kind", "hr")
+    assert code == 1 and "EmployeeAddressLine1 or EmployeeAddLine1" in out.out

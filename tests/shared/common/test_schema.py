@@ -23,3 +23,15 @@ def test_unknown_kind_is_a_clear_error():
         assert "epic" in str(exc) and "healthcare" in str(exc)
     else:
         raise AssertionError("expected ValueError")
+
+
+def test_hr_profile_columns_follow_microsofts_hr_page():
+    from shared.common.schema import HR
+
+    assert [f.header for f in HR.mandatory] == [
+        "EmailAddress", "EmployeeFirstName", "EmployeeLastName", "EmployeeAddressLine1", "EmployeeZipCode",
+    ]  # fmt: skip
+    spellings = {n for f in HR.fields for n in f.aliases}
+    assert spellings == {"EmployeeAddLine1", "EmployeeAddLine2", "EmployeeDept"}
+    assert HR.time_key is None and HR.event_key == "hr_scenario"
+    assert schema_for("hr") is HR

@@ -129,3 +129,29 @@ def test_random_records_come_out_as_csv_reads_them_less_the_dropped_columns(seed
     got = list(csv.reader(io.StringIO(sent.getvalue().decode(), newline=""), delimiter=delimiter))
     assert counts.rows == 60 and got[0] == headers[1:-1]
     assert got[1:] == [r[1:-1] for r in records]
+
+
+def test_hr_sends_the_profile_columns_and_rows_only():
+    connector = Connector(name="hr", kind="hr", job_id="j")
+    data = (
+        b"EmailAddress,Salary,EmployeeFirstName,EmployeeLastName,EmployeeAddLine1,EmployeeZipCode,"
+        b"HRScenario,ResignationDate\n"
+        b"a@x.org,90000,A,B,1 Main St,02110,Employee profile,\n"
+        b"b@x.org,80000,C,D,2 Elm St,02111,Resignation,2026-11-30T00:00:00.000000+00:00\n"
+    )
+    line, rows = split(data)
+    shape = Projection.for_header(line, "p.csv", connector)
+    out = io.BytesIO()
+    sent = shape.write([rows], out)
+    assert (sent.rows, sent.filtered) == (1, 1)
+    assert out.getvalue().decode().splitlines() == [
+        "EmailAddress,EmployeeFirstName,EmployeeLastName,EmployeeAddLine1,EmployeeZipCode,HRScenario",
+        "a@x.org,A,B,1 Main St,02110,Employee profile",
+    ]
+
+
+def test_hr_without_a_scenario_column_sends_every_row():
+    connector = Connector(name="hr", kind="hr", job_id="j")
+    line = b"EmailAddress,EmployeeFirstName,EmployeeLastName,EmployeeAddressLine1,EmployeeZipCode\n"
+    shape = Projection.for_header(line, "p.csv", connector)
+    assert shape.passthrough

@@ -1,0 +1,88 @@
+"""The HR connector's employee profiles through the whole stack (function host, queue, emulated
+ingestion API): either spelling of Microsoft's columns, only profile columns and profile rows
+sent, each exactly once; a repeated file skipped; a file missing a mandatory column refused."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from devstack.profiles import ProfileOptions, generate_profiles
+from ehr_cli.main import main
+from tests.e2e.test_phi import wait_for
+from tests.e2e.test_projection import EXTRA, delta, job_counts
+from tests.e2e.test_upload_cli import push_args
+
+pytestmark = pytest.mark.e2e
+
+
+def with_salary(path, options: ProfileOptions):
+    """A profile file with a non-profile column (``Salary``) whose every value holds the marker."""
+    generate_profiles(path, options)
+    rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow([*rows[0][:2], "Salary", *rows[0][2:]])
+        writer.writerows([*r[:2], f"{EXTRA}{i}", *r[2:]] for i, r in enumerate(rows[1:]))
+    return path
+
+
+@pytest.fixture
+def watched(stack):
+    stack.set_faults(watch=EXTRA)
+    yield stack
+    stack.set_faults(watch="")
+
+
+@pytest.mark.parametrize(("spelling", "seed"), [("page", 271), ("sample", 272)])
+def test_profiles_are_uploaded_once_with_only_profile_columns(watched, pipeline, tmp_path, spelling, seed):
+    options = ProfileOptions(rows=1600, spelling=spelling, other_scenarios=40, bad_rows=2, seed=seed)
+    export = with_salary(tmp_path / f"profiles-{spelling}.csv", options)
+    before = job_counts(watched, "hr")
+    run = wait_for(pipeline, pipeline.drop(export, "hr"), ("complete", "rejected"), timeout=180)
+    profiles = 1600 - 40 - 2
+    assert run["status"] == "complete", run.get("reason")
+    assert run["records_saved"] == profiles and run["rows_filtered"] == 40
+    assert json.loads(run["columns_dropped"]) == ["Salary"]
+    assert run["chunks"] == -(-profiles // 700)
+    got = delta(before, job_counts(watched, "hr"))
+    assert got == {
+        "rows": profiles, "duplicate_rows": 0, "non_schema_columns": 0, "ragged_rows": 0, "watched_rows": 0,
+    }  # fmt: skip
+
+    again = wait_for(pipeline, pipeline.drop(export, "hr", name=f"again-{spelling}.csv"), ("duplicate",))
+    assert again["duplicate_of"] == run["RowKey"]
+    assert job_counts(watched, "hr")["rows"] == before["rows"] + profiles
+
+    report = pipeline.report_now()
+    entry = next(f for f in report["files"] if f["file_name"] == f"hr/{export.name}")
+    assert entry["records_saved"] == profiles and entry["filtered_by_event"] == {"(other events)": 40}
+
+
+def test_a_profile_file_missing_a_mandatory_column_is_refused_naming_it(pipeline, tmp_path):
+    export = tmp_path / "no-zip.csv"
+    generate_profiles(export, ProfileOptions(rows=20, seed=273))
+    rows = list(csv.reader(export.open(encoding="utf-8", newline="")))
+    zip_at = rows[0].index("EmployeeZipCode")
+    with export.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([v for i, v in enumerate(r) if i != zip_at] for r in rows)
+    run = wait_for(pipeline, pipeline.drop(export, "hr"), ("rejected",))
+    assert run["reason_code"] == "missing-columns" and "EmployeeZipCode" in run["reason"]
+
+
+def test_push_kind_hr_sends_the_profiles_once(watched, env, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KEY_VAULT_VERIFY_CHALLENGE_RESOURCE", "false")  # a vault on 127.0.0.1
+    export = with_salary(
+        tmp_path / "push-profiles.csv", ProfileOptions(rows=1200, other_scenarios=30, seed=274)
+    )
+    job = watched.state["jobs"]["hr"]
+    before = watched.emulator_stats()["jobs"][job]
+    assert main([*push_args(watched, export, tmp_path / "state", job), "--kind", "hr"]) == 0
+    got = delta(before, watched.emulator_stats()["jobs"][job])
+    assert got == {
+        "rows": 1170, "duplicate_rows": 0, "non_schema_columns": 0, "ragged_rows": 0, "watched_rows": 0,
+    }  # fmt: skip
+    out = capsys.readouterr().out
+    assert "columns not sent (no schema field): Salary" in out and EXTRA not in out
