@@ -360,6 +360,8 @@ var appSettings = union({
   // issue 6: status report and telemetry (the Python worker exports with OpenTelemetry)
   REPORT_STALE_HOURS: '26'
   LEDGER_RETENTION_DAYS: '400'
+  HR_REFRESH_WARN_DAYS: '15'
+  HR_REFRESH_FAIL_DAYS: '25'
   // issue 15: the Azure SDK's per-request INFO logs would each be a billed trace row
   AZURE_SDK_LOG_LEVEL: 'WARNING'
   PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'

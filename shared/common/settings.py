@@ -107,6 +107,16 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "400",
         "Runs received longer ago than this, with their chunk rows, are deleted from the ledger.",
     ),
+    "HR_REFRESH_WARN_DAYS": (
+        "15",
+        "Days without a successful upload of an hr connector before the report and alert warn "
+        "(Microsoft: refresh profiles every 15 to 20 days).",
+    ),
+    "HR_REFRESH_FAIL_DAYS": (
+        "25",
+        "Days without a successful upload of an hr connector before they fail: Purview deletes "
+        "employee profiles not refreshed within 30 days.",
+    ),
     # what telemetry costs
     "AZURE_SDK_LOG_LEVEL": (
         "WARNING",

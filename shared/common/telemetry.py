@@ -39,6 +39,7 @@ RUN_COMPLETED = "RunCompleted"
 FILE_REJECTED = "FileRejected"
 CHUNK_POISONED = "ChunkPoisoned"
 DAILY_REPORT = "DailyReport"
+PROFILE_FRESHNESS = "ProfileFreshness"
 
 # metrics (customMetrics names; OpenTelemetry instrument names are case-insensitive, lower here)
 ROWS_UPLOADED = "ehr_rows_uploaded"
@@ -217,6 +218,21 @@ def daily_report(report: Mapping[str, Any], path: str) -> None:
         chunks_failed=totals["chunks_failed"] + totals["chunks_poisoned"],
         stale_connectors=",".join(c["name"] for c in report["connectors"] if c["stale"]),
         reasons=len(report["reasons"]),
+    )
+
+
+def profile_freshness(
+    connector: str, status: str, days_since_upload: float | None, last_upload_at: str | None
+) -> None:
+    """One per hr connector and daily report: the hr-profiles alerts read the latest (a log
+    alert looks back two days at most, the 30 days Purview keeps profiles are in the ledger)."""
+    event(
+        PROFILE_FRESHNESS,
+        f"employee profiles of connector {connector}: {status}",
+        connector=connector,
+        freshness_status=status,
+        days_since_upload=days_since_upload,
+        last_upload_at=last_upload_at,
     )
 
 

@@ -236,7 +236,8 @@ class _Run:
         """The same bytes dropped twice (under another name) are uploaded once.
 
         An earlier run with failed chunks cannot complete: dropping the file again is how an
-        operator retries it, so this run takes the content over."""
+        operator retries it, so this run takes the content over. So do unchanged employee
+        profiles dropped again a day or more later (``REFRESH_AFTER``)."""
         if not self.opts.skip_duplicate_content:
             return None
         result, connector = _accepted(checked)
@@ -244,7 +245,7 @@ class _Run:
         other = self.ledger.claim_content(claim)
         if (
             other is not None
-            and not _can_complete(self.ledger, other.run_id)
+            and (not _can_complete(self.ledger, other.run_id) or _refreshes(self.ledger, connector, other))
             and self.ledger.take_over_content(other, claim)
         ):
             other = None
@@ -417,6 +418,20 @@ def send_all(queue: QueueClient, messages: list[str], concurrency: int) -> None:
     with ThreadPoolExecutor(min(concurrency, len(messages)), thread_name_prefix="fanout") as pool:
         for _ in pool.map(queue.send_message, messages):
             pass
+
+
+REFRESH_AFTER = timedelta(days=1)
+"""Employee profiles dropped again unchanged this long after they were planned are a refresh,
+not a duplicate: Purview deletes profiles not refreshed within 30 days, so skipping them would
+let the healthcare policy lose them while the files kept arriving."""
+
+
+def _refreshes(ledger: Ledger, connector: Connector, other: ContentClaim) -> bool:
+    if connector.kind != "hr":
+        return False
+    run = ledger.get_run(other.run_id)
+    received = run.received_at if run else None
+    return received is None or states.now() - received >= REFRESH_AFTER
 
 
 def _can_complete(ledger: Ledger, other_rid: str) -> bool:

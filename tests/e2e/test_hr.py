@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import csv
 import json
+import uuid
+from datetime import timedelta
 
 import pytest
 
 from devstack.profiles import ProfileOptions, generate_profiles
 from ehr_cli.main import main
+from shared.common import ledger as states
+from shared.common.settings import Connector
+from shared.intake import plan
+from shared.intake.plan import plan_export
 from tests.e2e.test_phi import wait_for
 from tests.e2e.test_projection import EXTRA, delta, job_counts
 from tests.e2e.test_upload_cli import push_args
@@ -86,3 +92,25 @@ def test_push_kind_hr_sends_the_profiles_once(watched, env, tmp_path, monkeypatc
     }  # fmt: skip
     out = capsys.readouterr().out
     assert "columns not sent (no schema field): Salary" in out and EXTRA not in out
+
+
+def test_unchanged_profiles_dropped_again_later_are_a_refresh_not_a_duplicate(bench, tmp_path, monkeypatch):
+    """Purview deletes profiles not refreshed within 30 days: the same file a day later is sent."""
+    export = generate_profiles(tmp_path / "same.csv", ProfileOptions(rows=300, seed=uuid.uuid4().int % 10**9))
+    job = bench.stack.state["jobs"]["hr"]
+    connectors = {"hr": Connector(name="hr", kind="hr", job_id=job, chunk_rows=200)}
+    uploader = bench.uploader(connectors=connectors)
+    before = bench.stack.emulator_stats()["jobs"][job]["rows"]
+
+    def drop(name: str) -> str:
+        blob = bench.container.get_blob_client(f"hr/{name}")
+        blob.upload_blob(export.path.read_bytes())
+        outcome = plan_export(blob, connectors, bench.ledger, bench.queue)
+        bench.drain(uploader)
+        return outcome.status
+
+    assert drop("monday.csv") == states.UPLOADING
+    assert drop("monday-again.csv") == states.DUPLICATE
+    monkeypatch.setattr(plan, "REFRESH_AFTER", timedelta(0))
+    assert drop("two-weeks-later.csv") == states.UPLOADING
+    assert bench.stack.emulator_stats()["jobs"][job]["rows"] - before == 600
