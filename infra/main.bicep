@@ -184,9 +184,11 @@ var names = {
   exportsContainer: 'exports'
   quarantineContainer: 'quarantine'
   reportsContainer: 'reports'
+  coverageContainer: 'coverage'
   chunkQueue: 'ehr-chunks'
   ledgerTable: 'ingestledger'
   secretName: 'ingestion-client-secret'
+  coverageKeyName: 'coverage-hash-key'
 }
 
 // ---------------------------------------------------------------- archive needs an LRS/GRS account
@@ -238,6 +240,7 @@ module exportsStorage 'modules/exports-storage.bicep' = {
     exportsContainer: names.exportsContainer
     quarantineContainer: names.quarantineContainer
     reportsContainer: names.reportsContainer
+    coverageContainer: names.coverageContainer
     chunkQueue: names.chunkQueue
     ledgerTable: names.ledgerTable
     exportRetentionDays: exportRetentionDays
@@ -360,6 +363,9 @@ var appSettings = union({
   // issue 6: status report and telemetry (the Python worker exports with OpenTelemetry)
   REPORT_STALE_HOURS: '26'
   LEDGER_RETENTION_DAYS: '400'
+  COVERAGE_DAYS: '7'
+  COVERAGE_CONTAINER: names.coverageContainer
+  COVERAGE_KEY_SECRET_NAME: names.coverageKeyName
   HR_REFRESH_WARN_DAYS: '15'
   HR_REFRESH_FAIL_DAYS: '25'
   // issue 15: the Azure SDK's per-request INFO logs would each be a billed trace row
@@ -437,5 +443,6 @@ output exportsContainer string = names.exportsContainer
 output systemTopicName string = eventGrid.outputs.name
 output keyVaultName string = keyVault.outputs.name
 output keyVaultSecretName string = names.secretName
+output coverageKeyName string = names.coverageKeyName
 output appInsightsName string = monitoring.outputs.appInsightsName
 output identityClientId string = identity.outputs.clientId

@@ -29,8 +29,9 @@ from shared.delivery import clouds
 from shared.delivery.entra import TokenProvider
 from shared.delivery.retry import RetryPolicy
 from shared.delivery.upload import upload_session
-from shared.delivery.vault import SecretCache
+from shared.delivery.vault import CoverageKey, SecretCache
 from shared.delivery.worker import RETENTION, Uploader
+from shared.intake.coverage import CoverageRecorder
 from shared.intake.plan import PlanOptions, PlanOutcome, plan_export
 from shared.intake.quarantine import Quarantine
 from shared.reporting import report_formats
@@ -110,7 +111,17 @@ class Runtime:
             reports=service.get_container_client(self.settings["REPORTS_CONTAINER"]),
             skip_duplicate_content=self.settings.flag("SKIP_DUPLICATE_CONTENT"),
             misconfigured=self.connector_config[1],
+            coverage=self.coverage,
         )
+
+    @cached_property
+    def coverage(self) -> CoverageRecorder | None:
+        """Only with an hr connector: without profiles there is nothing to cover."""
+        if not any(c.kind == "hr" for c in self.connectors.values()):
+            return None
+        key = CoverageKey(self.settings)
+        container = self.storage.blob_service().get_container_client(self.settings["COVERAGE_CONTAINER"])
+        return CoverageRecorder(container, lambda: key.get().encode())
 
     @cached_property
     def reporter(self) -> Reporter:

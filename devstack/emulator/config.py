@@ -24,6 +24,8 @@ KEYVAULT_RESOURCE = "https://vault.azure.net"
 CLIENT_SECRET_NAME = "ingestion-client-secret"
 #: Key Vault name of the app's certificate (key and certificate, PEM), the other credential.
 CLIENT_CERTIFICATE_NAME = "ingestion-client-certificate"
+#: Key Vault name of the coverage hashes' HMAC key (infra/scripts/post-deploy.sh creates it in Azure).
+COVERAGE_KEY_NAME = "coverage-hash-key"
 #: Audience of tokens Azure Storage (and Azurite with ``--oauth basic``) accepts.
 STORAGE_RESOURCE = "https://storage.azure.com"
 DEFAULT_RESOURCES = (INGESTION_RESOURCE, KEYVAULT_RESOURCE, STORAGE_RESOURCE)
@@ -154,7 +156,11 @@ class EmulatorConfig:
             client_id=client_id,
             client_secret=client_secret,
             identity_header=_secrets.token_hex(16),
-            secrets={CLIENT_SECRET_NAME: client_secret, CLIENT_CERTIFICATE_NAME: key_and_certificate},
+            secrets={
+                CLIENT_SECRET_NAME: client_secret,
+                CLIENT_CERTIFICATE_NAME: key_and_certificate,
+                COVERAGE_KEY_NAME: _secrets.token_urlsafe(32),
+            },
             client_certificate=certificate,
             job_ids=list(job_ids) if job_ids is not None else [str(uuid.uuid4())],
         )

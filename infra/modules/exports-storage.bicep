@@ -10,6 +10,7 @@ param sku string
 param exportsContainer string
 param quarantineContainer string
 param reportsContainer string
+param coverageContainer string
 param chunkQueue string
 param ledgerTable string
 param exportRetentionDays int
@@ -138,6 +139,15 @@ resource reports 'Microsoft.Storage/storageAccounts/blobServices/containers@2023
   }
 }
 
+// Keyed hashes of employee logins (coverage), one blob a run: never a login.
+resource coverage 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: coverageContainer
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
   parent: account
   name: 'default'
@@ -165,7 +175,7 @@ resource ledger 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
   name: ledgerTable
 }
 
-// Lifecycle: only the three data containers of this account, by prefix; versions left behind
+// Lifecycle: only the four data containers of this account, by prefix; versions left behind
 // by overwrites and deletes go after the soft-delete window.
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
   parent: account
@@ -244,6 +254,35 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
               baseBlob: {
                 delete: {
                   daysAfterModificationGreaterThan: reportRetentionDays
+                }
+              }
+              version: {
+                delete: {
+                  daysAfterCreationGreaterThan: softDeleteDays
+                }
+              }
+            }
+          }
+        }
+        {
+          // The hashes' retention bound (shared/common/hashsets.py RETENTION, 31 days; the report
+          // deletes them too): Purview keeps a profile 30 days, nothing needs them longer.
+          name: 'delete-old-coverage-hashes'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [
+                'blockBlob'
+              ]
+              prefixMatch: [
+                '${coverageContainer}/'
+              ]
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: 31
                 }
               }
               version: {

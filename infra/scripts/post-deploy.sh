@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Post-deploy step: create the Event Grid subscription that feeds the blob trigger.
+# Post-deploy step: create the Event Grid subscription that feeds the blob trigger, and the
+# coverage hashes' HMAC key in Key Vault if it is not there yet.
 #
 # Run it after publishing the package (README: `./dev package`, then
 # `az functionapp deployment source config-zip`): the subscription's webhook needs the app's
@@ -82,3 +83,22 @@ az eventgrid system-topic event-subscription create \
   --output none
 
 echo "Event Grid subscription $subscription_name: BlobCreated (${blob_apis[*]}) in container $container -> $app ($function_name)"
+
+# The HMAC key of the coverage hashes (README "Coverage"): created once, 32 random bytes,
+# never printed and never replaced (a new key would make every stored hash unmatchable).
+vault=$(output keyVaultName)
+coverage_key=$(output coverageKeyName)
+if az keyvault secret show --vault-name "$vault" --name "$coverage_key" --query id --output none 2>/dev/null; then
+  echo "coverage key $coverage_key: already in $vault, kept"
+else
+  key_file=$(mktemp)
+  trap 'rm -f "$key_file"' EXIT
+  chmod 600 "$key_file"
+  head -c 32 /dev/urandom | base64 | tr -d '\n' > "$key_file"
+  if az keyvault secret set --vault-name "$vault" --name "$coverage_key" --file "$key_file" --output none; then
+    echo "coverage key $coverage_key: created in $vault"
+  else
+    echo "could not create the coverage key $coverage_key in $vault (Key Vault Secrets Officer needed);" >&2
+    echo "coverage stays off until it exists: run this script again with that role" >&2
+  fi
+fi

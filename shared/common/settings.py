@@ -107,6 +107,18 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
         "400",
         "Runs received longer ago than this, with their chunk rows, are deleted from the ledger.",
     ),
+    "COVERAGE_DAYS": (
+        "7",
+        "The report counts the employees seen in this many days of audit rows who have an HR profile.",
+    ),
+    "COVERAGE_CONTAINER": (
+        "coverage",
+        "Container of the keyed hashes coverage compares (one blob a run, deleted after 31 days).",
+    ),
+    "COVERAGE_KEY_SECRET_NAME": (
+        "coverage-hash-key",
+        "Key Vault secret holding the HMAC key of the coverage hashes (created by infra/).",
+    ),
     "HR_REFRESH_WARN_DAYS": (
         "15",
         "Days without a successful upload of an hr connector before the report and alert warn "
@@ -160,6 +172,9 @@ class Connector:
     """``schema`` uploads only the connector schema's columns the file has (minimum necessary:
     a column the connector does not read never leaves); ``all`` uploads the file's columns
     unchanged, for a hospital that decides so."""
+    login_domain: str = ""
+    """Domain that makes a bare EHR login (no ``@``: a SamAccountName, Epic's EMP.SYSTEM_LOGIN)
+    the employee's UPN, ``login@login_domain``, to match HR profiles (coverage only)."""
     events: EventFilter | None = None
     """Event Names to send (``include``) or leave out (``exclude``); None sends every event.
     Given in CONNECTORS as ``{"include": [...]}`` or ``{"exclude": [...]}``. For ``hr`` it
@@ -190,6 +205,8 @@ class Connector:
             raise ValueError(
                 f"connector {self.name}: columns must be one of {COLUMN_POLICIES}, not {self.columns!r}"
             )
+        if not isinstance(self.login_domain, str) or "@" in self.login_domain or " " in self.login_domain:
+            raise ValueError(f"connector {self.name}: login_domain must be a domain such as contoso.org")
         events = parse_events(self.events, f"connector {self.name}")
         if events is None and self.kind == "hr":
             events = profile_only()

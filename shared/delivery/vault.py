@@ -42,3 +42,12 @@ class SecretCache:
     def invalidate(self) -> None:
         with self._lock:
             self._value = None
+
+
+class CoverageKey(SecretCache):
+    """The HMAC key of the coverage hashes: a Key Vault secret infra/ creates, read like the
+    client secret (once per process, with the managed identity)."""
+
+    @property
+    def name(self) -> str:
+        return self.settings["COVERAGE_KEY_SECRET_NAME"]

@@ -26,6 +26,7 @@ from shared.common.errors import Rejected
 from shared.common.ledger import Ledger
 from shared.common.messages import ChunkMessage
 from shared.common.settings import Connector
+from shared.intake.coverage import CoverageRecorder
 from shared.intake.names import name_problem, printable
 from shared.intake.quarantine import Quarantine
 from shared.intake.readahead import read_ahead
@@ -118,6 +119,8 @@ class PlanOptions:
     send_concurrency: int = 16
     misconfigured: dict[str, str] = field(default_factory=dict)
     """Connectors whose CONNECTORS entry is wrong, with the reason: their files are refused."""
+    coverage: CoverageRecorder | None = None
+    """Records the keyed hashes of each accepted run's logins; None: no coverage (no hr connector)."""
 
 
 def plan_export(
@@ -146,6 +149,8 @@ def plan_export(
         return duplicate
     if (plan := run.record_plan(started, checked)) is None:
         return PlanOutcome(run.rid, states.PLANNING)
+    if opts.coverage is not None and checked.result and checked.connector:
+        opts.coverage.record(run.rid, checked.connector, checked.result.logins)
     if not checked.result or not checked.result.chunks:
         return run.nothing_to_send(plan, checked)
     run.fan_out(queue, plan, checked)
@@ -228,6 +233,7 @@ class _Run:
                 connector,
                 max_bytes=self.opts.max_bytes,
                 max_rows=self.opts.max_rows,
+                logins=self.opts.coverage is not None,
             )
         except Rejected as exc:
             return Validation(self.blob.blob_name, connector, rejected=exc)

@@ -39,6 +39,7 @@ from shared.common.settings import DEFAULT_REQUIRED
 from shared.intake import fields, heap
 from shared.intake.duplicates import DuplicateCounter, row_hashes
 from shared.intake.fields import Fields
+from shared.intake.logins import Logins
 from shared.intake.rows import MAX_KEY_BYTES, InvalidRows, RowRules
 from shared.intake.timestamps import all_parse, ordinals, parses
 
@@ -97,6 +98,8 @@ class ScanResult:
     case-folded): neither invalid nor uploaded."""
     found: dict[str, int] = field(default_factory=dict)
     """Column index of every schema field the header has."""
+    logins: Logins | None = None
+    """The distinct employee logins of the rows to send, when the scan was asked for them."""
 
     @property
     def rows_valid(self) -> int:
@@ -272,6 +275,7 @@ def scan(
     max_bytes: int = MAX_BYTES,
     max_rows: int = MAX_ROWS,
     events: EventFilter | None = None,
+    logins: bool = False,
 ) -> ScanResult:
     """Validate the header and every row; plan chunks of up to ``chunk_rows`` rows to send.
 
@@ -281,10 +285,11 @@ def scan(
     policy; only the limits and unreadable files raise ``Rejected`` here. Rows the ``events``
     filter leaves out are counted apart; a chunk neither begins nor ends with one (the worker
     drops those inside it, as it parses the chunk anyway to send only the schema's columns).
+    With ``logins`` the distinct employee logins of the rows to send are collected too.
     """
     source = _Source(blocks, name, max_bytes)
     try:
-        result = _scan(source, name, schema, chunk_rows, mapping, required, max_rows, events)
+        result = _scan(source, name, schema, chunk_rows, mapping, required, max_rows, events, logins)
     except UnicodeDecodeError:
         raise Rejected(
             "encoding",
@@ -306,6 +311,7 @@ def _scan(
     required: Sequence[str],
     max_rows: int,
     events: EventFilter | None,
+    logins: bool = False,
 ) -> ScanResult:
     lines = _Text(source)
     first = lines.first_line()
@@ -321,8 +327,9 @@ def _scan(
         if schema.event_key not in result.found:  # an HR file without an HRScenario column: all profiles
             events, cutter.filtering = None, False
         event_index = result.found.get(schema.event_key, 0)
-        fast = _Runs(rules, delimiter, duplicates, events, event_index)
-        slow = _RowByRow(rules, delimiter, cutter, result, duplicates, events, event_index)
+        collected = result.logins = Logins(result.found["employee_upn"]) if logins else None
+        fast = _Runs(rules, delimiter, duplicates, events, event_index, collected)
+        slow = _RowByRow(rules, delimiter, cutter, result, duplicates, events, event_index, collected)
         _rows(lines, cutter, fast, slow)
     except csv.Error as exc:
         raise Rejected(
@@ -604,8 +611,10 @@ class _Runs:
         duplicates: DuplicateCounter,
         events: EventFilter | None = None,
         event_index: int = 0,
+        logins: Logins | None = None,
     ) -> None:
         self._events, self._ei = events, event_index
+        self._logins = logins
         self._sent_events: set[str] = set()
         """Event Names seen lately that the filter lets through."""
         self._d = delimiter
@@ -690,6 +699,8 @@ class _Runs:
         keep = ~(bad | filtered)
         keep_some = None if keep.all() else keep
         self._count(found.key_hashes(self._key, keep_some), order, stamps, times, keep_some)
+        if self._logins is not None:
+            self._logins.run(found, keep_some)
         return True
 
     def _times(self, found: Fields) -> tuple[np.ndarray | None, np.ndarray | None, list[str]]:
@@ -776,11 +787,13 @@ class _RowByRow:
         duplicates: DuplicateCounter,
         events: EventFilter | None,
         event_index: int,
+        logins: Logins | None = None,
     ) -> None:
         self._rules, self._d, self.cutter = rules, delimiter, cutter
         self._invalid, self._filtered = result.invalid, result.filtered_by_event
         self._duplicates = duplicates
         self._events, self._ei = events, event_index
+        self._logins = logins
 
     def take(self, text: _Text, until: int, run: bytes) -> None:
         """Records one by one up to physical line ``until`` (or past it, to a record's end).
@@ -837,6 +850,8 @@ class _RowByRow:
                     break
         finally:
             self._duplicates.add(times, row_hashes(keys))
+            if self._logins is not None:
+                self._logins.rows(keys)
 
 
 def _check_rows(rows: int, max_rows: int, name: str) -> None:

@@ -142,8 +142,10 @@ def validate(
     *,
     max_bytes: int = MAX_BYTES,
     max_rows: int = MAX_ROWS,
+    logins: bool = False,
 ) -> Validation:
-    """Scan and judge a file; never raises ``Rejected`` (the verdict is in the result)."""
+    """Scan and judge a file; never raises ``Rejected`` (the verdict is in the result).
+    ``logins`` collects the distinct employee logins of the rows to send (coverage)."""
     outcome = Validation(name, connector)
     try:
         outcome.result = scan(
@@ -156,6 +158,7 @@ def validate(
             max_bytes=max_bytes,
             max_rows=max_rows,
             events=connector.events,
+            logins=logins,
         )
         judge(outcome.result, name, connector)
     except Rejected as exc:

@@ -6,12 +6,14 @@ key, and never prints the key."""
 from __future__ import annotations
 
 import ast
+import base64
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.infra.conftest import INFRA, ROOT
 
@@ -26,7 +28,14 @@ log = os.environ["FAKE_AZ_LOG"]
 with open(log, "a") as f:
     f.write(json.dumps(args) + "\\n")
 outputs = {{"functionAppName": "func-x", "functionAppHostName": "func-x.azurewebsites.net",
-           "systemTopicName": "evgt-x", "exportsContainer": "exports"}}
+           "systemTopicName": "evgt-x", "exportsContainer": "exports", "keyVaultName": "kv-x",
+           "coverageKeyName": "coverage-hash-key"}}
+if args[:3] == ["keyvault", "secret", "show"]:
+    sys.exit(0 if any('"set"' in line for line in open(log)) else 3)
+if args[:3] == ["keyvault", "secret", "set"]:
+    value = open(args[args.index("--file") + 1]).read()
+    with open(log + ".key", "a") as f:
+        f.write(value + "\\n")
 if args[:3] == ["deployment", "group", "show"]:
     query = args[args.index("--query") + 1]
     print(outputs[query.split(".")[2]])
@@ -138,6 +147,8 @@ AZD_OUTPUTS = {
     "functionAppHostName": "func-azd.azurewebsites.net",
     "systemTopicName": "evgt-azd",
     "exportsContainer": "exports",
+    "keyVaultName": "kv-azd",
+    "coverageKeyName": "coverage-hash-key",
 }
 
 
@@ -170,3 +181,17 @@ def test_one_event_per_export_whatever_wrote_it(tmp_path):
     assert (key, operator) == ("data.api", "StringIn")
     assert "CreateFile" not in apis
     assert sorted(apis) == sorted(BLOB_CREATING_APIS)
+
+
+def test_creates_the_coverage_key_once_and_never_prints_it(tmp_path):
+    proc, calls = run(tmp_path, "rg-ehr")
+    assert proc.returncode == 0, proc.stderr
+    [created] = [c for c in calls if c[:3] == ["keyvault", "secret", "set"]]
+    assert created[created.index("--vault-name") + 1] == "kv-x"
+    assert created[created.index("--name") + 1] == "coverage-hash-key"
+    [key] = (tmp_path / "az.log.key").read_text().split()
+    assert len(base64.b64decode(key)) == 32 and key not in proc.stdout + proc.stderr
+    assert not (Path(created[created.index("--file") + 1])).exists()  # the temporary file is gone
+    proc, calls = run(tmp_path, "rg-ehr")
+    assert proc.returncode == 0 and "already in kv-x, kept" in proc.stdout
+    assert len([c for c in calls if c[:3] == ["keyvault", "secret", "set"]]) == 1

@@ -66,7 +66,7 @@ def test_exports_account_holds_containers_queues_and_ledger(main, exports):
     names = main["variables"]["names"]["value"]
     passed = module_params(main["modules"]["exportsStorage"])
     containers = {c["name"] for c in resources(exports, CONTAINER).values()}
-    assert containers == {"exportsContainer", "quarantineContainer", "reportsContainer"}
+    assert containers == {"exportsContainer", "quarantineContainer", "reportsContainer", "coverageContainer"}
     queues = {
         q["name"]
         for q in resources(exports, "Microsoft.Storage/storageAccounts/queueServices/queues").values()
@@ -77,7 +77,14 @@ def test_exports_account_holds_containers_queues_and_ledger(main, exports):
         for t in resources(exports, "Microsoft.Storage/storageAccounts/tableServices/tables").values()
     }
     assert tables == {"ledgerTable"}
-    for param in ("exportsContainer", "quarantineContainer", "reportsContainer", "chunkQueue", "ledgerTable"):
+    for param in (
+        "exportsContainer",
+        "quarantineContainer",
+        "reportsContainer",
+        "coverageContainer",
+        "chunkQueue",
+        "ledgerTable",
+    ):
         assert resolve(main, passed[param]) == names[param]
 
 
@@ -89,7 +96,11 @@ def test_lifecycle_deletes_only_old_exports_quarantine_and_reports(main, exports
     for rule in rules:
         [prefix] = rule["definition"]["filters"]["prefixMatch"]
         by_prefix[prefix] = rule["definition"]["actions"]["baseBlob"]["delete"]
-    assert set(by_prefix) == {"${exportsContainer}/", "${quarantineContainer}/", "${reportsContainer}/"}
+    assert set(by_prefix) == {
+        "${exportsContainer}/", "${quarantineContainer}/", "${reportsContainer}/", "${coverageContainer}/",
+    }  # fmt: skip
+    # The coverage hashes' retention bound (shared/common/hashsets.py RETENTION).
+    assert by_prefix["${coverageContainer}/"] == {"daysAfterModificationGreaterThan": 31}
     assert by_prefix["${exportsContainer}/"] == {"daysAfterModificationGreaterThan": "exportRetentionDays"}
     assert by_prefix["${quarantineContainer}/"] == {
         "daysAfterModificationGreaterThan": "quarantineRetentionDays"

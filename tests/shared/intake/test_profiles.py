@@ -96,3 +96,48 @@ def test_the_fast_path_matches_the_row_by_row_path(tmp_path, monkeypatch, block)
     fast = summary(True)
     assert fast == summary(False)
     assert fast[1] == 11 and len(fast[2]) == 9 and fast[4] == {"(other events)": 40}
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("kind", ["healthcare", "epic", "hr"])
+def test_the_logins_of_the_rows_to_send_are_collected_on_either_path(tmp_path, monkeypatch, kind, fast):
+    from devstack.generate import GenerateOptions, generate
+
+    if kind == "hr":
+        path = generate_profiles(
+            tmp_path / "p.csv", ProfileOptions(rows=900, other_scenarios=30, bad_rows=5)
+        ).path
+        events = None
+    else:
+        options = GenerateOptions(kind=kind, rows=3000, bad_rows=12, quote_rate=0.2, seed=5)
+        path = generate(tmp_path / ("a.csv" if kind == "healthcare" else "a.txt"), options).path
+        events = parse_events({"exclude": ["Chart Opened"]}, "c")
+    connector = Connector(name="c", kind=kind, job_id="j", events=events)
+    assert connector.events is not None  # hr: the profile rows only
+    with monkeypatch.context() as m:
+        m.setattr(scanning._Source, "TEXT_PIECE", 8192)
+        if not fast:
+            m.setattr(scanning._Runs, "valid", lambda self, body: False)
+        result = validate([path.read_bytes()], path.name, connector, logins=True).result
+    assert result is not None and result.logins is not None
+    rows = list(csv.reader(path.open(encoding="utf-8-sig", newline=""), delimiter=result.delimiter))
+    found, invalid = result.found, {n for n, _, _ in result.invalid}
+    event = found.get("hr_scenario" if kind == "hr" else "event_name")
+    sent = [
+        r for n, r in enumerate(rows[1:], 1)
+        if n not in invalid and (event is None or connector.events.keeps(r[event]))
+    ]  # fmt: skip
+    assert result.logins.values == {r[found["employee_upn"]] for r in sent}
+    assert not result.logins.overflow
+
+
+def test_logins_stop_growing_past_the_bound(monkeypatch, tmp_path):
+    from shared.intake import logins
+
+    monkeypatch.setattr(logins, "MAX_LOGINS", 10)
+    data = profiles(tmp_path, rows=50)
+    without = check(data, connector=HR_CONNECTOR).result
+    assert without is not None and without.logins is None
+    result = validate([data], "p.csv", HR_CONNECTOR, logins=True).result
+    assert result is not None and result.logins is not None
+    assert result.logins.overflow and not result.logins.values
