@@ -31,8 +31,9 @@ class HashSet:
     run_id: str
     fingerprint: str
     count: int
+    """UPN hashes, first in the blob."""
     unmatched: int
-    """Logins that could not be made a UPN (no ``@`` and no ``login_domain``)."""
+    """Hashes of logins that could not be made a UPN (no ``@``, no ``login_domain``), after them."""
     overflow: bool
     """More distinct logins than the scan keeps: the set is empty, the run not counted."""
     recorded_at: datetime
@@ -41,23 +42,25 @@ class HashSet:
 def write(
     container: ContainerClient,
     entry: tuple[str, str, str],
-    digests: set[bytes],
+    hashes: tuple[set[bytes], set[bytes]],
     fingerprint: str,
-    unmatched: int = 0,
     overflow: bool = False,
 ) -> str:
-    """Store one run's hashes; ``entry`` is (kind, connector, run id). Safe to repeat."""
+    """Store one run's (UPN, bare login) hashes; ``entry`` is (kind, connector, run id). Safe
+    to repeat."""
     kind, connector, run_id = entry
     name = f"{kind}/{connector}/{run_id}.bin"
     with contextlib.suppress(ResourceExistsError):
         container.create_container()
+    upns, bare = hashes
     metadata = {
         "fingerprint": fingerprint,
-        "count": str(len(digests)),
-        "unmatched": str(unmatched),
+        "count": str(len(upns)),
+        "unmatched": str(len(bare)),
         "overflow": str(overflow).lower(),
     }
-    container.upload_blob(name, b"".join(sorted(digests)), overwrite=True, metadata=metadata)
+    body = b"".join(sorted(upns)) + b"".join(sorted(bare))
+    container.upload_blob(name, body, overwrite=True, metadata=metadata)
     return name
 
 
@@ -85,6 +88,8 @@ def listing(container: ContainerClient, now: datetime) -> list[HashSet]:
     return found
 
 
-def digests(container: ContainerClient, entry: HashSet) -> set[bytes]:
+def digests(container: ContainerClient, entry: HashSet) -> tuple[set[bytes], set[bytes]]:
+    """The (UPN, bare login) hashes of one run."""
     data = container.download_blob(entry.name, decompress=False).readall()
-    return {data[i : i + DIGEST_BYTES] for i in range(0, len(data), DIGEST_BYTES)}
+    pieces = [data[i : i + DIGEST_BYTES] for i in range(0, len(data), DIGEST_BYTES)]
+    return set(pieces[: entry.count]), set(pieces[entry.count :])

@@ -34,17 +34,22 @@ def digest(key: bytes, upn: str) -> bytes:
     return hmac.new(key, upn.encode(), hashlib.sha256).digest()[:DIGEST_BYTES]
 
 
-def digests(key: bytes, logins: Iterable[str], domain: str = "") -> tuple[set[bytes], int]:
-    """The hashes of the logins' UPNs, and how many logins had none (no ``@``, no domain)."""
-    found: set[bytes] = set()
-    unmatched = 0
+BARE = "\x00bare:"
+"""Prefix of a bare login's hash input: no UPN starts so, so it never meets a profile."""
+
+
+def digests(key: bytes, logins: Iterable[str], domain: str = "") -> tuple[set[bytes], set[bytes]]:
+    """The hashes of the logins' UPNs, and those of the logins that have none (no ``@`` and no
+    domain), kept apart so the report can count them across runs without knowing them."""
+    upns: set[bytes] = set()
+    bare: set[bytes] = set()
     for login in logins:
         upn = as_upn(login, domain)
         if upn is None:
-            unmatched += 1
+            bare.add(digest(key, BARE + login.strip().casefold()))
         else:
-            found.add(digest(key, upn))
-    return found, unmatched
+            upns.add(digest(key, upn))
+    return upns, bare
 
 
 def fingerprint(key: bytes) -> str:

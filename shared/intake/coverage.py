@@ -34,9 +34,9 @@ class CoverageRecorder:
         kind = hashsets.PROFILES if connector.kind == "hr" else hashsets.AUDIT
         try:
             key = self.key()
-            found, unmatched = digests(key, logins.values, connector.login_domain)
+            hashes = digests(key, logins.values, connector.login_domain)
             entry = (kind, connector.name, run_id)
-            hashsets.write(self.container, entry, found, fingerprint(key), unmatched, logins.overflow)
+            hashsets.write(self.container, entry, hashes, fingerprint(key), logins.overflow)
         except Exception as exc:  # coverage never stops an upload
             # Only the error's type: no login can be in it.
             log.warning("coverage hashes not recorded: %s", type(exc).__name__, extra={"run_id": run_id})

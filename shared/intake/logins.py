@@ -31,20 +31,24 @@ class Logins:
         """Sorted hashes of the logins met, so a run of known ones costs one ``searchsorted``."""
 
     def run(self, found: Fields, keep: np.ndarray | None) -> None:
-        """The logins of a run's rows to send (all, or those ``keep`` says)."""
+        """The logins of a run's rows to send (all, or those ``keep`` says). Most runs hold
+        only logins met before: one ``searchsorted`` says so, and nothing is decoded."""
         if self.overflow:
             return
-        hashes = found.key_hashes([self.column])
         rows = np.arange(found.rows) if keep is None else np.flatnonzero(keep)
-        hashes = hashes[rows]
-        distinct, first = np.unique(hashes, return_index=True)
-        at = np.minimum(np.searchsorted(self._hashes, distinct), max(len(self._hashes) - 1, 0))
-        new = distinct != self._hashes[at] if len(self._hashes) else np.ones(len(distinct), bool)
-        if not new.any():
+        hashes = found.key_hashes([self.column])[rows]
+        known = self._hashes
+        if len(known):
+            at = np.minimum(np.searchsorted(known, hashes), len(known) - 1)
+            fresh = np.flatnonzero(known[at] != hashes)
+        else:
+            fresh = np.arange(len(hashes))
+        if not len(fresh):
             return
+        distinct, first = np.unique(hashes[fresh], return_index=True)
         strings = found.strings(self.column)
-        self._add(strings[int(rows[i])] for i in first[new])
-        self._hashes = np.union1d(self._hashes, distinct[new])
+        self._add(strings[int(rows[fresh[i]])] for i in first)
+        self._hashes = np.union1d(known, distinct)
 
     def rows(self, keys: Iterable[tuple[str, ...]]) -> None:
         """The logins of rows taken one by one, from their duplicate keys."""

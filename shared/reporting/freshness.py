@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.common import ledger as states
@@ -25,10 +25,12 @@ OK, WARNING, FAILED = "OK", "WARNING", "FAILED"
 
 @dataclass(frozen=True)
 class Freshness:
+    """One HR connector's line of the report (its JSON form is these fields)."""
+
     connector: str
-    last_upload: datetime | None
-    """When the last successful upload completed; None if none within ``LOOKBACK``."""
-    days: float | None
+    last_upload_at: str | None
+    """When the last successful upload completed (ISO 8601, UTC); None if none within ``LOOKBACK``."""
+    days_since_upload: float | None
     status: str
     reason: str
     """An operator's sentence; empty when OK."""
@@ -56,8 +58,9 @@ def judge(
         )
         return Freshness(connector, None, None, FAILED, reason)
     days = (now - last).total_seconds() / 86400
+    at = last.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if days < warn_days:
-        return Freshness(connector, last, days, OK, "")
+        return Freshness(connector, at, round(days, 2), OK, "")
     status = FAILED if days >= fail_days else WARNING
     left = max(PURVIEW_KEEPS_DAYS - days, 0)
     reason = (
@@ -65,7 +68,7 @@ def judge(
         f"({last:%Y-%m-%d %H:%M} UTC); Purview deletes profiles not refreshed within "
         f"{PURVIEW_KEEPS_DAYS} days ({left:.1f} days left): drop a fresh HR export"
     )
-    return Freshness(connector, last, days, status, reason)
+    return Freshness(connector, at, round(days, 2), status, reason)
 
 
 def freshness(
@@ -86,13 +89,3 @@ def refresh_days(settings: Settings) -> tuple[float, float]:
     if not 0 < warn <= fail:
         raise ValueError("HR_REFRESH_WARN_DAYS must be above 0 and at most HR_REFRESH_FAIL_DAYS")
     return warn, fail
-
-
-def as_dict(f: Freshness) -> dict[str, Any]:
-    """The report's shape: counts and times only."""
-    return {
-        "connector": f.connector,
-        "last_upload_at": f.last_upload.isoformat().replace("+00:00", "Z") if f.last_upload else None,
-        "days_since_upload": round(f.days, 2) if f.days is not None else None,
-        "status": f.status,
-    }

@@ -4,7 +4,7 @@ import pytest
 
 from shared.common import ledger as states
 from shared.common.settings import Settings
-from shared.reporting.freshness import FAILED, OK, WARNING, as_dict, freshness, refresh_days
+from shared.reporting.freshness import FAILED, OK, WARNING, Freshness, freshness, refresh_days
 
 NOW = datetime(2026, 12, 6, 6, 0, tzinfo=UTC)
 
@@ -23,7 +23,7 @@ def run(connector, days_ago, status=states.COMPLETE, saved=750):
 )
 def test_warn_at_15_days_fail_at_25(days, status):
     (verdict,) = freshness([run("hr", days), run("hr", 40)], ["hr"], NOW)
-    assert verdict.status == status and verdict.days == pytest.approx(days)
+    assert verdict.status == status and verdict.days_since_upload == pytest.approx(days)
     if status != OK:
         assert "Purview deletes profiles not refreshed within 30 days" in verdict.reason
 
@@ -37,22 +37,13 @@ def test_only_completed_runs_that_saved_rows_and_of_that_connector_count():
         run("hr", 20),
     ]
     (verdict,) = freshness(runs, ["hr"], NOW)
-    assert verdict.status == WARNING and verdict.days == pytest.approx(20, abs=0.01)
+    assert verdict.status == WARNING and verdict.days_since_upload == pytest.approx(20, abs=0.01)
 
 
 def test_no_upload_at_all_fails_and_says_so():
     (verdict,) = freshness([], ["hr"], NOW)
-    assert (
-        verdict.status == FAILED
-        and verdict.days is None
-        and "no employee profiles uploaded" in verdict.reason
-    )
-    assert as_dict(verdict) == {
-        "connector": "hr",
-        "last_upload_at": None,
-        "days_since_upload": None,
-        "status": FAILED,
-    }
+    assert verdict == Freshness("hr", None, None, FAILED, verdict.reason)
+    assert "no employee profiles uploaded in the last 31 days" in verdict.reason
 
 
 def test_thresholds_come_from_the_settings_and_must_be_ordered():
