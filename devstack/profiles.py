@@ -17,6 +17,7 @@ import argparse
 import csv
 import random
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def _columns(options: ProfileOptions) -> tuple[str, ...]:
     return SPELLINGS[options.spelling] + (("HRScenario",) if options.other_scenarios else ())
 
 
-def _rows(options: ProfileOptions, columns: tuple[str, ...]):
+def _rows(options: ProfileOptions, columns: tuple[str, ...]) -> list[list[str]]:
     """Unique employees first in a shuffled order, the special rows spread among them."""
     rng = random.Random(f"{options.seed}:profiles")
     employees = employee_pool(options.seed)
@@ -104,7 +105,7 @@ def _rows(options: ProfileOptions, columns: tuple[str, ...]):
         upn, user, first, last = employees[i % len(employees)]
         if i >= len(employees):
             upn = upn.replace("@", f".{i // len(employees)}@")
-        row = _profile(rng, places, upn, user, first, last, columns, options.quote_rate)
+        row = _profile(rng, places, (upn, user, first, last), columns, options.quote_rate)
         if kind == "bad":
             row[0] = ""
         if kind == "other":
@@ -116,7 +117,14 @@ def _rows(options: ProfileOptions, columns: tuple[str, ...]):
     return made
 
 
-def _profile(rng, places, upn, user, first, last, columns, quote_rate) -> list[str]:
+def _profile(
+    rng: random.Random,
+    places: Sequence[tuple[str, ...]],
+    person: tuple[str, str, str, str],
+    columns: tuple[str, ...],
+    quote_rate: float,
+) -> list[str]:
+    upn, user, first, last = person
     street, line2, city, zip_code, state, country = rng.choice(places)
     department = rng.choice(DEPARTMENTS)
     if rng.random() < quote_rate:

@@ -15,6 +15,7 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from devstack.generate import GenerateOptions, GenerateResult, generate
+from devstack.profiles import ProfileOptions, generate_profiles
 from shared.common.schema import EMPLOYEE_KEYS, PATIENT_KEYS, schema_for
 from shared.intake.quarantine import REPORT_SUFFIX
 
@@ -47,6 +48,24 @@ def marked(path: Path, options: GenerateOptions) -> GenerateResult:
             writer.writerow(row)
     tmp.replace(path)
     result.bytes = path.stat().st_size
+    return result
+
+
+def marked_profiles(path: Path, options: ProfileOptions) -> GenerateResult:
+    """``generate_profiles``, then every non-empty employee value replaced by a unique marker."""
+    result = generate_profiles(path, options)
+    rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(rows[0])
+        for row in rows[1:]:
+            # Every column but the scenario (HRScenario) holds the employee's values.
+            writer.writerow(
+                [
+                    f"{MARKER}{next(_serial):07d}x" if v and c != "HRScenario" else v
+                    for c, v in zip(rows[0], row, strict=True)
+                ]
+            )
     return result
 
 

@@ -14,8 +14,9 @@ import time
 import pytest
 
 from devstack.generate import GenerateOptions
+from devstack.profiles import ProfileOptions
 from ehr_cli.main import main as cli
-from tests.e2e.phi import MARKER, leaks, marked, storage_texts
+from tests.e2e.phi import MARKER, leaks, marked, marked_profiles, storage_texts
 
 pytestmark = pytest.mark.e2e
 
@@ -42,11 +43,15 @@ def test_no_marker_secret_or_token_anywhere(strict_stack, strict_pipeline, tmp_p
     rejected.path.write_text(text.replace("Patient Zip Code", "Postcode", 1))
     refused = marked(tmp_path / "phi-refused.csv", GenerateOptions(rows=300, seed=94))
     poisoned = marked(tmp_path / "phi-poisoned.csv", GenerateOptions(rows=300, seed=95))
+    profiles = marked_profiles(
+        tmp_path / "phi-profiles.csv", ProfileOptions(rows=200, bad_rows=2, other_scenarios=5)
+    )
     assert MARKER in generic.path.read_text()
 
     runs = {}
     runs["generic"] = wait_for(pipeline, pipeline.drop(generic.path, "generic"), ("complete",))
     runs["epic"] = wait_for(pipeline, pipeline.drop(epic.path, "epic"), ("complete",))
+    runs["hr"] = wait_for(pipeline, pipeline.drop(profiles.path, "hr"), ("complete",))
     runs["rejected"] = wait_for(pipeline, pipeline.drop(rejected.path, "generic"), ("rejected",))
     try:
         # The API's reply quotes values of the refused rows, as a real one might.
@@ -85,8 +90,10 @@ def test_no_marker_secret_or_token_anywhere(strict_stack, strict_pipeline, tmp_p
         for line in emulator["secrets"]["ingestion-client-certificate"].splitlines()
         if len(line) == 64 and "-" not in line
     ]
+    assert any(k.startswith("blob coverage/profiles/hr/") for k in texts)  # hashes only, searched too
     secrets = [
         emulator["client_secret"],
+        emulator["secrets"]["coverage-hash-key"],
         emulator["identity_header"],
         stack.state["azurite"]["key"],
         *key_lines[1:3],
