@@ -112,6 +112,16 @@ param alertEmail string
 @maxValue(48)
 param staleExportHours int = 26
 
+@description('Days without a successful upload of an hr connector (employee profiles) before the report and the alert warn; Microsoft recommends a refresh every 15 to 20 days.')
+@minValue(1)
+@maxValue(29)
+param hrRefreshWarnDays int = 15
+
+@description('Days without a successful upload of an hr connector before the report fails and the severe alert fires; Purview deletes employee profiles not refreshed within 30 days.')
+@minValue(1)
+@maxValue(29)
+param hrRefreshFailDays int = 25
+
 // ---------------------------------------------------------------- networking
 @description('Private networking: VNet integration of the app, private endpoints for both storage accounts and Key Vault, and their public network access turned off.')
 param privateNetworking bool = false
@@ -366,8 +376,8 @@ var appSettings = union({
   COVERAGE_DAYS: '7'
   COVERAGE_CONTAINER: names.coverageContainer
   COVERAGE_KEY_SECRET_NAME: names.coverageKeyName
-  HR_REFRESH_WARN_DAYS: '15'
-  HR_REFRESH_FAIL_DAYS: '25'
+  HR_REFRESH_WARN_DAYS: string(hrRefreshWarnDays)
+  HR_REFRESH_FAIL_DAYS: string(hrRefreshFailDays)
   // issue 15: the Azure SDK's per-request INFO logs would each be a billed trace row
   AZURE_SDK_LOG_LEVEL: 'WARNING'
   PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
@@ -422,6 +432,8 @@ module alerts 'modules/alerts.bicep' = {
     appInsightsId: monitoring.outputs.appInsightsId
     alertEmail: alertEmail
     staleExportHours: staleExportHours
+    hrRefreshWarnDays: hrRefreshWarnDays
+    hrRefreshFailDays: hrRefreshFailDays
   }
 }
 

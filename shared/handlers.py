@@ -35,6 +35,8 @@ from shared.intake.coverage import CoverageRecorder
 from shared.intake.plan import PlanOptions, PlanOutcome, plan_export
 from shared.intake.quarantine import Quarantine
 from shared.reporting import report_formats
+from shared.reporting.coverage import CoverageSource
+from shared.reporting.freshness import refresh_days
 from shared.reporting.model import Report
 from shared.reporting.report import CONTENT_TYPES, Reporter
 
@@ -128,7 +130,12 @@ class Runtime:
         s = self.settings
         container = self.storage.blob_service().get_container_client(s["REPORTS_CONTAINER"])
         stale = timedelta(hours=float(s["REPORT_STALE_HOURS"]))
-        return Reporter(self.ledger, container, list(s.connectors), stale)
+        hr = [c.name for c in self.connectors.values() if c.kind == "hr"]
+        coverage = None
+        if hr:
+            hashes = self.storage.blob_service().get_container_client(s["COVERAGE_CONTAINER"])
+            coverage = CoverageSource(hashes, s.int("COVERAGE_DAYS"))
+        return Reporter(self.ledger, container, list(s.connectors), stale, hr, refresh_days(s), coverage)
 
     @property
     def poison_queue_name(self) -> str:
@@ -189,6 +196,8 @@ def on_report(past_due: bool = False) -> Report:
     telemetry.poison_queue_length(rt.poison_queue_name, poison)
     report, path = rt.reporter.write(poison_queue_length=poison)
     telemetry.daily_report(report.to_dict(), path)
+    for line in report.freshness:
+        telemetry.profile_freshness(line.connector, line.status, line.days_since_upload, line.last_upload_at)
     kept = timedelta(days=rt.settings.int("LEDGER_RETENTION_DAYS"))
     pruned = rt.ledger.prune(now() - kept)
     log.info("ledger pruned: %d runs older than %d days", pruned, kept.days)

@@ -1,9 +1,9 @@
 // Alert rules on Application Insights, all to one action group (email): poison messages,
-// failed runs, stale exports, function errors. Log-query alerts, because Storage's own queue
-// metrics are hourly and account-wide. The queries read what the OpenTelemetry pipeline
-// writes: the app's log records as traces (customDimensions from `extra`), its custom events
-// (RunStarted, FileRejected, ChunkPoisoned) as customEvents, and the Functions host's own
-// "Executed ... (Failed" trace for failed invocations.
+// failed runs, stale exports, ageing employee profiles, function errors. Log-query alerts,
+// because Storage's own queue metrics are hourly and account-wide. The queries read what the
+// OpenTelemetry pipeline writes: the app's log records as traces (customDimensions from
+// `extra`), its custom events (RunStarted, FileRejected, ChunkPoisoned, ProfileFreshness) as
+// customEvents, and the Functions host's own "Executed ... (Failed" trace for failed invocations.
 param baseName string
 param actionGroupName string
 param location string
@@ -11,6 +11,8 @@ param tags object
 param appInsightsId string
 param alertEmail string
 param staleExportHours int
+param hrRefreshWarnDays int
+param hrRefreshFailDays int
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: actionGroupName
@@ -66,6 +68,21 @@ union isfuzzy=true
     (requests | where success == false)
 '''
 
+// Employee profiles (hr connectors) not uploaded for {days} days. A log alert looks back two
+// days at most, so the rule cannot see a 15-day silence itself: the daily report, which reads
+// the ledger, emits one ProfileFreshness event per hr connector with the days since its last
+// successful upload, and the rule reads the latest of each. No event at all within two days
+// means the report itself stopped, which the function-errors rule covers.
+var freshnessQueryTemplate = '''
+customEvents
+| where name == "ProfileFreshness"
+| summarize arg_max(timestamp, customDimensions) by connector = tostring(customDimensions.connector)
+| extend days = todouble(customDimensions.days_since_upload)
+| where isnull(days) or days >= {days}
+'''
+var profilesAgeingQuery = replace(freshnessQueryTemplate, '{days}', string(hrRefreshWarnDays))
+var profilesExpiringQuery = replace(freshnessQueryTemplate, '{days}', string(hrRefreshFailDays))
+
 var rules = [
   {
     name: 'poison-messages'
@@ -95,6 +112,26 @@ var rules = [
     operator: 'LessThan'
     threshold: 1
     frequency: 'PT1H'
+    window: 'P2D'
+  }
+  {
+    name: 'hr-profiles-ageing'
+    description: 'An HR connector has had no successful upload of employee profiles for ${hrRefreshWarnDays} days. Purview deletes profiles not refreshed within 30 days: drop a fresh HR export.'
+    severity: 2
+    query: profilesAgeingQuery
+    operator: 'GreaterThan'
+    threshold: 0
+    frequency: 'PT6H'
+    window: 'P2D'
+  }
+  {
+    name: 'hr-profiles-expiring'
+    description: 'An HR connector has had no successful upload of employee profiles for ${hrRefreshFailDays} days: Purview deletes profiles after 30 days, and the healthcare policy then matches no employee address. Upload employee profiles now.'
+    severity: 1
+    query: profilesExpiringQuery
+    operator: 'GreaterThan'
+    threshold: 0
+    frequency: 'PT6H'
     window: 'P2D'
   }
   {

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
+
+from azure.storage.blob import ContainerClient
 
 from shared.common import hashsets
 from shared.common import ledger as states
+from shared.common.entities import RunEntity
 from shared.common.hashsets import HashSet
 
 PROFILE_DAYS = 30
@@ -44,10 +47,19 @@ class Coverage:
     def without_profile(self) -> int:
         return self.employees - self.with_profile
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Back from the report's JSON form (``as_dict``)."""
+        return cls(
+            data["days"], data["employees"], data["with_profile"], data["unmatchable_logins"],
+            data["current_profiles"], data["audit_runs"], data["profile_runs"],
+            data["incomplete_runs"], data["other_key_runs"],
+        )  # fmt: skip
+
 
 def measure(
     entries: Iterable[HashSet],
-    runs: Mapping[str, Mapping[str, Any]],
+    runs: Mapping[str, RunEntity],
     now: datetime,
     days: int,
     load: Loader,
@@ -70,7 +82,7 @@ def measure(
 
 
 def _chosen(
-    entries: list[HashSet], runs: Mapping[str, Mapping[str, Any]], now: datetime, days: int
+    entries: list[HashSet], runs: Mapping[str, RunEntity], now: datetime, days: int
 ) -> tuple[list[HashSet], list[HashSet], dict[str, int]]:
     """The audit and profile hash sets that count, and how many were left out and why."""
     skipped = {"overflow": 0, "key": 0}
@@ -89,9 +101,10 @@ def _chosen(
     return audit, profiles, skipped
 
 
-def _saved(runs: Mapping[str, Mapping[str, Any]], entry: HashSet) -> bool:
+def _saved(runs: Mapping[str, RunEntity], entry: HashSet) -> bool:
     """The profiles reached Purview: their run completed (a rejected or failing one did not)."""
-    return (runs.get(entry.run_id) or {}).get("status") == states.COMPLETE
+    run = runs.get(entry.run_id)
+    return run is not None and run.status == states.COMPLETE
 
 
 def sentence(c: Coverage) -> str:
@@ -126,7 +139,10 @@ def notes(c: Coverage) -> list[str]:
 
 
 def as_dict(c: Coverage) -> dict[str, Any]:
+    """The report's JSON form: the counts, the line and its notes."""
     return {
+        "line": sentence(c),
+        "notes": notes(c),
         "days": c.days,
         "employees": c.employees,
         "with_profile": c.with_profile,
@@ -138,3 +154,15 @@ def as_dict(c: Coverage) -> dict[str, Any]:
         "incomplete_runs": c.incomplete_runs,
         "other_key_runs": c.other_key_runs,
     }
+
+
+@dataclass
+class CoverageSource:
+    """The report's I/O for coverage: the hash sets in Storage (older ones deleted as listed)."""
+
+    container: ContainerClient
+    days: int = 7
+
+    def measure(self, runs: Mapping[str, RunEntity], now: datetime) -> Coverage:
+        entries = hashsets.listing(self.container, now)
+        return measure(entries, runs, now, self.days, lambda e: hashsets.digests(self.container, e))

@@ -9,12 +9,12 @@ a run that completed with rows saved. Pure: ledger runs in, one verdict per conn
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from shared.common import ledger as states
+from shared.common.entities import RunEntity
 from shared.common.settings import Settings
 
 PURVIEW_KEEPS_DAYS = 30
@@ -36,13 +36,12 @@ class Freshness:
     """An operator's sentence; empty when OK."""
 
 
-def last_uploads(runs: Iterable[Mapping[str, Any]], connectors: Sequence[str]) -> dict[str, datetime]:
+def last_uploads(runs: Iterable[RunEntity], connectors: Sequence[str]) -> dict[str, datetime]:
     """The completion time of each connector's latest run that saved rows."""
     last: dict[str, datetime] = {}
     for run in runs:
-        name, done = str(run.get("connector") or ""), run.get("completed_at")
-        saved = run.get("records_saved") or 0
-        if name in connectors and run.get("status") == states.COMPLETE and done and saved > 0:
+        name, done = run.connector, run.completed_at
+        if name in connectors and run.status == states.COMPLETE and done and run.records_saved > 0:
             last[name] = max(done, last.get(name, done))
     return last
 
@@ -72,7 +71,7 @@ def judge(
 
 
 def freshness(
-    runs: Iterable[Mapping[str, Any]],
+    runs: Iterable[RunEntity],
     connectors: Sequence[str],
     now: datetime,
     warn_days: float = 15,

@@ -7,8 +7,11 @@ what was written (``ehr-ingest report --latest``). The JSON form is the versione
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Self
+
+from shared.reporting.coverage import Coverage, as_dict
+from shared.reporting.freshness import Freshness
 
 SCHEMA = "ehr-ingest-report/1"
 OK, WARNING, FAILED, NONE = "OK", "WARNING", "FAILED", "NONE"
@@ -131,6 +134,10 @@ class Report:
     files: list[FileEntry]
     history: list[Day]
     schema: str = SCHEMA
+    freshness: list[Freshness] = field(default_factory=list)
+    """One line per HR connector: days since its employee profiles were last uploaded."""
+    coverage: Coverage | None = None
+    """Employees seen in recent audit rows with a current HR profile (with an hr connector)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,6 +152,8 @@ class Report:
             "connectors": [c.to_dict() for c in self.connectors],
             "files": [asdict(f) for f in self.files],
             "history": [asdict(d) for d in self.history],
+            "freshness": [asdict(f) for f in self.freshness],
+            "coverage": as_dict(self.coverage) if self.coverage else None,
         }
 
     @classmethod
@@ -162,4 +171,6 @@ class Report:
             files=[FileEntry(**f) for f in data["files"]],
             history=[Day(**d) for d in data["history"]],
             schema=data["schema"],
+            freshness=[Freshness(**f) for f in data.get("freshness", [])],
+            coverage=Coverage.from_dict(data["coverage"]) if data.get("coverage") else None,
         )

@@ -20,6 +20,9 @@ from azure.storage.blob import ContainerClient, ContentSettings
 from shared.common import ledger as states
 from shared.common.entities import ChunkEntity, RunEntity
 from shared.common.ledger import Ledger
+from shared.reporting.coverage import Coverage, CoverageSource
+from shared.reporting.freshness import LOOKBACK as FRESHNESS_LOOKBACK
+from shared.reporting.freshness import Freshness, freshness
 from shared.reporting.model import (
     FAILED,
     NONE,
@@ -180,8 +183,10 @@ def build(
     connectors: Sequence[str] = (),
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     poison_queue_length: int | None = None,
+    feeds: PolicyFeeds | None = None,
 ) -> Report:
-    """Pure: the report from the runs of the last ``HISTORY_DAYS`` days and their chunks."""
+    """Pure: the report from the runs of the last ``HISTORY_DAYS`` days and their chunks, and
+    with an hr connector the freshness of its profiles and the coverage of them (``feeds``)."""
     everything = [(run, file_entry(run, chunks)) for run, chunks in runs]
     files = _in_period(everything, period_from, period_to)
     reasons = [reason for f in files for reason in file_problems(f)[1]]
@@ -196,6 +201,11 @@ def build(
             f"{poison_queue_length} message(s) in the poison queue: chunks that failed every retry"
         )
         statuses.append(WARNING)
+    feeds = feeds or PolicyFeeds()
+    for line in feeds.freshness:
+        if line.status != OK:
+            reasons.append(line.reason)
+            statuses.append(line.status)
     return Report(
         generated_at=_iso(period_to),
         period_from=_iso(period_from),
@@ -208,6 +218,8 @@ def build(
         connectors=per_connector,
         files=files,
         history=history([e for _, e in everything], period_to.date()),
+        freshness=list(feeds.freshness),
+        coverage=feeds.coverage,
     )
 
 
@@ -275,6 +287,14 @@ def history(entries: Sequence[FileEntry], today: date) -> list[Day]:
     return days
 
 
+@dataclass(frozen=True)
+class PolicyFeeds:
+    """The healthcare policy's second feed, as the report sees it (README, the two feeds)."""
+
+    freshness: Sequence[Freshness] = ()
+    coverage: Coverage | None = None
+
+
 # I/O -----------------------------------------------------------------------------------------
 @dataclass
 class Reporter:
@@ -282,10 +302,28 @@ class Reporter:
     container: ContainerClient
     connectors: Sequence[str] = ()
     stale_after: timedelta = DEFAULT_STALE_AFTER
+    hr_connectors: Sequence[str] = ()
+    """Connectors of kind ``hr``: each gets a freshness line."""
+    refresh_days: tuple[float, float] = (15, 25)
+    """``HR_REFRESH_WARN_DAYS`` and ``HR_REFRESH_FAIL_DAYS``."""
+    coverage: CoverageSource | None = None
 
     def collect(self, since: datetime, until: datetime, poison_queue_length: int | None = None) -> Report:
-        runs = [(run, self.ledger.chunks(run.run_id)) for run in self.ledger.runs(since=until - LOOKBACK)]
-        return build(runs, since, until, self.connectors, self.stale_after, poison_queue_length)
+        reach = FRESHNESS_LOOKBACK if self.hr_connectors else LOOKBACK
+        every = self.ledger.runs(since=until - reach)
+        recent = [r for r in every if r.received_at is None or r.received_at >= until - LOOKBACK]
+        runs = [(run, self.ledger.chunks(run.run_id)) for run in recent]
+        feeds = self.feeds(every, until)
+        return build(runs, since, until, self.connectors, self.stale_after, poison_queue_length, feeds)
+
+    def feeds(self, runs: Sequence[RunEntity], until: datetime) -> PolicyFeeds:
+        """Freshness from the last 31 days of runs; coverage from the stored hash sets."""
+        if not self.hr_connectors:
+            return PolicyFeeds()
+        warn, fail = self.refresh_days
+        lines = freshness(runs, self.hr_connectors, until, warn, fail)
+        measured = self.coverage.measure({r.run_id: r for r in runs}, until) if self.coverage else None
+        return PolicyFeeds(lines, measured)
 
     def since(self, until: datetime) -> datetime:
         """Where the next report starts: the end of the previous scheduled one."""

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from typing import Any
 
+from shared.reporting.coverage import notes, sentence
+from shared.reporting.freshness import Freshness
 from shared.reporting.model import ConnectorEntry, Day, FileEntry, Report
 
 FILE_COLUMNS = (
@@ -170,7 +172,24 @@ def to_text(report: Report) -> str:
     )
     if not report.files:
         lines.append("(no files in this period)")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _text_feeds(report)) + "\n"
+
+
+def _text_feeds(report: Report) -> list[str]:
+    """The healthcare policy's employee-profile feed: freshness per HR connector, coverage."""
+    if not report.freshness and report.coverage is None:
+        return []
+    lines = ["", "Employee profiles (HR connectors):"]
+    lines += [f"  {f.connector}: {f.status}, last upload {_last_upload(f)}" for f in report.freshness]
+    if report.coverage is not None:
+        lines += [f"  {sentence(report.coverage)}", *(f"  - {n}" for n in notes(report.coverage))]
+    return lines
+
+
+def _last_upload(f: Freshness) -> str:
+    if f.last_upload_at is None:
+        return "none in the last 31 days"
+    return f"{when(f.last_upload_at)[:16]} ({f.days_since_upload:g} days ago)"
 
 
 # HTML ---------------------------------------------------------------------------------------------
@@ -248,6 +267,7 @@ def to_html(report: Report) -> str:
             ("why", "Reasons", _html_reasons(report.reasons)),
             ("tot", "Totals", _html_totals(report)),
             ("con", "Connectors", _html_rows("Per connector", _CONNECTOR_COLUMNS, report.connectors)),
+            *_html_feeds(report),
             ("fil", "Files", _html_rows("Per file", _FILE_COLUMNS, report.files)),
             (
                 "his",
@@ -321,6 +341,26 @@ _DAY_COLUMNS: tuple[Column[Day], ...] = (
     ("duplicates", lambda d: d.duplicate_files),
     ("chunks failed", lambda d: d.chunks_failed),
 )
+
+
+_FRESHNESS_COLUMNS: tuple[Column[Freshness], ...] = (
+    ("HR connector", lambda f: f.connector),
+    ("status", lambda f: (f.status,)),
+    ("last upload of employee profiles", _last_upload),
+)
+
+
+def _html_feeds(report: Report) -> list[tuple[str, str, str]]:
+    """Freshness and coverage, when the deployment has an HR connector."""
+    if not report.freshness and report.coverage is None:
+        return []
+    body = _html_rows(
+        "Purview deletes employee profiles not refreshed within 30 days", _FRESHNESS_COLUMNS, report.freshness
+    )
+    if report.coverage is not None:
+        said = [sentence(report.coverage), *notes(report.coverage)]
+        body += "".join(f"<p>{_h(line)}</p>" for line in said)
+    return [("hr", "Employee profiles", body)]
 
 
 def _html_rows[T](caption: str, columns: Sequence[Column[T]], items: Iterable[T]) -> str:

@@ -3,6 +3,7 @@ installed command with real arguments, in a process of its own, checked by what 
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def test_demo_leaves_its_runs_to_status_and_report(tmp_path):
         out = ok(demo)
         # 600 + 400 audit rows and the 720 employee profiles the demo always drops
         assert "1,720 of 1,720 rows accepted by the emulated ingestion API (0 duplicates)" in out
+        covered = re.search(r"([\d,]+) of ([\d,]+) employees who opened records in the last 7 days", out)
+        assert covered is not None and 0 < int(covered[1].replace(",", "")) < int(covered[2].replace(",", ""))
         assert "The local stack keeps running" in out and "stops it" in out
         assert f"ehr-ingest stack down --work {work} " in out
         settings = work / "local.settings.json"
@@ -77,6 +80,6 @@ def test_demo_leaves_its_runs_to_status_and_report(tmp_path):
         report = ok(ehr_ingest("report", "--latest", "--settings", settings))
         assert report.startswith("Status report") and report.splitlines()[0].endswith(": OK")
         assert "audit-generic-2026-11-22.csv" in report and "audit-epic-2026-11-22.txt" in report
-        assert "hr-employee-profiles.csv" in report
+        assert "hr-employee-profiles.csv" in report and "hr: OK, last upload" in report
     finally:
         ok(ehr_ingest("stack", "down", "--work", work))

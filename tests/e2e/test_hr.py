@@ -8,20 +8,30 @@ import csv
 import json
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
+import jsonschema
 import pytest
 
+from devstack.generate import GenerateOptions, generate
 from devstack.profiles import ProfileOptions, generate_profiles
 from ehr_cli.main import main
 from shared.common import ledger as states
 from shared.common.settings import Connector
 from shared.intake import plan
-from shared.intake.plan import plan_export
+from shared.intake.coverage import CoverageRecorder
+from shared.intake.plan import PlanOptions, plan_export
+from shared.reporting.coverage import CoverageSource
+from shared.reporting.report import Reporter
+from shared.reporting.report_formats import to_text
 from tests.e2e.test_phi import wait_for
 from tests.e2e.test_projection import EXTRA, delta, job_counts
 from tests.e2e.test_upload_cli import push_args
 
 pytestmark = pytest.mark.e2e
+REPORT_SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "shared/reporting/report.schema.json").read_text()
+)
 
 
 def with_salary(path, options: ProfileOptions):
@@ -65,6 +75,13 @@ def test_profiles_are_uploaded_once_with_only_profile_columns(watched, pipeline,
     report = pipeline.report_now()
     entry = next(f for f in report["files"] if f["file_name"] == f"hr/{export.name}")
     assert entry["records_saved"] == profiles and entry["filtered_by_event"] == {"(other events)": 40}
+    jsonschema.validate(report, REPORT_SCHEMA)
+    (fresh,) = report["freshness"]
+    assert fresh["connector"] == "hr" and fresh["status"] == "OK" and fresh["days_since_upload"] < 1
+    assert (
+        report["coverage"]["profile_runs"] >= 1
+        and "employees who opened records" in report["coverage"]["line"]
+    )
 
 
 def test_a_profile_file_missing_a_mandatory_column_is_refused_naming_it(pipeline, tmp_path):
@@ -114,3 +131,40 @@ def test_unchanged_profiles_dropped_again_later_are_a_refresh_not_a_duplicate(be
     monkeypatch.setattr(plan, "REFRESH_AFTER", timedelta(0))
     assert drop("two-weeks-later.csv") == states.UPLOADING
     assert bench.stack.emulator_stats()["jobs"][job]["rows"] - before == 600
+
+
+def test_the_report_counts_coverage_from_hashes_of_the_stages_own_runs(bench, tmp_path):
+    """Audit logins and profile EmailAddresses of the same (fake) people, through both stages in
+    this process with a coverage container of their own: the report's counts are the sets'."""
+    audit = generate(tmp_path / "cov.csv", GenerateOptions(rows=2500, bad_rows=5, seed=277, quote_rate=0.2))
+    profiles = generate_profiles(
+        tmp_path / "cov-hr.csv", ProfileOptions(rows=600, seed=277, other_scenarios=20)
+    )
+    jobs = bench.stack.state["jobs"]
+    connectors = {
+        "generic": Connector(name="generic", kind="healthcare", job_id=jobs["generic"], chunk_rows=1000),
+        "hr": Connector(name="hr", kind="hr", job_id=jobs["hr"], chunk_rows=1000),
+    }
+    hashes = bench.blobs.get_container_client(f"coverage-{uuid.uuid4().hex[:8]}")
+    options = PlanOptions(coverage=CoverageRecorder(hashes, lambda: b"a test key of 32 bytes, no more."))
+    for connector, export in (("generic", audit.path), ("hr", profiles.path)):
+        blob = bench.container.get_blob_client(f"{connector}/{uuid.uuid4().hex[:6]}-{export.name}")
+        blob.upload_blob(export.read_bytes())
+        assert plan_export(blob, connectors, bench.ledger, bench.queue, options).status == states.UPLOADING
+    bench.drain(bench.uploader(connectors=connectors))
+
+    reporter = Reporter(bench.ledger, bench.blobs.get_container_client("reports"), ["generic", "hr"],
+                        hr_connectors=["hr"], coverage=CoverageSource(hashes, 7))  # fmt: skip
+    report = reporter.preview()
+    rows = list(csv.reader(audit.path.open(encoding="utf-8", newline="")))
+    upn = rows[0].index("Email Address (UPN) or SamAccountName")
+    bad = set(audit.bad_row_numbers)
+    seen = {r[upn].casefold() for n, r in enumerate(rows[1:], 1) if n not in bad and len(r) == len(rows[0])}
+    listed = list(csv.reader(profiles.path.open(encoding="utf-8", newline="")))
+    current = {r[0].casefold() for r in listed[1:] if r[-1] == "Employee profile" and r[0]}
+    coverage = report.coverage
+    assert coverage is not None
+    assert (coverage.employees, coverage.with_profile) == (len(seen), len(seen & current))
+    assert 0 < coverage.with_profile < coverage.employees and coverage.profiles == len(current)
+    assert report.freshness[0].connector == "hr" and report.freshness[0].status == "OK"
+    assert f"{len(seen & current):,} of {len(seen):,} employees" in to_text(report)

@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -24,8 +25,9 @@ import requests
 
 from devstack import telemetry as runner
 from devstack.generate import GenerateOptions
+from devstack.profiles import ProfileOptions
 from shared.common import telemetry
-from tests.e2e.phi import MARKER, leaks, marked
+from tests.e2e.phi import MARKER, leaks, marked, marked_profiles
 from tests.infra.conftest import ROOT
 from tests.infra.test_queries import DIMENSION, kql_sources
 
@@ -34,7 +36,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 EVENT = "Microsoft.ApplicationInsights.Event"
 MESSAGE = "Microsoft.ApplicationInsights.Message"
 METRIC = "Microsoft.ApplicationInsights.Metric"
-GOOD_ROWS, BAD_ROWS, POISON_ROWS = 1500, 5, 400
+GOOD_ROWS, BAD_ROWS, POISON_ROWS, PROFILE_ROWS = 1500, 5, 400, 300
 
 
 def readme_lists() -> dict[str, list[str]]:
@@ -56,6 +58,7 @@ def envelopes(stack, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("telemetry")
     good = marked(tmp / "good.csv", GenerateOptions(rows=GOOD_ROWS, bad_rows=BAD_ROWS, seed=151))
     poison = marked(tmp / "poison.csv", GenerateOptions(rows=POISON_ROWS, seed=152))
+    profiles = marked_profiles(tmp / "profiles.csv", ProfileOptions(rows=PROFILE_ROWS, seed=153))
     tag = uuid.uuid4().hex[:8]
     url = stack.state["emulator"]["url"]
     requests.post(url + "/_emulator/telemetry/reset", verify=stack.verify, timeout=30).raise_for_status()
@@ -67,6 +70,7 @@ def envelopes(stack, tmp_path_factory):
         LEDGER_TABLE=f"tel{tag}",
         REPORTS_CONTAINER=f"tel-{tag}-reports",
         QUARANTINE_CONTAINER=f"tel-{tag}-quarantine",
+        COVERAGE_CONTAINER=f"tel-{tag}-coverage",
         UPLOAD_ATTEMPTS_PER_INVOCATION="1",
         UPLOAD_BACKOFF_SECONDS="0.05",
         UPLOAD_BACKOFF_MAX_SECONDS="0.1",
@@ -78,6 +82,7 @@ def envelopes(stack, tmp_path_factory):
         *("--export", f"generic/{good.path.name}={good.path}"),
         *("--export", f"nobody/{good.path.name}={good.path}"),
         *("--poison", f"generic/{poison.path.name}={poison.path}"),
+        *("--export", f"hr/{profiles.path.name}={profiles.path}"),
         *("--throttle-rate", "0.5"),
         *("--out", str(tmp / "summary.json")),
     ]
@@ -105,8 +110,14 @@ def test_every_readme_event_arrives_as_a_custom_event(envelopes):
         assert e["data"]["baseType"] == "EventData"
         events.setdefault(e["data"]["baseData"]["name"], []).append(props(e))
     listed = readme_lists()["Custom events"]
-    assert set(listed) == {"RunStarted", "RunCompleted", "FileRejected", "ChunkPoisoned", "DailyReport"}
+    assert set(listed) == {
+        "RunStarted", "RunCompleted", "FileRejected", "ChunkPoisoned", "DailyReport", "ProfileFreshness",
+    }  # fmt: skip
     assert set(events) == set(listed), events.keys()
+    # the hr-profiles alerts read the latest one per connector: profiles uploaded in this run
+    (fresh,) = events["ProfileFreshness"]
+    assert fresh["connector"] == "hr" and fresh["freshness_status"] == "OK"
+    assert float(fresh["days_since_upload"]) < 1 and fresh["last_upload_at"]
     good_run = summary["outcomes"]["generic/good.csv"]["run_id"]
     started = {p["run_id"]: p for p in events["RunStarted"]}[good_run]
     # customDimensions are strings in Application Insights; the exporter stringifies them
@@ -122,7 +133,7 @@ def test_every_readme_event_arrives_as_a_custom_event(envelopes):
     assert all(p["file_name"] == "generic/poison.csv" and int(p["attempts"]) >= 1 for p in poisoned)
     (daily,) = events["DailyReport"]
     assert daily["report_status"] == summary["report_status"] == "FAILED"
-    assert daily["files"] == "3" and daily["records_saved"] == str(GOOD_ROWS - BAD_ROWS)
+    assert daily["files"] == "4" and daily["records_saved"] == str(GOOD_ROWS - BAD_ROWS + PROFILE_ROWS)
 
 
 def test_every_readme_log_dimension_arrives_as_a_custom_dimension(envelopes):
@@ -135,7 +146,8 @@ def test_every_readme_log_dimension_arrives_as_a_custom_dimension(envelopes):
         listed
     )
     assert set(listed) <= keys, set(listed) - keys
-    uploaded = [props(t) for t in traces if t["data"]["baseData"]["message"].startswith("chunk uploaded")]
+    messages = [(t["data"]["baseData"]["message"], props(t)) for t in traces]
+    uploaded = [p for m, p in messages if m.startswith("chunk uploaded") and p["connector"] == "generic"]
     assert len(uploaded) == 3 and {p["chunk_index"] for p in uploaded} == {"0", "1", "2"}
     assert all(int(p["duration_ms"]) >= 0 and p["file_name"] == "generic/good.csv" for p in uploaded)
     failed = [t for t in traces if t["data"]["baseData"]["message"].startswith("chunk upload failed")]
@@ -176,11 +188,14 @@ def test_every_readme_metric_arrives_in_base_data_metrics(envelopes):
     ]
     assert set(listed) == set(names)
     assert set(names) <= set(points), set(names) - set(points)
-    assert sum(p["value"] for p, _ in points[telemetry.ROWS_UPLOADED]) == GOOD_ROWS - BAD_ROWS
-    latency = points[telemetry.CHUNK_LATENCY]
-    assert sum(p["count"] for p, _ in latency) == 3 and all("max" in p for p, _ in latency)
+    rows: Counter[str] = Counter()
+    for p, d in points[telemetry.ROWS_UPLOADED]:
+        rows[d["connector"]] += p["value"]
+    assert rows == {"generic": GOOD_ROWS - BAD_ROWS, "hr": PROFILE_ROWS}
+    latency = [p for p, d in points[telemetry.CHUNK_LATENCY] if d["connector"] == "generic"]
+    assert sum(p["count"] for p in latency) == 3 and all("max" in p for p in latency)
     for name in names[:4]:
-        assert {d["connector"] for _, d in points[name]} == {"generic"}, name
+        assert {d["connector"] for _, d in points[name]} <= {"generic", "hr"}, name
     assert sum(p["value"] for p, _ in points[telemetry.CHUNK_THROTTLES]) >= 1
     assert all(d["queue"].endswith("-poison") for _, d in points[telemetry.POISON_QUEUE_LENGTH])
 

@@ -264,6 +264,8 @@ def test_alerts_cover_poison_failures_staleness_errors(templates):
         "poison-messages",
         "failed-runs",
         "stale-exports",
+        "hr-profiles-ageing",
+        "hr-profiles-expiring",
         "function-errors",
     }
     group = only(alerts, "Microsoft.Insights/actionGroups")

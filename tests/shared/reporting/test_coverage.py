@@ -2,9 +2,10 @@ from datetime import UTC, datetime, timedelta
 
 from shared.common import hashsets
 from shared.common import ledger as states
+from shared.common.entities import RunEntity
 from shared.common.hashsets import HashSet
 from shared.common.login_hashes import digest
-from shared.reporting.coverage import as_dict, measure, notes, sentence
+from shared.reporting.coverage import Coverage, as_dict, measure, notes, sentence
 
 NOW = datetime(2026, 12, 6, 6, 0, tzinfo=UTC)
 KEY = b"k" * 32
@@ -19,7 +20,7 @@ def entry(name, kind, days_ago, fingerprint="f1", overflow=False):
 
 
 def check(entries, stored, statuses, days=7):
-    runs = {e.run_id: {"status": statuses.get(e.run_id, states.COMPLETE)} for e in entries}
+    runs = {e.run_id: RunEntity(e.run_id, statuses.get(e.run_id, states.COMPLETE)) for e in entries}
     return measure(entries, runs, NOW, days, lambda e: stored[e.name])
 
 
@@ -49,7 +50,8 @@ def test_employees_of_recent_audit_runs_against_profiles_of_completed_hr_runs():
     assert notes(c) == [
         "2 more logins have no @ and their connector no login_domain: set it to count them (README, Coverage)"
     ]
-    assert as_dict(c)["without_profile"] == 2
+    assert as_dict(c)["without_profile"] == 2 and as_dict(c)["line"] == sentence(c)
+    assert Coverage.from_dict(as_dict(c)) == c
 
 
 def test_runs_under_an_older_key_or_too_many_logins_are_left_out_and_said():

@@ -3,19 +3,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.common import ledger as states
+from shared.common.entities import RunEntity
 from shared.common.settings import Settings
 from shared.reporting.freshness import FAILED, OK, WARNING, Freshness, freshness, refresh_days
 
 NOW = datetime(2026, 12, 6, 6, 0, tzinfo=UTC)
 
 
-def run(connector, days_ago, status=states.COMPLETE, saved=750):
-    return {
-        "connector": connector,
-        "status": status,
-        "records_saved": saved,
-        "completed_at": NOW - timedelta(days=days_ago),
-    }
+def run(connector: str, days_ago: float, status: str = states.COMPLETE, saved: int = 750) -> RunEntity:
+    done = NOW - timedelta(days=days_ago)
+    return RunEntity(f"r{days_ago}", status, connector=connector, records_saved=saved, completed_at=done)
 
 
 @pytest.mark.parametrize(
@@ -37,7 +34,7 @@ def test_only_completed_runs_that_saved_rows_and_of_that_connector_count():
         run("hr", 20),
     ]
     (verdict,) = freshness(runs, ["hr"], NOW)
-    assert verdict.status == WARNING and verdict.days_since_upload == pytest.approx(20, abs=0.01)
+    assert verdict.status == WARNING and verdict.days_since_upload == 20
 
 
 def test_no_upload_at_all_fails_and_says_so():
