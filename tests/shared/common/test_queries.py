@@ -24,6 +24,7 @@ TITLES = {
     "chunk-latency": ("Chunk latency per connector (24 h)", "timechart"),
     "throttling": ("Throttling and retries (24 h)", "table"),
     "poison-queue": ("Poison queue length", "timechart"),
+    "profile-freshness": ("Employee profile freshness (HR connectors)", "table"),
 }
 
 
@@ -76,6 +77,7 @@ def test_queries_use_the_names_telemetry_emits():
         telemetry.FILE_REJECTED,
         telemetry.CHUNK_POISONED,
         telemetry.DAILY_REPORT,
+        telemetry.PROFILE_FRESHNESS,
         telemetry.ROWS_UPLOADED,
         telemetry.CHUNK_LATENCY,
         telemetry.CHUNK_RETRIES,
