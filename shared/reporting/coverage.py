@@ -133,6 +133,11 @@ def notes(c: Coverage) -> list[str]:
         out.append(f"{c.incomplete_runs} run(s) had too many distinct logins to count and are left out")
     if c.other_key_runs:
         out.append(f"{c.other_key_runs} run(s) were hashed under an earlier coverage key and are left out")
+    if not c.audit_runs:
+        out.append(
+            f"no audit run recorded coverage hashes in the last {c.days} days: is the coverage key "
+            "(COVERAGE_KEY_SECRET_NAME) in Key Vault? infra/scripts/post-deploy.sh creates it"
+        )
     if not c.profile_runs:
         out.append("no employee profiles uploaded in the last 30 days: no employee can be matched")
     return out

@@ -67,3 +67,8 @@ def test_runs_under_an_older_key_or_too_many_logins_are_left_out_and_said():
     assert (c.employees, c.with_profile, c.other_key_runs, c.incomplete_runs) == (1, 0, 1, 1)
     assert any("earlier coverage key" in n for n in notes(c))
     assert any("no employee profiles uploaded" in n for n in notes(c))
+
+
+def test_no_hashes_at_all_points_at_the_key():
+    c = check([], {}, {})
+    assert c.employees == 0 and any("coverage key" in n for n in notes(c))
