@@ -16,6 +16,7 @@ import pytest
 from devstack.generate import GenerateOptions, generate
 from devstack.profiles import ProfileOptions, generate_profiles
 from ehr_cli.main import main
+from shared.common import hashsets
 from shared.common import ledger as states
 from shared.common.settings import Connector
 from shared.intake import plan
@@ -168,3 +169,16 @@ def test_the_report_counts_coverage_from_hashes_of_the_stages_own_runs(bench, tm
     assert 0 < coverage.with_profile < coverage.employees and coverage.profiles == len(current)
     assert report.freshness[0].connector == "hr" and report.freshness[0].status == "OK"
     assert f"{len(seen & current):,} of {len(seen):,} employees" in to_text(report)
+
+
+def test_hash_sets_round_trip_and_are_deleted_past_their_retention(pipeline):
+    container = pipeline.blobs.get_container_client(f"coverage-{uuid.uuid4().hex[:8]}")
+    upns, bare = {bytes(range(16)), bytes(range(1, 17))}, {bytes(range(2, 18))}
+    name = hashsets.write(container, (hashsets.AUDIT, "generic", "run1"), (upns, bare), "fp", overflow=False)
+    now = states.now()
+    (entry,) = hashsets.listing(container, now)
+    assert (entry.name, entry.kind, entry.connector, entry.run_id) == (name, "audit", "generic", "run1")
+    assert (entry.count, entry.unmatched, entry.fingerprint) == (2, 1, "fp")
+    assert hashsets.digests(container, entry) == (upns, bare)
+    assert hashsets.listing(container, now + hashsets.RETENTION + timedelta(minutes=1)) == []
+    assert list(container.list_blobs()) == []  # deleted, not only left out
