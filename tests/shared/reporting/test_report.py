@@ -213,3 +213,38 @@ def entry_of(stored_run, stored_chunks=()):
     """The report's entry for a run and its chunks as Table Storage holds them."""
     chunks = [ChunkEntity.from_entity(c) for c in stored_chunks]
     return asdict(file_entry(RunEntity.from_entity(stored_run), chunks))
+
+
+def test_hr_freshness_sets_the_status_and_coverage_is_shown_in_every_format():
+    from shared.reporting import report_formats
+    from shared.reporting.coverage import Coverage
+    from shared.reporting.freshness import freshness
+    from shared.reporting.model import Report as ReportModel
+    from shared.reporting.report import PolicyFeeds
+
+    profiles = run("h1", "hr/profiles.csv", connector="hr", hours_ago=24 * 16, rows=750, records_saved=750)
+    lines = freshness([profiles], ["hr"], T)
+    coverage = Coverage(7, 1204, 1167, 12, 1180, 7, 1, 0, 0)
+    report = build([], SINCE, T, ["hr"], feeds=PolicyFeeds(lines, coverage))
+    assert report.status == "WARNING"
+    assert any(
+        r.startswith("connector hr: employee profiles last uploaded 16.0 days ago") for r in report.reasons
+    )
+    line = (
+        "1,167 of 1,204 employees who opened records in the last 7 days have an HR profile; 37 do not: "
+        "their access to family and neighbours' records cannot be matched"
+    )
+    as_json = report.to_dict()
+    assert as_json["coverage"]["line"] == line and as_json["freshness"][0]["status"] == "WARNING"
+    assert ReportModel.from_dict(as_json) == report
+    assert line in report_formats.to_text(report)
+    assert "hr: WARNING, last upload" in report_formats.to_text(report)
+    html = report_formats.to_html(report)
+    assert "Employee profiles" in html and "37 do not" in html
+    assert "12 more logins have no @" in report_formats.to_text(report)
+
+
+def test_without_an_hr_connector_the_report_has_no_feed_lines():
+    report = build([], SINCE, T, ["generic"])
+    assert report.freshness == [] and report.coverage is None
+    assert report.to_dict()["coverage"] is None
