@@ -117,7 +117,7 @@ class Runtime:
         s = self.settings
         container = self.storage.blob_service().get_container_client(s["REPORTS_CONTAINER"])
         stale = timedelta(hours=float(s["REPORT_STALE_HOURS"]))
-        return Reporter(self.ledger, container, list(s.connectors), stale)
+        return Reporter(self.ledger, container, list(s.connectors), stale, s["QUARANTINE_CONTAINER"])
 
     @property
     def poison_queue_name(self) -> str:

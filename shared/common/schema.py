@@ -72,8 +72,10 @@ EMPLOYEE_KEYS = frozenset(f.key for f in GENERIC.fields if f.key.startswith("emp
 
 
 def normalise(name: str) -> str:
-    """Header names match case- and whitespace-insensitively, as the portal does."""
-    return " ".join(name.strip().lstrip("\ufeff").split()).casefold()
+    """Header names match case- and whitespace-insensitively, as the portal does; a space
+    around the dot of an Epic name is no difference (the connector's page writes
+    ``PATIENT. CITY``)."""
+    return " ".join(name.strip().lstrip("\ufeff").split()).replace(". ", ".").replace(" .", ".").casefold()
 
 
 def schema_for(kind: str) -> Schema:

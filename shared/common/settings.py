@@ -16,6 +16,8 @@ from typing import Any
 from shared.common.events import EventFilter, parse_events
 from shared.common.schema import Schema, normalise, schema_for
 
+DATE_ORDERS = MONTH_FIRST, DAY_FIRST = ("month-first", "day-first")
+
 STORAGE_CONNECTION = "ExportsStorage"
 """Connection name used by every trigger; configured with ``ExportsStorage__*`` settings."""
 
@@ -151,6 +153,14 @@ class Connector:
     events: EventFilter | None = None
     """Event Names to send (``include``) or leave out (``exclude``); None sends every event.
     Given in CONNECTORS as ``{"include": [...]}`` or ``{"exclude": [...]}``."""
+    date_order: str = MONTH_FIRST
+    """How the export writes slash dates: ``month-first`` (MM/DD/YYYY) or ``day-first``
+    (DD/MM/YYYY, then sent as ISO 8601). A file whose slash dates read only the other way is
+    refused whole rather than misread."""
+
+    @property
+    def day_first(self) -> bool:
+        return self.date_order == DAY_FIRST
 
     def __post_init__(self) -> None:
         schema = schema_for(self.kind)
@@ -175,6 +185,11 @@ class Connector:
                 f"connector {self.name}: columns must be one of {COLUMN_POLICIES}, not {self.columns!r}"
             )
         object.__setattr__(self, "events", parse_events(self.events, f"connector {self.name}"))
+        if self.date_order not in DATE_ORDERS:
+            raise ValueError(
+                f"connector {self.name}: date_order must be one of {', '.join(DATE_ORDERS)}, "
+                f"not {self.date_order!r}"
+            )
 
 
 def resolve_mapping(schema: Schema, mapping: dict[str, str], where: str) -> dict[str, str]:

@@ -130,6 +130,8 @@ class Report:
     connectors: list[ConnectorEntry]
     files: list[FileEntry]
     history: list[Day]
+    quarantine_container: str = "quarantine"
+    """Where rejected exports are moved (QUARANTINE_CONTAINER), for the page to name it."""
     schema: str = SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,6 +143,7 @@ class Report:
             "reasons": list(self.reasons),
             "stale_after_hours": self.stale_after_hours,
             "poison_queue_length": self.poison_queue_length,
+            "quarantine_container": self.quarantine_container,
             "totals": asdict(self.totals),
             "connectors": [c.to_dict() for c in self.connectors],
             "files": [asdict(f) for f in self.files],
@@ -161,5 +164,6 @@ class Report:
             connectors=[ConnectorEntry.from_dict(c) for c in data["connectors"]],
             files=[FileEntry(**f) for f in data["files"]],
             history=[Day(**d) for d in data["history"]],
+            quarantine_container=data.get("quarantine_container", "quarantine"),
             schema=data["schema"],
         )

@@ -20,6 +20,7 @@ from azure.storage.blob import ContainerClient, ContentSettings
 from shared.common import ledger as states
 from shared.common.entities import ChunkEntity, RunEntity
 from shared.common.ledger import Ledger
+from shared.common.reasons import row_hint
 from shared.reporting.model import (
     FAILED,
     NONE,
@@ -130,8 +131,10 @@ def file_problems(f: FileEntry) -> tuple[str, list[str]]:
     if f.status in IN_PROGRESS:
         warnings.append(f"{name} is still {f.status} ({f.chunks_uploaded} of {f.chunks} chunks uploaded)")
     if f.rows_skipped:
-        detail = ", ".join(f"{r}: {n:,}" for r, n in sorted(f.skipped_by_reason.items()))
-        warnings.append(f"{name}: {f.rows_skipped:,} row(s) skipped" + (f" ({detail})" if detail else ""))
+        detail = "; ".join(f"{n:,} {row_hint(r)}" for r, n in sorted(f.skipped_by_reason.items()))
+        where = f"; row numbers in {f.validation_report}" if f.validation_report else ""
+        skipped = f"{name}: {f.rows_skipped:,} row(s) skipped"
+        warnings.append(skipped + (f": {detail}" if detail else "") + where)
     if f.status == states.COMPLETE and f.records_saved < f.rows_sent and not failed:
         warnings.append(f"{name}: {f.records_saved:,} of {f.rows_sent:,} rows to send saved")
     reasons = failed + warnings
@@ -180,6 +183,7 @@ def build(
     connectors: Sequence[str] = (),
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     poison_queue_length: int | None = None,
+    quarantine_container: str = "quarantine",
 ) -> Report:
     """Pure: the report from the runs of the last ``HISTORY_DAYS`` days and their chunks."""
     everything = [(run, file_entry(run, chunks)) for run, chunks in runs]
@@ -208,6 +212,7 @@ def build(
         connectors=per_connector,
         files=files,
         history=history([e for _, e in everything], period_to.date()),
+        quarantine_container=quarantine_container,
     )
 
 
@@ -282,10 +287,12 @@ class Reporter:
     container: ContainerClient
     connectors: Sequence[str] = ()
     stale_after: timedelta = DEFAULT_STALE_AFTER
+    quarantine_container: str = "quarantine"
 
     def collect(self, since: datetime, until: datetime, poison_queue_length: int | None = None) -> Report:
         runs = [(run, self.ledger.chunks(run.run_id)) for run in self.ledger.runs(since=until - LOOKBACK)]
-        return build(runs, since, until, self.connectors, self.stale_after, poison_queue_length)
+        quarantine = self.quarantine_container
+        return build(runs, since, until, self.connectors, self.stale_after, poison_queue_length, quarantine)
 
     def since(self, until: datetime) -> datetime:
         """Where the next report starts: the end of the previous scheduled one."""
