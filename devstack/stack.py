@@ -142,7 +142,7 @@ class Stack:
         from azure.core.exceptions import ResourceExistsError
         from azure.storage.blob import BlobServiceClient
 
-        service = BlobServiceClient.from_connection_string(azurite.connection_string)
+        service = self.admin_client(BlobServiceClient)
         with contextlib.suppress(ResourceExistsError):
             service.create_container(self.settings["EXPORTS_CONTAINER"])
 
