@@ -129,12 +129,22 @@ class Stack:
             self.state["emulator"] = emu
             self.state["settings"] = self._settings(azurite, emu, jobs)
             self._save()
+            self._create_exports_container(azurite)
             if host:
                 self.start_host()
         except BaseException:
             self.down()
             raise
         return self
+
+    def _create_exports_container(self, azurite: Azurite) -> None:
+        """What infra/ creates in Azure, so that a fresh stack is one `drop` and `doctor` expect."""
+        from azure.core.exceptions import ResourceExistsError
+        from azure.storage.blob import BlobServiceClient
+
+        service = self.admin_client(BlobServiceClient)
+        with contextlib.suppress(ResourceExistsError):
+            service.create_container(self.settings["EXPORTS_CONTAINER"])
 
     def _start_emulator(self, jobs: dict[str, str]) -> dict[str, Any]:
         config = EmulatorConfig.generate(list(jobs.values()))

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 import json
 from pathlib import Path
 
-OPTIONS = ("mapping", "invalid_rows", "max_invalid_share", "required", "columns", "events")
+OPTIONS = ("mapping", "invalid_rows", "max_invalid_share", "required", "columns", "events", "date_order")
 """The keys of a connector entry that shape validation and what is sent."""
 
 
@@ -32,7 +32,9 @@ def connector_options(path: str | None) -> tuple[dict[str, Any], str | None]:
         raise UsageError(f"cannot read mapping file {path}: {exc}") from None
     if not isinstance(loaded, dict):
         raise UsageError("the mapping file must hold a JSON object")
-    entry = isinstance(loaded.get("mapping"), dict) or any(k in loaded for k in ("kind", "columns", "events"))
+    entry = isinstance(loaded.get("mapping"), dict) or any(
+        k in loaded for k in ("kind", "columns", "events", "date_order")
+    )
     if not entry:
         return {"mapping": loaded}, None
     return {k: loaded[k] for k in OPTIONS if k in loaded}, loaded.get("kind")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -34,6 +35,7 @@ def apply(path: str | None) -> Settings:
     values = settings_values(path)
     for key, value in values.items():
         os.environ.setdefault(key, value)
+    _trust_both(values.get("REQUESTS_CA_BUNDLE", ""))
     return Settings(values)
 
 
@@ -42,3 +44,25 @@ if TYPE_CHECKING:
 else:  # not subscriptable at run time
     Subparsers = argparse._SubParsersAction
 """What ``add_subparsers`` returns: each command module registers itself on it."""
+
+
+def _trust_both(bundle: str) -> None:
+    """The settings' CA bundle (the local stack's, with its emulator's CA) trusted whatever
+    REQUESTS_CA_BUNDLE already held (a proxied site's CA, as the README advises, a stale path,
+    nothing): one bundle of both takes its place, written next to the settings' bundle (the
+    stack's own folder, not a shared temporary one another user could plant a file in)."""
+    held = os.environ.get("REQUESTS_CA_BUNDLE", "")
+    if not bundle or held == bundle or not Path(bundle).is_file():
+        return
+    pems = [Path(bundle).read_text()]
+    if held and Path(held).is_file():
+        pems.append(Path(held).read_text(errors="replace"))
+    text = "\n".join(pems)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    both = Path(bundle).with_name(f"{Path(bundle).stem}+{digest}.pem")
+    try:
+        if not both.exists():
+            both.write_text(text)
+    except OSError:  # a folder we may not write to: leave REQUESTS_CA_BUNDLE as it was
+        return
+    os.environ["REQUESTS_CA_BUNDLE"] = str(both)

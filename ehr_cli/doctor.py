@@ -11,7 +11,7 @@ import argparse
 import urllib.parse
 from collections.abc import Callable
 
-from ehr_cli import context
+from ehr_cli import context, network
 from ehr_cli.context import Subparsers
 from shared.common.settings import Settings
 
@@ -26,6 +26,14 @@ class Failed(Exception):
     def __init__(self, problem: str, fix: str) -> None:
         super().__init__(problem)
         self.fix = fix
+
+    @classmethod
+    def reaching(cls, exc: BaseException, url: str, otherwise: str, what: str = "") -> Failed:
+        """A failure to reach ``url``: a network cause (certificate, DNS, proxy, firewall) gets
+        its own fix; any other keeps ``otherwise``."""
+        host = urllib.parse.urlsplit(url).hostname or url
+        problem, fix = network.describe(exc, host)
+        return cls(f"{what}{problem}", fix or otherwise)
 
 
 def _settings(settings: Settings) -> str:
@@ -68,14 +76,29 @@ def _storage(settings: Settings) -> str:
             notes.append("chunk queue not created yet (the first run creates it)")
         exists = conn.blob_service().get_container_client(settings["EXPORTS_CONTAINER"]).exists()
     except Exception as exc:
-        raise Failed(
-            f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
+        raise Failed.reaching(
+            exc,
+            _storage_url(),
             "check the ExportsStorage__* settings and that the app's identity has the Storage Blob Data "
             "Owner, Queue Data Contributor and Table Data Contributor roles on the account",
         ) from None
     if not exists:
-        raise Failed(f"container {settings['EXPORTS_CONTAINER']} does not exist", "create it (infra/ does)")
+        raise Failed(
+            f"container {settings['EXPORTS_CONTAINER']} does not exist",
+            "deploy infra/ (it creates the container) or create it; `ehr-ingest stack up` creates it locally",
+        )
     return "; ".join(["ledger table, chunk queue and exports container reachable", *notes])
+
+
+def _storage_url() -> str:
+    """The blob endpoint the ExportsStorage connection points at (for naming a network failure)."""
+    from shared.common.settings import STORAGE_CONNECTION
+    from shared.common.storage import connection
+
+    try:
+        return connection(STORAGE_CONNECTION).blob_service().url
+    except Exception:  # the settings themselves are wrong: no host to name
+        return "the storage account"
 
 
 def _secret(settings: Settings) -> str:
@@ -88,26 +111,29 @@ def _secret(settings: Settings) -> str:
         if settings["ENTRA_CERTIFICATE_NAME"]:
             msal_credential(value)
     except Exception as exc:
-        raise Failed(
-            f"cannot use {cache.name} from {settings['KEY_VAULT_URL']}: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
+        raise Failed.reaching(
+            exc,
+            settings["KEY_VAULT_URL"],
             "check KEY_VAULT_URL, ENTRA_SECRET_NAME (or ENTRA_CERTIFICATE_NAME), the Key Vault Secrets User "
             "role for the app's identity (MANAGED_IDENTITY_CLIENT_ID for a user-assigned one) and the "
             "vault's firewall",
+            f"cannot use {cache.name} from {settings['KEY_VAULT_URL']}: ",
         ) from None
     kind = "certificate" if settings["ENTRA_CERTIFICATE_NAME"] else "secret"
     return f"{kind} {cache.name} read (value not shown)"
 
 
 def _token(settings: Settings) -> str:
+    from shared.delivery import clouds
     from shared.delivery.entra import TokenProvider
     from shared.delivery.vault import SecretCache
 
     try:
         TokenProvider(settings, SecretCache(settings)).token()
     except Exception as exc:
-        raise Failed(
-            f"{type(exc).__name__}: {str(exc)[:300]}",
+        raise Failed.reaching(
+            exc,
+            clouds.from_settings(settings)[0],
             "check ENTRA_TENANT_ID, ENTRA_CLIENT_ID, that the secret in Key Vault is the app's current one, "
             "CLOUD / ENTRA_AUTHORITY_HOST, and that the authority host is allowed through the firewall/proxy",
         ) from None
@@ -124,26 +150,18 @@ def _reachable(settings: Settings) -> str:
     host = urllib.parse.urlsplit(url).hostname or url
     session = upload_session()
     proxies = session.merge_environment_settings(url, {}, None, None, None)["proxies"]
-    via = f" via proxy {_address(proxies['https'])}" if proxies.get("https") else ""
+    via = f" via proxy {network.address(proxies['https'])}" if proxies.get("https") else ""
     try:
         resp = session.get(url, timeout=(10, 30))
-    except requests.RequestException as exc:
-        raise Failed(
-            f"cannot reach {host}{via}: {type(exc).__name__}",
+    except (requests.RequestException, OSError) as exc:  # OSError: a REQUESTS_CA_BUNDLE that is no file
+        raise Failed.reaching(
+            exc,
+            url,
             f"allow outbound HTTPS to {host} in the firewall; behind a proxy set HTTPS_PROXY (NO_PROXY "
             "for Storage/Key Vault private endpoints); put a TLS-inspecting proxy's CA in REQUESTS_CA_BUNDLE",
+            f"cannot reach {host}{via}: ",
         ) from None
     return f"{host} answered HTTP {resp.status_code}{via}"
-
-
-def _address(proxy: str) -> str:
-    """The proxy as printed: scheme, host and port, never the user:password@ it may carry."""
-    parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return f"{parts.scheme}://{parts.hostname or '?'}{port}"
 
 
 CHECKS: list[tuple[str, Callable[[Settings], str]]] = [

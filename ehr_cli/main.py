@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -11,6 +12,8 @@ from ehr_cli import context
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
+
+    from shared.common.settings import Settings
 
 
 def _stack_up(args: argparse.Namespace) -> int:
@@ -55,6 +58,12 @@ def _drop(args: argparse.Namespace) -> int:
     from shared.common.storage import connection
 
     path = Path(args.file)
+    if problem := _no_connector(settings, args.connector):
+        print(f"ehr-ingest drop: {problem}", file=sys.stderr)
+        return 2
+    if not path.is_file():
+        print(f"ehr-ingest drop: no such file: {path}", file=sys.stderr)
+        return 2
     blob_name = str(PurePosixPath(args.connector) / (args.name or path.name))
     container = (
         connection(STORAGE_CONNECTION).blob_service().get_container_client(settings["EXPORTS_CONTAINER"])
@@ -66,6 +75,20 @@ def _drop(args: argparse.Namespace) -> int:
         _write(container, blob_name, path)
     print(f"dropped {path} as {settings['EXPORTS_CONTAINER']}/{blob_name}")
     return 0
+
+
+def _no_connector(settings: Settings, folder: str) -> str | None:
+    """Why a drop into ``folder`` would never be uploaded (no connector reads it), or None; with
+    no CONNECTORS in the settings (a bare storage account) there is nothing to check against."""
+    if not settings.values.get("CONNECTORS"):
+        return None
+    connectors = settings.connectors
+    if folder in connectors:
+        return None
+    return (
+        f"{folder!r} is no connector's folder; files there are never uploaded. "
+        f"Connectors: {', '.join(sorted(connectors))} (CONNECTORS setting)"
+    )
 
 
 def _write(container: ContainerClient, blob_name: str, path: Path) -> None:
@@ -137,9 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
         return code
     except KeyboardInterrupt:
         return 130
-    except (RuntimeError, FileNotFoundError, TimeoutError) as exc:
+    except BrokenPipeError:  # `| head` stopped reading: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 141
+    except (RuntimeError, OSError, ValueError) as exc:
         print(f"ehr-ingest: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a user sees what failed, not a traceback (names and numbers only)
+        print(f"ehr-ingest {args.command}: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

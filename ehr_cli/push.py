@@ -204,6 +204,11 @@ def _left_out(export: Path, planned: ScanResult, connector: Connector) -> None:
             f"{len(planned.invalid):,} invalid rows are not sent; `ehr-ingest validate {export}` "
             "lists them with their row numbers and reasons"
         )
+        rules = planned.rules
+        for problem in planned.invalid.problems(rules, planned.columns, planned.rows) if rules else []:
+            print(f"  {problem.describe(planned.rows)}")
+    for note in planned.notes:
+        print(f"note: {note}")
     if planned.rows_filtered:
         print(f"{planned.rows_filtered:,} rows are events the events filter leaves out; they are not sent")
     dropped = unsent(planned.columns, planned.found) if connector.columns == "schema" else []

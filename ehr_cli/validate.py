@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import itertools
 import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ehr_cli.connector_file import UsageError, build, connector_options
 from ehr_cli.context import Subparsers
@@ -27,8 +26,6 @@ from shared.common.schema import KINDS, schema_for
 
 READ_BLOCK = 8 * 1024 * 1024
 EXIT_ACCEPTED, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
-MAX_LISTED = 20
-"""Invalid rows printed in the text output (``--json`` lists all of them)."""
 
 
 def register(subparsers: Subparsers) -> None:
@@ -47,6 +44,11 @@ def register(subparsers: Subparsers) -> None:
         "--max-invalid-share", type=float, help="reject above this share of invalid rows (default 0.01)"
     )
     v.add_argument("--chunk-rows", type=int, help="rows per chunk, to see the plan (default 100000)")
+    v.add_argument(
+        "--date-order",
+        choices=("month-first", "day-first"),
+        help="how slash dates are written: MM/DD/YYYY (month-first, default) or DD/MM/YYYY",
+    )
     v.add_argument("--json", action="store_true", help="print one JSON object (the validation report)")
     v.set_defaults(func=_validate)
 
@@ -67,7 +69,7 @@ def _kind(args: argparse.Namespace, path: Path) -> str:
 
 def _connector(args: argparse.Namespace, kind: str) -> Connector:
     options, named_kind = connector_options(args.mapping)
-    for name in ("invalid_rows", "max_invalid_share", "chunk_rows"):
+    for name in ("invalid_rows", "max_invalid_share", "chunk_rows", "date_order"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     return build("local", args.kind or named_kind or kind, "", options)
@@ -100,11 +102,11 @@ def _validate(args: argparse.Namespace) -> int:
         for piece in outcome.report_json():
             sys.stdout.write(piece.decode())
     else:
-        _print_report(outcome.summary(), outcome.invalid_rows())
+        _print_report(outcome.summary())
     return EXIT_ACCEPTED if outcome.accepted else EXIT_REJECTED
 
 
-def _print_report(report: Summary, invalid_rows: Iterator[dict[str, Any]]) -> None:
+def _print_report(report: Summary) -> None:
     verdict = "ACCEPTED" if report.accepted else "REJECTED"
     print(f"{report.file}: {verdict} ({report.kind} connector)")
     for reason in report.reasons:
@@ -117,14 +119,21 @@ def _print_report(report: Summary, invalid_rows: Iterator[dict[str, Any]]) -> No
     if report.rows_filtered:
         by_event = ", ".join(f"{e}: {n:,}" for e, n in report.filtered_by_event.items())
         print(f"  {report.rows_filtered:,} valid rows left out by the events filter ({by_event})")
+    for note in report.notes:
+        print(f"  note: {note}")
     if report.columns_dropped:
         print(f"  columns not sent (no schema field): {', '.join(report.columns_dropped)}")
     if report.accepted:
         print(f"  would upload {report.rows_to_send:,} rows in {report.chunks:,} chunk(s)")
-    for row in itertools.islice(invalid_rows, MAX_LISTED):
-        print(f"  row {row['row']:,}: {row['reason']}")
-    if report.rows_invalid > MAX_LISTED:
-        print(f"  ... and {report.rows_invalid - MAX_LISTED:,} more (use --json for all)")
+    for problem in report.invalid_summary:
+        listed = ", ".join(f"{r:,}" for r in problem.first_rows)
+        more = ", ..." if problem.rows > len(problem.first_rows) else ""
+        told = any(problem.reason in reason.message for reason in report.reasons)
+        print(f"  {problem.rows:,} invalid row(s) [{problem.code}], row {listed}{more}")
+        if not told:  # a file-wide problem is already the rejection's reason: said once
+            print(f"    {problem.reason}")
+    if report.rows_invalid > sum(len(p.first_rows) for p in report.invalid_summary):
+        print("  (--json lists every invalid row)")
 
 
 def _repeated(kind: str | None) -> str:

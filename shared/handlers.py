@@ -135,7 +135,16 @@ class Runtime:
         if hr:
             hashes = self.storage.blob_service().get_container_client(s["COVERAGE_CONTAINER"])
             coverage = CoverageSource(hashes, s.int("COVERAGE_DAYS"))
-        return Reporter(self.ledger, container, list(s.connectors), stale, hr, refresh_days(s), coverage)
+        return Reporter(
+            self.ledger,
+            container,
+            list(s.connectors),
+            stale,
+            hr_connectors=hr,
+            refresh_days=refresh_days(s),
+            coverage=coverage,
+            quarantine_container=s["QUARANTINE_CONTAINER"],
+        )
 
     @property
     def poison_queue_name(self) -> str:

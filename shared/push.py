@@ -100,6 +100,7 @@ def plan(export: Path, connector: Connector) -> ScanResult:
         mapping=connector.mapping,
         required=connector.required,
         events=connector.events,
+        day_first=connector.day_first,
     )
 
 

@@ -26,15 +26,29 @@ class RecordTooLong(ValueError):
     """A record past one of the bounds; the message says which, and names no value."""
 
 
-def records(lines: Iterator[str], delimiter: str) -> Iterator[list[str]]:
+NUL_BYTE, BARE_QUOTE = "nul-byte", "bare-quote"
+
+
+class Flagged(list[str]):
+    """A record that must never be sent as it is; ``code`` says why (``NUL_BYTE``,
+    ``BARE_QUOTE``). Only ``records(..., screen=True)`` (the scan) yields them."""
+
+    code = ""
+
+
+def records(lines: Iterator[str], delimiter: str, screen: bool = False) -> Iterator[list[str]]:
     """A line with no quote and no stray carriage return parses the same with ``str.split`` as
     with ``csv`` (strict); any other line hands over to a ``csv.reader`` for that one record,
     which pulls exactly the physical lines the record spans. A blank line is ``[]``.
+
+    With ``screen``, a record holding a NUL byte or a quote ``csv`` would read as text (a
+    quote inside an unquoted value, text after a closing quote: RFC 4180 allows neither)
+    comes as a ``Flagged`` record instead of being taken as it reads.
     """
     for line in lines:
         cr = line.find("\r")
         if '"' in line or (cr != -1 and cr != len(line) - 2):
-            yield next(csv.reader(_bounded(line, lines, delimiter), delimiter=delimiter, strict=True), [])
+            yield _quoted(line, lines, delimiter) if screen else _read(line, lines, delimiter)
         elif line == "\n" or line == "\r\n":
             yield []
         else:
@@ -42,7 +56,58 @@ def records(lines: Iterator[str], delimiter: str) -> Iterator[list[str]]:
             last = record[-1]
             if last[-1:] == "\n":
                 record[-1] = last[:-2] if cr != -1 else last[:-1]
-            yield record
+            yield _flagged(record, NUL_BYTE) if screen and "\x00" in line else record
+
+
+def _read(line: str, lines: Iterator[str], delimiter: str) -> list[str]:
+    """The record beginning with ``line``, by ``csv``: it pulls the lines a quoted value spans."""
+    return next(csv.reader(_bounded(line, lines, delimiter), delimiter=delimiter, strict=True), [])
+
+
+def _quoted(line: str, lines: Iterator[str], delimiter: str) -> list[str]:
+    """``_read``, screened. A bare quote leaves a quote in a value (cheap to see, and then
+    checked on the line) or, after a closing quote, makes strict ``csv`` fail on that line."""
+    try:
+        record = _read(line, lines, delimiter)
+    except csv.Error:
+        if not _bare_quote(line, delimiter):
+            raise
+        return _flagged(next(csv.reader([line], delimiter=delimiter), []), BARE_QUOTE)
+    values = "".join(record)
+    if '"' in values and _bare_quote(line, delimiter):
+        return _flagged(record, BARE_QUOTE)
+    return _flagged(record, NUL_BYTE) if "\x00" in values else record
+
+
+def _flagged(record: list[str], code: str) -> Flagged:
+    flagged = Flagged(record)
+    flagged.code = code
+    return flagged
+
+
+def _bare_quote(line: str, delimiter: str) -> bool:
+    """True if ``line`` (a record's first line) has a quote ``csv`` would not read as quoting:
+    one inside a value that does not open with a quote, or text after a closing quote. A
+    quoted value going on to the next line ends the check (its lines are csv's to join)."""
+    i, end = 0, len(line.rstrip("\r\n"))
+    while i <= end:
+        if line.startswith('"', i):
+            j = i + 1
+            while (j := line.find('"', j)) != -1 and line.startswith('"', j + 1):
+                j += 2
+            if j == -1:
+                return False
+            i = j + 1
+            if i < end and line[i] != delimiter:
+                return True
+        else:
+            k = line.find(delimiter, i, end)
+            k = end if k == -1 else k
+            if line.find('"', i, k) != -1:
+                return True
+            i = k
+        i += 1
+    return False
 
 
 def _bounded(first: str, lines: Iterator[str], delimiter: str) -> Iterator[str]:

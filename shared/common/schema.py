@@ -124,8 +124,10 @@ EMPLOYEE_KEYS = frozenset(f.key for s in SCHEMAS.values() for f in s.fields if f
 
 
 def normalise(name: str) -> str:
-    """Header names match case- and whitespace-insensitively, as the portal does."""
-    return " ".join(name.strip().lstrip("\ufeff").split()).casefold()
+    """Header names match case- and whitespace-insensitively, as the portal does; a space
+    around the dot of an Epic name is no difference (the connector's page writes
+    ``PATIENT. CITY``)."""
+    return " ".join(name.strip().lstrip("\ufeff").split()).replace(". ", ".").replace(" .", ".").casefold()
 
 
 def schema_for(kind: str) -> Schema:

@@ -16,6 +16,8 @@ from typing import Any
 from shared.common.events import EventFilter, event_key, parse_events
 from shared.common.schema import PROFILE_SCENARIOS, Schema, normalise, schema_for
 
+DATE_ORDERS = MONTH_FIRST, DAY_FIRST = ("month-first", "day-first")
+
 STORAGE_CONNECTION = "ExportsStorage"
 """Connection name used by every trigger; configured with ``ExportsStorage__*`` settings."""
 
@@ -179,6 +181,14 @@ class Connector:
     """Event Names to send (``include``) or leave out (``exclude``); None sends every event.
     Given in CONNECTORS as ``{"include": [...]}`` or ``{"exclude": [...]}``. For ``hr`` it
     reads the HRScenario column and defaults to the employee-profile rows (``profile_only``)."""
+    date_order: str = MONTH_FIRST
+    """How the export writes slash dates: ``month-first`` (MM/DD/YYYY) or ``day-first``
+    (DD/MM/YYYY, then sent as ISO 8601). A file whose slash dates read only the other way is
+    refused whole rather than misread."""
+
+    @property
+    def day_first(self) -> bool:
+        return self.date_order == DAY_FIRST
 
     def __post_init__(self) -> None:
         schema = schema_for(self.kind)
@@ -211,6 +221,11 @@ class Connector:
         if events is None and self.kind == "hr":
             events = profile_only()
         object.__setattr__(self, "events", events)
+        if self.date_order not in DATE_ORDERS:
+            raise ValueError(
+                f"connector {self.name}: date_order must be one of {', '.join(DATE_ORDERS)}, "
+                f"not {self.date_order!r}"
+            )
 
 
 def profile_only() -> EventFilter:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from shared.common import dialect, header
+from shared.common.dates import iso
 from shared.common.events import EventFilter
 from shared.common.records import records
 from shared.common.schema import schema_for
@@ -48,6 +49,9 @@ class Projection:
     events: EventFilter | None
     """None also when the file has no column for the filter to read (HR without HRScenario)."""
     newline: str
+    time_column: int = 0
+    day_first: bool = False
+    """Slash dates are DD/MM/YYYY: each row's timestamp is sent as ISO 8601 instead."""
 
     @classmethod
     def for_header(cls, line: bytes, name: str, connector: Connector) -> Projection:
@@ -63,12 +67,22 @@ class Projection:
         newline = "\r\n" if text.endswith("\r\n") else "\n"
         column = found.get(schema.event_key)
         events = connector.events if column is not None else None
-        return cls(delimiter, tuple(columns), keep, column or 0, events, newline)
+        time_column = found.get(schema.time_key) if schema.time_key else None
+        return cls(
+            delimiter,
+            tuple(columns),
+            keep,
+            column or 0,
+            events,
+            newline,
+            time_column or 0,
+            connector.day_first and time_column is not None,
+        )
 
     @property
     def passthrough(self) -> bool:
         """Nothing to drop: the bytes go as they are."""
-        return self.keep is None and self.events is None
+        return self.keep is None and self.events is None and not self.day_first
 
     def write(self, rows: Iterable[bytes], out: IO[bytes]) -> Sent:
         """The header and the rows as sent, into ``out``; the counts of what was written.
@@ -78,6 +92,7 @@ class Projection:
         other is written by ``csv``, which quotes just the fields that need it."""
         columns, keep, events, column = self.columns, self.keep, self.events, self.event_column
         delimiter, newline, width = self.delimiter, self.newline, len(self.columns)
+        time_column = self.time_column if self.day_first else -1
         batch = io.StringIO()
         writer = csv.writer(batch, delimiter=delimiter, lineterminator=newline)
         writer.writerow(columns if keep is None else [columns[i] for i in keep])
@@ -93,6 +108,8 @@ class Projection:
             if events is not None and not events.keeps(record[column]):
                 filtered += 1
                 continue
+            if time_column >= 0:
+                record[time_column] = iso(record[time_column], day_first=True)
             fields = record if keep is None else [record[i] for i in keep]
             line = delimiter.join(fields)
             if '"' in line or "\n" in line or "\r" in line or line.count(delimiter) != len(fields) - 1:

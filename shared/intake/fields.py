@@ -126,7 +126,7 @@ class Fields:
 def split(run: bytes, delimiter: str, width: int) -> Fields | None:
     """The fields of ``run`` (whole lines, ending with a line feed), or None unless every
     record has ``width`` fields and quoting ``csv`` reads the same way (see the module)."""
-    if _RECORD in run or width < 2:
+    if _RECORD in run or 0 in run or width < 2:  # a NUL byte: its row is flagged row by row
         return None
     padded = np.frombuffer(run + PAD, np.uint8)
     data = padded[: len(run)]
@@ -273,11 +273,13 @@ def _stray_crs(data: np.ndarray) -> np.ndarray:
 
 def _first_unreadable(run: bytes, data: np.ndarray, quotes: np.ndarray, d: int) -> int:
     """The first byte that makes ``split`` decline the run whatever the widths (the record
-    separator, a CR ending no line, a quote ``csv`` reads otherwise, an opening quote whose
+    separator, a NUL byte, a CR ending no line, a quote ``csv`` reads otherwise, an opening quote whose
     value goes on past the run), or the run's length."""
     first = [len(run)]
     if _RECORD in run:
         first.append(run.index(_RECORD))
+    if 0 in run:
+        first.append(run.index(0))
     if len(stray := _stray_crs(data)):
         first.append(int(stray[0]))
     if len(quotes) % 2:

@@ -96,7 +96,8 @@ def connector_for(
         raise Rejected(
             "unknown-connector",
             f"{blob_name}: folder {parts[0]!r} is not a configured connector "
-            f"(configured: {', '.join(sorted(connectors)) or 'none'})",
+            f"(configured: {', '.join(sorted(connectors)) or 'none'}): move the file into a connector's "
+            "folder, or add the connector to CONNECTORS and drop it again",
         )
     return connectors[parts[0]]
 

@@ -36,11 +36,11 @@ from shared.common.events import EventFilter
 from shared.common.records import RecordTooLong, records
 from shared.common.schema import Schema
 from shared.common.settings import DEFAULT_REQUIRED
-from shared.intake import fields, heap
+from shared.intake import diagnose, fields, furniture, heap
 from shared.intake.duplicates import DuplicateCounter, row_hashes
 from shared.intake.fields import Fields
 from shared.intake.logins import Logins
-from shared.intake.rows import MAX_KEY_BYTES, InvalidRows, RowRules
+from shared.intake.rows import DATE_ORDER_INDEX, MAX_KEY_BYTES, InvalidRows, RowRules
 from shared.intake.timestamps import all_parse, ordinals, parses
 
 MAX_BYTES = 3 * 1024**3
@@ -100,6 +100,8 @@ class ScanResult:
     """Column index of every schema field the header has."""
     logins: Logins | None = None
     """The distinct employee logins of the rows to send, when the scan was asked for them."""
+    notes: list[str] = field(default_factory=list)
+    """Lines left out that are not rows (a query tool's furniture), in an operator's words."""
 
     @property
     def rows_valid(self) -> int:
@@ -181,16 +183,14 @@ class _Source:
         self.total += len(block)
         if self.total + self.bom_length > self._max_bytes:
             raise Rejected(
-                "too-large", f"{self._name} is larger than the connector limit of {_size(self._max_bytes)}"
+                "too-large",
+                f"{self._name} is larger than the connector limit of {_size(self._max_bytes)}: "
+                "split the export (one file per half day, say) and drop the parts",
             )
         last = block.rfind(b"\n")
         self._line_run = self._line_run + len(block) if last < 0 else len(block) - last - 1
         if self._line_run > MAX_LINE_CHARS:
-            raise Rejected(
-                "line-too-long",
-                f"{self._name} has a line longer than {MAX_LINE_CHARS:,} bytes near byte "
-                f"{self.total + self.bom_length:,}; no audit row is that long (is the file delimited text?)",
-            )
+            raise diagnose.long_line(self._name, MAX_LINE_CHARS, self.total + self.bom_length, block)
         index = len(self._starts)
         self._starts.append(self.bom_length + self.total - len(block))
         found = _Newlines(block)
@@ -213,7 +213,8 @@ class _Source:
             raise Rejected(
                 "record-too-long",
                 f"{self._name}: a record near byte {self._starts[index]:,} spans more than "
-                f"{self.KEEP_BYTES // 1024**2} MB (an unterminated quote?)",
+                f"{self.KEEP_BYTES // 1024**2} MB: a quote opened there is never closed; quote the "
+                "value properly in the exporter and export again",
             )
         return self._starts[index] + self._recent[index].position(line - self._newlines[index]) + 1
 
@@ -276,6 +277,7 @@ def scan(
     max_rows: int = MAX_ROWS,
     events: EventFilter | None = None,
     logins: bool = False,
+    day_first: bool = False,
 ) -> ScanResult:
     """Validate the header and every row; plan chunks of up to ``chunk_rows`` rows to send.
 
@@ -288,14 +290,13 @@ def scan(
     With ``logins`` the distinct employee logins of the rows to send are collected too.
     """
     source = _Source(blocks, name, max_bytes)
+    lines = _Text(source)
     try:
-        result = _scan(source, name, schema, chunk_rows, mapping, required, max_rows, events, logins)
+        result = _scan(
+            source, lines, name, schema, chunk_rows, mapping, required, max_rows, events, logins, day_first
+        )
     except UnicodeDecodeError:
-        raise Rejected(
-            "encoding",
-            f"{name} is not valid UTF-8 (near byte {source.total + max(source.bom_length, 0):,}); "
-            "export it as UTF-8",
-        ) from None
+        raise diagnose.not_utf8(name, *lines.first_undecodable(), source.bom_length) from None
     finally:
         source.close()
     result.sha256 = source.sha256
@@ -304,6 +305,7 @@ def scan(
 
 def _scan(
     source: _Source,
+    lines: _Text,
     name: str,
     schema: Schema,
     chunk_rows: int,
@@ -312,17 +314,18 @@ def _scan(
     max_rows: int,
     events: EventFilter | None,
     logins: bool = False,
+    day_first: bool = False,
 ) -> ScanResult:
-    lines = _Text(source)
     first = lines.first_line()
     if not first:
-        raise Rejected("empty", f"{name} is empty; a header line is expected")
+        raise Rejected("empty", f"{name} is empty; a header line is expected: export the audit log again")
+    diagnose.first_line(name, first)
     delimiter = dialects.detect(name, schema.kind, first)
     result = ScanResult(delimiter, source.bom_length, 0, [])
     cutter = _Cutter(result, source.offset_after, chunk_rows, max_rows, name, events is not None)
     duplicates = DuplicateCounter()
     try:
-        rules = _header(lines, source, result, schema, name, mapping, required)
+        rules = _header(lines, source, result, schema, name, mapping, required, day_first)
         cutter.previous = lines.line
         if schema.event_key not in result.found:  # an HR file without an HRScenario column: all profiles
             events, cutter.filtering = None, False
@@ -332,15 +335,15 @@ def _scan(
         slow = _RowByRow(rules, delimiter, cutter, result, duplicates, events, event_index, collected)
         _rows(lines, cutter, fast, slow)
     except csv.Error as exc:
-        raise Rejected(
-            "malformed", f"{name}: malformed quoting in or after data row {cutter.rows + 1}: {exc}"
-        ) from None
+        raise diagnose.malformed(name, cutter.rows + 1, exc) from None
     except RecordTooLong as exc:
         where = f"data row {cutter.rows + 1}" if result.columns else "the header"
         raise Rejected(
             "record-too-long", f"{name}: {where} {exc}; no audit row comes near that (an unterminated quote?)"
         ) from None
     cutter.finish(lines.line)
+    if cutter.footers:
+        result.notes.append(furniture.FOOTER_NOTE.format(n=cutter.footers))
     result.duplicates = duplicates.count()
     result.bytes = source.bom_length + source.total
     return result
@@ -354,15 +357,20 @@ def _header(
     name: str,
     mapping: Mapping[str, str] | None,
     required: Sequence[str],
+    day_first: bool,
 ) -> RowRules:
-    """The header line: its columns matched to the schema, and the rules every row is checked by."""
+    """The header line: its columns matched to the schema, and the rules every row is checked
+    by; a query tool's dashes line under it is left out with a note."""
     try:
         result.columns = columns = next(records(lines.lines(), result.delimiter))
     except StopIteration:
-        raise Rejected("empty", f"{name} has no header line") from None
+        raise Rejected("empty", f"{name} has no header line: export the audit log again") from None
     result.header_end = source.offset_after(lines.line)
+    if furniture.is_rule(lines.peek_line(), result.delimiter):
+        lines.commit(len(lines.peek_line().encode()), 1)
+        result.notes.append(furniture.RULE_NOTE)
     found = result.found = header.match(schema, columns, name, mapping)
-    rules = result.rules = RowRules.build(schema, columns, found, required, name)
+    rules = result.rules = RowRules.build(schema, columns, found, required, name, day_first)
     return rules
 
 
@@ -419,18 +427,41 @@ class _Text:
         self._pos = 0
         self._eof = False
         self.line = 0
+        self._base = 0
+        """Bytes (after any BOM) before the buffer's first."""
+        self._base_line = 0
+        """Physical lines before the buffer's first byte."""
 
     def _fill(self) -> None:
         more = self._source.read()
+        self._base += self._pos
+        self._base_line = self.line
         self._buf = self._buf[self._pos :] + more
         self._pos = 0
         self._eof = not more
 
+    def first_undecodable(self) -> tuple[int, int, bytes]:
+        """(offset after any BOM, 1-based physical line, the bytes from there) of the first
+        byte buffered that is not UTF-8: what a decode here just failed on, since the lines
+        before it decoded (the buffer begins on a line)."""
+        buf = self._buf
+        end = len(buf) if self._eof else buf.rfind(b"\n") + 1
+        try:
+            buf[:end].decode()
+            start = end
+        except UnicodeDecodeError as exc:
+            start = exc.start
+        return self._base + start, self._base_line + buf.count(b"\n", 0, start) + 1, buf[start : start + 64]
+
     def first_line(self) -> str:
         """The first line, decoded, not consumed ("" for an empty file)."""
-        while (end := self._buf.find(b"\n") + 1) == 0 and not self._eof:
+        return self.peek_line()
+
+    def peek_line(self) -> str:
+        """The next line, decoded, not consumed ("" at the end)."""
+        while (end := self._buf.find(b"\n", self._pos) + 1) == 0 and not self._eof:
             self._fill()
-        return (self._buf[:end] if end else self._buf).decode()
+        return (self._buf[self._pos : end] if end else self._buf[self._pos :]).decode()
 
     def run(self) -> bytes:
         """All whole lines buffered from here (not consumed); at the end the last line even
@@ -508,6 +539,8 @@ class _Cutter:
         """The physical line the last row to send ended on."""
         self._in_chunk = self._first_row = self._start = 0
         self._skip: list[tuple[int, int]] = []
+        self.footers = 0
+        """A query tool's footer lines met (``furniture``): neither rows nor sent."""
 
     def stretch(
         self, n: int, lines_of: Callable[[int], int], sent: Sequence[int] | np.ndarray | None
@@ -568,6 +601,14 @@ class _Cutter:
         """A blank line: not a row, and harmless inside a chunk."""
         self.previous = end
 
+    def footer(self, end: int) -> None:
+        """A query tool's footer line (``furniture``): not a row, yet never sent, so stepped
+        over inside a chunk as an invalid row is."""
+        self.footers += 1
+        if self._in_chunk:
+            self._skip.append((self.offset(self.previous), self.offset(end)))
+        self.previous = end
+
     def finish(self, line: int) -> None:
         """The end of the file, after physical line ``line``: the last chunk closed."""
         self.result.rows = self.rows
@@ -620,6 +661,7 @@ class _Runs:
         self._d = delimiter
         self._width = rules.width
         self._ti = rules.time_index
+        self._day_first = rules.day_first
         self._required = [i for i, _ in rules.required]
         self._key = list(rules.key_indices)
         self._duplicates = duplicates
@@ -717,8 +759,8 @@ class _Runs:
         bad = found.empty(self._required) if self._required else np.zeros(found.rows, bool)
         bad |= found.longer(self._key, MAX_KEY_BYTES)  # rows past it: row by row, which reads exactly
         new = set(times) - self._known if self._ti is not None else set()
-        if new and not all_parse(new):
-            wrong = {t for t in new if not parses(t)}
+        if new and not all_parse(new, self._day_first):
+            wrong = {t for t in new if not parses(t, self._day_first)}
             bad |= np.fromiter(map(wrong.__contains__, times), bool, len(times))
             new -= wrong
         if len(self._known) > 100_000:
@@ -822,22 +864,28 @@ class _RowByRow:
         keys: list[tuple[str, ...]] = []
         last_ts = None if ti is not None else ""  # rows without a timestamp: "" always passes
         try:
-            for record in records(lines, self._d):
+            for record in records(lines, self._d, screen=True):
                 end = text.line - left(pending)
-                if len(record) == width:
+                if len(record) == width and type(record) is list:
                     ts = record[ti] if ti is not None else ""
-                    valid = ts == last_ts or parses(ts)
+                    valid = ts == last_ts or parses(ts, rules.day_first)
                     last_ts = ts if valid else last_ts
                     valid = valid and "" not in values(record) and not rules.key_too_long(record)
-                elif not record:
-                    cut.blank(end)
+                elif not record or furniture.is_footer(record):
+                    if record:
+                        cut.footer(end)
+                    else:
+                        cut.blank(end)
                     if end >= until:
                         break
                     continue
                 else:
                     valid = False
                 if not valid:
-                    self._invalid.add(cut.invalid(end), *rules.why(record))
+                    code, detail = rules.why(record)
+                    if code == DATE_ORDER_INDEX:
+                        raise rules.date_order_rejected(cut.name, cut.rows + 1)
+                    self._invalid.add(cut.invalid(end), code, detail)
                 elif events is not None and not events.keeps(record[ei]):
                     event = events.bucket(record[ei])
                     filtered[event] = filtered.get(event, 0) + 1

@@ -2,7 +2,9 @@
 
 The forms real exports use (facts.md): ISO 8601 with or without zone (``2026-11-22T08:15:03Z``,
 ``2026-11-22T08:15:03.123+01:00``, ``2026-11-22T08:15:03``), Epic's ``2026-11-22 08:15:03``
-and the US ``MM/DD/YYYY HH:MM[:SS] [AM|PM]`` (month and day may be one digit).
+and the US ``MM/DD/YYYY HH:MM[:SS] [AM|PM]`` (month and day may be one digit). A connector
+whose exports write ``DD/MM/YYYY`` says so (``day-first``): a slash date is then read day
+first, and sent as ISO 8601 (``iso``), since the Purview connector cannot know the order.
 
 The ISO forms go to ``datetime.fromisoformat`` (C, well under a microsecond); the US form
 has a small hand-written parser. No regular expressions on the per-row path. A run of rows
@@ -18,11 +20,22 @@ from operator import itemgetter
 
 import numpy as np
 
+from shared.common.dates import slash_datetime as _slash
+
 _fromiso = datetime.fromisoformat
 _at4, _at10 = itemgetter(4), itemgetter(10)
 
 
-def parses(text: str) -> bool:
+def accepted_forms(day_first: bool = False) -> str:
+    """The forms ``parses`` takes, in an operator's words (for messages)."""
+    slash = "DD/MM/YYYY" if day_first else "MM/DD/YYYY"
+    return (
+        "ISO 8601 (2026-11-22T08:15:03Z, with or without a zone or a fraction of a second), "
+        f"Epic's 2026-11-22 08:15:03, or {slash} HH:MM[:SS] [AM|PM]"
+    )
+
+
+def parses(text: str, day_first: bool = False) -> bool:
     """True if ``text`` is a complete date and time in one of the accepted forms."""
     if len(text) < 12:  # shorter than any date with a time of day ("1/2/2026 1:05")
         return False
@@ -34,10 +47,10 @@ def parses(text: str) -> bool:
         except ValueError:
             return False
         return True
-    return _us(text)
+    return _slash(text, day_first) is not None
 
 
-def all_parse(texts: Collection[str]) -> bool:
+def all_parse(texts: Collection[str], day_first: bool = False) -> bool:
     """True if every one of ``texts`` ``parses``: the scan's check of many rows at once.
 
     When all are ISO-shaped (the common case: one exporter writes one form) the checks
@@ -52,34 +65,13 @@ def all_parse(texts: Collection[str]) -> bool:
         except ValueError:
             return False
         return True
-    return all(map(parses, texts))
+    return all(parses(t, day_first) for t in texts)
 
 
-def _us(text: str) -> bool:
-    date, _, rest = text.partition(" ")
-    parts = date.split("/")
-    if len(parts) != 3 or len(parts[2]) != 4 or not rest:
-        return False
-    clock, _, half = rest.partition(" ")
-    hms = clock.split(":")
-    if len(hms) not in (2, 3) or any(len(p) != 2 for p in hms[1:]) or not 1 <= len(hms[0]) <= 2:
-        return False
-    try:
-        month, day, year = int(parts[0]), int(parts[1]), int(parts[2])
-        hour, minute, second = int(hms[0]), int(hms[1]), int(hms[2]) if len(hms) == 3 else 0
-    except ValueError:
-        return False
-    if len(parts[0]) > 2 or len(parts[1]) > 2:
-        return False
-    if half:
-        if half.upper() not in ("AM", "PM") or not 1 <= hour <= 12:
-            return False
-        hour = hour % 12 + (12 if half.upper() == "PM" else 0)
-    try:
-        datetime(year, month, day, hour, minute, second)
-    except ValueError:
-        return False
-    return True
+def contradicts(text: str, day_first: bool = False) -> bool:
+    """True if ``text`` is a slash timestamp that reads only in the other date order (a
+    month over 12): the connector's ``date_order`` is wrong for the file, not this row."""
+    return _slash(text, day_first) is None and _slash(text, not day_first) is not None
 
 
 _DATE_TIME = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from shared.common import header
 from shared.common.errors import Rejected
 from shared.common.schema import schema_for
 from shared.common.settings import Connector
+from shared.intake.rows import Problem
 from shared.intake.scan import MAX_BYTES, MAX_ROWS, ScanResult, scan
 
 REPORT_SCHEMA = "ehr-ingest-validation/1"
@@ -51,6 +52,10 @@ class Summary:
     sha256: str | None
     chunks: int
     reasons: list[Reason]
+    invalid_summary: list[Problem] = field(default_factory=list)
+    """The invalid rows by reason, each summarised once (count, first rows, cause and fix)."""
+    notes: list[str] = field(default_factory=list)
+    """Lines left out that are not rows (a query tool's), in an operator's words."""
     schema: str = REPORT_SCHEMA
     row_numbers: str = "1-based data rows; the header is not counted"
 
@@ -88,11 +93,13 @@ class Validation:
             invalid_row_policy=c.invalid_rows if c else None,
             rows_skipped=rows_invalid if self.accepted else 0,
             invalid_by_reason=r.invalid.counts() if r else {},
+            invalid_summary=problems(r),
             duplicate_rows=r.duplicates if r else 0,
             rows_filtered=r.rows_filtered if r else 0,
             filtered_by_event=dict(sorted(r.filtered_by_event.items())) if r else {},
             rows_to_send=r.rows_to_send if r and self.accepted else 0,
             columns_dropped=self.columns_dropped(),
+            notes=list(r.notes) if r else [],
             sha256=r.sha256 if r and r.sha256 else None,
             chunks=len(r.chunks) if r and self.accepted else 0,
             reasons=[Reason(self.rejected.code, self.rejected.message)] if self.rejected else [],
@@ -159,6 +166,7 @@ def validate(
             max_rows=max_rows,
             events=connector.events,
             logins=logins,
+            day_first=connector.day_first,
         )
         judge(outcome.result, name, connector)
     except Rejected as exc:
@@ -166,23 +174,34 @@ def validate(
     return outcome
 
 
+def problems(result: ScanResult | None) -> list[Problem]:
+    """The invalid rows by reason, each summarised once (count, first rows, cause and fix)."""
+    if result is None or result.rules is None:
+        return []
+    return result.invalid.problems(result.rules, result.columns, result.rows)
+
+
 def judge(result: ScanResult, name: str, connector: Connector) -> None:
-    """Apply the connector's policy to a complete scan; raises ``Rejected`` with the reason."""
+    """Apply the connector's policy to a complete scan; raises ``Rejected`` with the reason,
+    which names the commonest problem of its invalid rows once, not row by row."""
     invalid = len(result.invalid)
     if result.rows == 0:
-        raise Rejected("no-rows", f"{name} has a header but no data rows")
+        raise Rejected("no-rows", f"{name} has a header but no data rows: export the day's audit log again")
+    found = problems(result)
+    main = f" Commonest: {found[0].describe(result.rows)}." if found else ""
     if invalid and connector.invalid_rows == "reject":
         raise Rejected(
             "invalid-rows",
             f"{name} has {invalid:,} invalid row(s) of {result.rows:,} and connector "
-            f"{connector.name} rejects files with any; see the report for row numbers and reasons",
+            f"{connector.name} rejects files with any (its invalid_rows setting).{main} "
+            "The report lists every row.",
         )
     if invalid == result.rows:
-        raise Rejected("invalid-rows", f"{name}: none of its {result.rows:,} rows is valid")
+        raise Rejected("invalid-rows", f"{name}: none of its {result.rows:,} rows is valid.{main}")
     if invalid / result.rows > connector.max_invalid_share:
         raise Rejected(
             "too-many-invalid-rows",
             f"{name} has {invalid:,} invalid row(s) of {result.rows:,} ({invalid / result.rows:.1%}), "
-            f"more than connector {connector.name} allows ({connector.max_invalid_share:.1%}); "
-            "see the report for row numbers and reasons",
+            f"more than connector {connector.name} allows (max_invalid_share "
+            f"{connector.max_invalid_share:.1%}).{main} The report lists every row.",
         )

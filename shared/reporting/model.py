@@ -133,6 +133,8 @@ class Report:
     connectors: list[ConnectorEntry]
     files: list[FileEntry]
     history: list[Day]
+    quarantine_container: str = "quarantine"
+    """Where rejected exports are moved (QUARANTINE_CONTAINER), for the page to name it."""
     schema: str = SCHEMA
     freshness: list[Freshness] = field(default_factory=list)
     """One line per HR connector: days since its employee profiles were last uploaded."""
@@ -148,6 +150,7 @@ class Report:
             "reasons": list(self.reasons),
             "stale_after_hours": self.stale_after_hours,
             "poison_queue_length": self.poison_queue_length,
+            "quarantine_container": self.quarantine_container,
             "totals": asdict(self.totals),
             "connectors": [c.to_dict() for c in self.connectors],
             "files": [asdict(f) for f in self.files],
@@ -170,6 +173,7 @@ class Report:
             connectors=[ConnectorEntry.from_dict(c) for c in data["connectors"]],
             files=[FileEntry(**f) for f in data["files"]],
             history=[Day(**d) for d in data["history"]],
+            quarantine_container=data.get("quarantine_container", "quarantine"),
             schema=data["schema"],
             freshness=[Freshness(**f) for f in data.get("freshness", [])],
             coverage=Coverage.from_dict(data["coverage"]) if data.get("coverage") else None,

@@ -20,6 +20,7 @@ from azure.storage.blob import ContainerClient, ContentSettings
 from shared.common import ledger as states
 from shared.common.entities import ChunkEntity, RunEntity
 from shared.common.ledger import Ledger
+from shared.common.reasons import row_hint
 from shared.reporting.coverage import Coverage, CoverageSource
 from shared.reporting.freshness import LOOKBACK as FRESHNESS_LOOKBACK
 from shared.reporting.freshness import Freshness, freshness
@@ -133,8 +134,10 @@ def file_problems(f: FileEntry) -> tuple[str, list[str]]:
     if f.status in IN_PROGRESS:
         warnings.append(f"{name} is still {f.status} ({f.chunks_uploaded} of {f.chunks} chunks uploaded)")
     if f.rows_skipped:
-        detail = ", ".join(f"{r}: {n:,}" for r, n in sorted(f.skipped_by_reason.items()))
-        warnings.append(f"{name}: {f.rows_skipped:,} row(s) skipped" + (f" ({detail})" if detail else ""))
+        detail = "; ".join(f"{n:,} {row_hint(r)}" for r, n in sorted(f.skipped_by_reason.items()))
+        where = f"; row numbers in {f.validation_report}" if f.validation_report else ""
+        skipped = f"{name}: {f.rows_skipped:,} row(s) skipped"
+        warnings.append(skipped + (f": {detail}" if detail else "") + where)
     if f.status == states.COMPLETE and f.records_saved < f.rows_sent and not failed:
         warnings.append(f"{name}: {f.records_saved:,} of {f.rows_sent:,} rows to send saved")
     reasons = failed + warnings
@@ -184,6 +187,7 @@ def build(
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     poison_queue_length: int | None = None,
     feeds: PolicyFeeds | None = None,
+    quarantine_container: str = "quarantine",
 ) -> Report:
     """Pure: the report from the runs of the last ``HISTORY_DAYS`` days and their chunks, and
     with an hr connector the freshness of its profiles and the coverage of them (``feeds``)."""
@@ -220,6 +224,7 @@ def build(
         history=history([e for _, e in everything], period_to.date()),
         freshness=list(feeds.freshness),
         coverage=feeds.coverage,
+        quarantine_container=quarantine_container,
     )
 
 
@@ -307,14 +312,23 @@ class Reporter:
     refresh_days: tuple[float, float] = (15, 25)
     """``HR_REFRESH_WARN_DAYS`` and ``HR_REFRESH_FAIL_DAYS``."""
     coverage: CoverageSource | None = None
+    quarantine_container: str = "quarantine"
 
     def collect(self, since: datetime, until: datetime, poison_queue_length: int | None = None) -> Report:
         reach = FRESHNESS_LOOKBACK if self.hr_connectors else LOOKBACK
         every = self.ledger.runs(since=until - reach)
         recent = [r for r in every if r.received_at is None or r.received_at >= until - LOOKBACK]
         runs = [(run, self.ledger.chunks(run.run_id)) for run in recent]
-        feeds = self.feeds(every, until)
-        return build(runs, since, until, self.connectors, self.stale_after, poison_queue_length, feeds)
+        return build(
+            runs,
+            since,
+            until,
+            self.connectors,
+            self.stale_after,
+            poison_queue_length,
+            feeds=self.feeds(every, until),
+            quarantine_container=self.quarantine_container,
+        )
 
     def feeds(self, runs: Sequence[RunEntity], until: datetime) -> PolicyFeeds:
         """Freshness from the last 31 days of runs; coverage from the stored hash sets."""

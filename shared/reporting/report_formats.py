@@ -59,6 +59,29 @@ def when(value: str | None) -> str:
     return re.sub(r"\.\d+Z$", "Z", value) if value else "-"
 
 
+def headline(report: Report) -> str:
+    """The report in one plain sentence, for whoever reads no further: how many audit events
+    reached Purview, how many did not and in how many files."""
+    files = [f for f in report.files if f.status != "duplicate"]
+    total = sum(f.rows for f in files)
+    filtered = sum(f.rows_filtered for f in files)
+    reached = sum(f.records_saved for f in files)
+    short = [f for f in files if f.rows - f.rows_filtered > f.records_saved or f.status == "rejected"]
+    missing = max(total - filtered - reached, 0)
+    if not files:
+        return "No audit events were received in this period."
+    if not short:
+        text = f"All {reached:,} audit events reached Purview."
+    else:
+        text = (
+            f"{reached:,} of {total - filtered:,} audit events reached Purview; {missing:,} did not, "
+            f"in {len(short):,} file{'s' if len(short) != 1 else ''}: see below."
+        )
+    if filtered:
+        text += f" {filtered:,} more were left out by a connector's events filter, as configured."
+    return text
+
+
 def to_json(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n"
 
@@ -118,6 +141,7 @@ def _short(text: str, width: int = 44) -> str:
 
 def to_text(report: Report) -> str:
     lines = [f"Status report {when(report.period_from)} .. {when(report.period_to)}: {report.status}"]
+    lines.append(headline(report))
     lines += [f"  ! {r}" for r in report.reasons]
     lines.append("")
     lines += _table(
@@ -202,17 +226,36 @@ h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.1rem;margin:1.6rem 0 .4rem}
 .WARNING{color:#6b4700;background:#fff3d6;border-color:#6b4700}
 .FAILED{color:#8a1010;background:#fde4e4;border-color:#8a1010}
 .NONE{color:#444;background:#eee;border-color:#777}
+p.lead{font-size:1.15rem;font-weight:600;margin:.6rem 0}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
-table{border-collapse:collapse;min-width:100%;font-variant-numeric:tabular-nums}
+.scroll+.scroll{margin-top:1rem}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 caption{text-align:left;font-weight:600;padding:.3rem 0}
-th,td{border:1px solid #bbb;padding:.3rem .5rem;text-align:right;white-space:nowrap}
+th,td{border:1px solid #bbb;padding:.3rem .5rem;text-align:right;white-space:nowrap;vertical-align:top}
 th[scope=row],td.text,thead th{text-align:left}
-thead th{background:#f0f0f0}
+td.text{white-space:normal}
+th[scope=row],td.long{white-space:normal;overflow-wrap:anywhere}
+th[scope=row]{min-width:10rem}
+td.long{min-width:18rem}
+thead th{background:#f0f0f0;white-space:normal}
 dl.totals{display:grid;grid-template-columns:repeat(auto-fill,minmax(9rem,1fr));gap:.4rem;margin:0}
 dl.totals div{border:1px solid #ccc;border-radius:.3rem;padding:.4rem}
 dl.totals dt{font-size:.8rem;color:#444}dl.totals dd{margin:0;font-size:1.2rem;font-weight:600}
 ul.reasons li{margin:.2rem 0}
 footer{margin-top:2rem;font-size:.8rem;color:#555}
+@media print{
+@page{size:A4 landscape;margin:12mm}
+body{font-size:9pt;padding:0;max-width:none}
+p.lead{font-size:11pt}
+.scroll{overflow:visible}
+th,td{white-space:normal;padding:.12rem .3rem}
+td.long{min-width:0}
+thead{display:table-header-group}
+tr,dl.totals div,li{break-inside:avoid}
+h2{break-after:avoid;margin-top:1rem}
+.status,thead th{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+dl.totals{grid-template-columns:repeat(5,1fr)}
+}
 """
 
 
@@ -221,7 +264,8 @@ def _h(value: Any) -> str:
 
 
 def _badge(status: str) -> str:
-    return f'<span class="status {_h(status)}">{_h(status)}</span>'
+    look = status if status in ("OK", "WARNING", "FAILED") else "NONE"
+    return f'<span class="status {look}">{_h(status)}</span>'
 
 
 def _html_table(
@@ -236,7 +280,9 @@ def _html_table(
             if isinstance(value, tuple):  # (status,) renders as a badge
                 content, cls = _badge(value[0]), ' class="text"'
             else:
-                content, cls = _h(value), ' class="text"' if isinstance(value, str) else ""
+                long = isinstance(value, str) and len(value) > 40  # a reason: wraps, never scrolls
+                text = ' class="text long"' if long else ' class="text"'
+                content, cls = _h(value), text if isinstance(value, str) else ""
             if i == row_header:
                 cells.append(f'<th scope="row">{content}</th>')
             else:
@@ -266,9 +312,9 @@ def to_html(report: Report) -> str:
         (
             ("why", "Reasons", _html_reasons(report.reasons)),
             ("tot", "Totals", _html_totals(report)),
-            ("con", "Connectors", _html_rows("Per connector", _CONNECTOR_COLUMNS, report.connectors)),
+            ("con", "Connectors", _html_connectors(report)),
             *_html_feeds(report),
-            ("fil", "Files", _html_rows("Per file", _FILE_COLUMNS, report.files)),
+            ("fil", "Files", _html_files(report)),
             (
                 "his",
                 "History",
@@ -287,48 +333,86 @@ type Column[T] = tuple[str, Callable[[T], Any]]
 as a status badge."""
 
 
+def _minute(value: str | None) -> str:
+    """A timestamp in a table cell: to the minute, UTC said in the heading ("2026-11-22 10:00")."""
+    return when(value)[:16].replace("T", " ") if value else "-"
+
+
 def _last_received(c: ConnectorEntry) -> str:
-    received = when(c.last_received_at) if c.last_received_at else "never"
+    received = _minute(c.last_received_at) if c.last_received_at else "never"
     return received + (" (stale)" if c.stale else "")
+
+
+NOT_A_CONNECTOR = "NOT A CONNECTOR"
+"""The status shown for a folder no connector is configured for: its files are never sent."""
 
 
 _CONNECTOR_COLUMNS: tuple[Column[ConnectorEntry], ...] = (
     ("connector", lambda c: c.name),
-    ("status", lambda c: (c.status,)),
+    ("status", lambda c: (c.status if c.configured else NOT_A_CONNECTOR,)),
     ("files", lambda c: c.totals.files),
     ("rows", lambda c: c.totals.rows),
-    ("valid", lambda c: c.totals.rows_valid),
     ("RecordsSaved", lambda c: c.totals.records_saved),
     ("skipped", lambda c: c.totals.rows_skipped),
     ("chunks uploaded", lambda c: f"{c.totals.chunks_uploaded:,} of {c.totals.chunks:,}"),
-    ("retried", lambda c: c.totals.chunks_retried),
-    ("failed", lambda c: c.totals.chunks_failed),
-    ("poisoned", lambda c: c.totals.chunks_poisoned),
+    ("failed or poisoned", lambda c: c.totals.chunks_failed + c.totals.chunks_poisoned),
     ("duplicates", lambda c: c.totals.duplicate_files),
     ("rejected", lambda c: c.totals.rejected_files),
-    ("last file received", _last_received),
+    ("last file received (UTC)", _last_received),
 )
 
-_FILE_COLUMNS: tuple[Column[FileEntry], ...] = (
+_FILE_COLUMNS: tuple[Column[tuple[FileEntry, str]], ...] = (
+    ("file", lambda fr: fr[0].file_name),
+    ("status", lambda fr: (fr[0].outcome,)),
+    ("received (UTC)", lambda fr: _minute(fr[0].received_at)),
+    ("rows", lambda fr: fr[0].rows),
+    ("RecordsSaved", lambda fr: fr[0].records_saved),
+    ("skipped by reason", lambda fr: _skipped(fr[0].skipped_by_reason)),
+    ("chunks uploaded", lambda fr: f"{fr[0].chunks_uploaded:,} of {fr[0].chunks:,}"),
+    ("reason", lambda fr: fr[1]),
+)
+"""What a compliance officer reads, each file with its reason: every reason visible, wrapped,
+at 1,280 px."""
+
+_UPLOAD_COLUMNS: tuple[Column[FileEntry], ...] = (
     ("file", lambda f: f.file_name),
     ("connector", lambda f: f.connector),
-    ("status", lambda f: (f.outcome,)),
-    ("received", lambda f: when(f.received_at)),
-    ("rows", lambda f: f.rows),
     ("valid", lambda f: f.rows_valid),
-    ("RecordsSaved", lambda f: f.records_saved),
-    ("skipped by reason", lambda f: _skipped(f.skipped_by_reason)),
     ("filtered by event", lambda f: _skipped(f.filtered_by_event)),
     ("columns not sent", lambda f: ", ".join(f.columns_dropped) or "-"),
-    ("chunks uploaded", lambda f: f"{f.chunks_uploaded:,} of {f.chunks:,}"),
     ("retried", lambda f: f.chunks_retried),
     ("failed", lambda f: f.chunks_failed),
     ("poisoned", lambda f: f.chunks_poisoned),
     ("throttled", lambda f: f.throttled),
     ("seconds", lambda f: f.duration_seconds),
     ("rows/s", lambda f: f.rows_per_second),
-    ("reason", lambda f: _file_reason(f)),
 )
+"""What an engineer reads about the same files."""
+
+
+def _html_connectors(report: Report) -> str:
+    """The connectors, then the folders that are none (files dropped where nothing reads them)."""
+    table = _html_rows("Per connector", _CONNECTOR_COLUMNS, report.connectors)
+    unknown = [c for c in report.connectors if not c.configured]
+    if not unknown:
+        return table
+    known = ", ".join(c.name for c in report.connectors if c.configured) or "none"
+    folders = ", ".join(
+        f"{c.name} ({c.totals.files:,} file{'s' if c.totals.files != 1 else ''})" for c in unknown
+    )
+    return table + (
+        f"<p>Folders that are no connector: {_h(folders)}. Files dropped there are never sent to "
+        f"Purview: move them into a connector's folder ({_h(known)}), or add the connector to "
+        "CONNECTORS.</p>"
+    )
+
+
+def _html_files(report: Report) -> str:
+    with_reasons = [(f, _file_reason(f, report.quarantine_container)) for f in report.files]
+    return _html_rows("Per file", _FILE_COLUMNS, with_reasons) + _html_rows(
+        "Upload detail per file", _UPLOAD_COLUMNS, report.files
+    )
+
 
 _DAY_COLUMNS: tuple[Column[Day], ...] = (
     ("day", lambda d: d.date),
@@ -373,6 +457,7 @@ def _html_header(report: Report) -> str:
     period_from, period_to = _h(when(report.period_from)), _h(when(report.period_to))
     return (
         "<h1>EHR audit-log ingestion: status report</h1>"
+        f'<p class="lead">{_h(headline(report))}</p>'
         f"<p>Overall status: {_badge(report.status)}</p>"
         f"<p>From <time>{period_from}</time> to <time>{period_to}</time> (UTC). "
         f"A connector with no export in {report.stale_after_hours:g} hours is flagged stale.</p>"
@@ -417,10 +502,10 @@ def _html_page(title: str, header: str, sections: Iterable[tuple[str, str, str]]
     )
 
 
-def _file_reason(f: FileEntry) -> str:
+def _file_reason(f: FileEntry, container: str) -> str:
     reason = f.reason or (f"same content as run {f.duplicate_of}" if f.duplicate_of else "-")
     if f.quarantined:
-        reason += f" (moved to {f.quarantined})"
+        reason += f" (moved to the {container} container as {f.quarantined}, with its .report.json)"
     return reason
 
 

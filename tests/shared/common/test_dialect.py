@@ -31,5 +31,7 @@ def test_bom_length_and_utf16_rejected():
     assert check_encoding(b"a,b", "f.csv") == 0
     with pytest.raises(Rejected, match="UTF-16"):
         check_encoding(codecs.BOM_UTF16_LE + "a".encode("utf-16-le"), "f.csv")
-    with pytest.raises(Rejected, match="NUL"):
+    with pytest.raises(Rejected, match=r"UTF-16 text .* Save As"):
         check_encoding("a,b".encode("utf-16-le"), "f.csv")
+    with pytest.raises(Rejected, match="NUL bytes in its first line"):
+        check_encoding(b"a,b\x00\x01\x02c,d", "f.csv")

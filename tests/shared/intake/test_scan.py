@@ -78,7 +78,7 @@ def test_empty_file_rejected():
         scan([], "x.csv", GENERIC, 10)
 
 
-@pytest.mark.parametrize("hold", ["\x00", "\x01", "\x1e", "\x1f"])
+@pytest.mark.parametrize("hold", ["\x01", "\x1e", "\x1f"])
 def test_delimiter_in_quotes_of_a_checked_column_counts_duplicates_as_csv_does(hold):
     # A delimiter inside quotes is part of its value, in a checked column too, and control
     # characters are just characters ("\x1e" is what the fast path gathers a column's strings

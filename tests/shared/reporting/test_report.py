@@ -132,7 +132,7 @@ def test_overall_status_is_failed_with_every_reason():
     assert "<script>alert(1)</script>.csv rejected: missing mandatory column 'Event Name'" in text
     assert "audit-big.csv: 1 chunk(s) failed, 1 poisoned" in text
     assert "audit-big.csv is still uploading (1 of 3 chunks uploaded)" in text
-    assert "epic-2026-11-22.txt: 3 row(s) skipped (bad-date: 1, missing-timestamp: 2)" in text
+    assert "epic-2026-11-22.txt: 3 row(s) skipped: 1 bad-date; 2 missing-timestamp" in text
     assert "1 message(s) in the poison queue" in text
     assert "audit-2026-11-22 (copy).csv skipped: same content as run r1" in text
     assert "stale" not in text and "no export" not in text  # both connectors sent a file

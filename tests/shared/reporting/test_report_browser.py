@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from shared.reporting import report_formats
+from shared.reporting.model import Report
 from tests.shared.reporting.test_report import typed_report as report
 
 FLAGS = (
@@ -64,3 +65,63 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     # the file named <script>...</script> stayed text: no script element in the parsed page
     assert "<script" not in html.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;.csv" in html
+
+
+def long_reasons_report() -> Report:
+    """The test report plus what a bad day adds: a file in a folder that is no connector and a
+    rejection whose reason runs to several lines."""
+    from shared.reporting.report import build
+    from tests.shared.reporting.test_report import SINCE, T, ledger, run
+
+    reason = "generic/x.csv is not UTF-8: byte 503, on line 2 (data row 1) is not valid UTF-8. " * 4
+    runs = [
+        *ledger(),
+        (
+            run("r7", "pharmacy/audit.csv", connector=None, status="rejected", minutes=0, reason="no folder"),
+            [],
+        ),
+        (
+            run(
+                "r8",
+                "generic/x.csv",
+                status="rejected",
+                minutes=0,
+                reason=reason,
+                quarantined="generic/x.csv",
+            ),
+            [],
+        ),
+    ]
+    return build(runs, SINCE, T, ["generic", "epic"], poison_queue_length=1, quarantine_container="rejects")
+
+
+def test_every_reason_is_visible_at_1280_px_without_horizontal_scrolling(tmp_path: Path) -> None:
+    """The page as a compliance officer opens it on a laptop: the browser's own measure of the
+    widest table region must fit the window (no region scrolls sideways)."""
+    binary = chromium()
+    page = tmp_path / "report.html"
+    probe = (  # a copy of the page that writes each scrolling region's widths into the DOM
+        "<script>addEventListener('load',()=>{document.body.dataset.widths=[...document."
+        "querySelectorAll('.scroll')].map(e=>e.scrollWidth-e.clientWidth).join(' ')+' '+"
+        "(document.documentElement.scrollWidth-innerWidth)})</script></body>"
+    )
+    page.write_text(report_formats.to_html(long_reasons_report()).replace("</body>", probe), encoding="utf-8")
+    flags = ("--window-size=1280,900", "--virtual-time-budget=2000", "--dump-dom", page.as_uri())
+    dom = run_chromium(binary, tmp_path / "profile", *flags)
+    html = dom.stdout.decode()
+    widths = [int(w) for w in html.split('data-widths="')[1].split('"')[0].split()]
+    assert widths and all(w <= 0 for w in widths), widths
+    assert "NOT A CONNECTOR" in html and "moved to the rejects container as generic/x.csv" in html
+
+
+def test_the_page_prints_to_pdf(tmp_path: Path) -> None:
+    binary = chromium()
+    page = tmp_path / "report.html"
+    page.write_text(report_formats.to_html(long_reasons_report()), encoding="utf-8")
+    pdf = tmp_path / "report.pdf"
+    done = run_chromium(
+        binary, tmp_path / "profile", "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri()
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
+    assert "@media print" in page.read_text() and "size:A4 landscape" in page.read_text()
